@@ -1,0 +1,50 @@
+// The tscni command for people: help, version, install (and later ls, gc, doctor). Never on a plugin's stdout path.
+import type { Outcome } from '../plugin/dispatch.ts'
+import { SUPPORTED_VERSIONS } from '../plugin/version.ts'
+import { runInstall } from './install.ts'
+import { TSCNI_VERSION } from './version.ts'
+
+/** What the command-line tool gets from main.ts. */
+export interface CliIo {
+  readonly env: Readonly<Record<string, string | undefined>>
+  /** The real path of this executable (the single executable, or the bundle). */
+  readonly selfPath: string
+  readonly isSea: boolean
+  readonly pathEnv: string
+  readonly nodeVersion: string
+}
+
+const HELP = `tscni ${TSCNI_VERSION}: CNI bridge, host-local and portmap plugins in one executable
+
+Usage:
+  tscni help                         this text
+  tscni version                      versions of tscni and of the CNI spec it speaks
+  tscni install --bin-dir DIR [--standard-names] [--force]
+                                     copy this executable into DIR (e.g. /opt/cni/bin) and link its roles:
+                                     tscni-bridge, tscni-host-local, tscni-portmap; with --standard-names also
+                                     bridge, host-local, portmap (replacing the reference plugins needs --force)
+
+As a CNI plugin, run it through one of those names (or "tscni ROLE") with CNI_COMMAND set.
+`
+
+/** Runs one command; usage errors exit 2, failures 1. */
+export async function runCli(args: readonly string[], io: CliIo): Promise<Outcome> {
+  const [command = 'help', ...rest] = args
+  switch (command) {
+    case 'help':
+    case '--help':
+    case '-h':
+      return { stdout: HELP, stderr: '', exitCode: 0 }
+    case 'version':
+    case '--version':
+      return {
+        stdout: `tscni ${TSCNI_VERSION}\nCNI spec versions: ${SUPPORTED_VERSIONS.join(', ')}\nruntime: Node ${io.nodeVersion}${io.isSea ? ' (single executable)' : ''}\n`,
+        stderr: '',
+        exitCode: 0,
+      }
+    case 'install':
+      return runInstall(rest, io)
+    default:
+      return { stdout: '', stderr: `tscni: unknown command "${command}"\n\n${HELP}`, exitCode: 2 }
+  }
+}

@@ -1,0 +1,85 @@
+// Composition root and the only user of `process`: reads argv, env and stdin, builds the real System, runs the
+// role or the command-line tool, writes stdout exactly once and sets the exit status.
+import { realpathSync } from 'node:fs'
+import { basename } from 'node:path'
+import { isSea } from 'node:sea'
+import { createBridge } from './bridge/handlers.ts'
+import { runCli } from './cli/index.ts'
+import { createHostLocal } from './ipam/handlers.ts'
+import { createDelegate, findInPath } from './plugin/delegate.ts'
+import { resolveInvocation, runPlugin, type InvocationRecord, type Outcome } from './plugin/dispatch.ts'
+import { createLogger, levelFromEnv } from './plugin/log.ts'
+import type { RoleHandlers, RoleName } from './plugin/role.ts'
+import { createPortmap } from './portmap/handlers.ts'
+import { writeInvocationLog } from './plugin/invocation-log.ts'
+import { createTracer } from './plugin/trace.ts'
+import { createSystem } from './system/index.ts'
+
+// Runtimes may exec plugins with an empty or minimal environment: always find the system tools.
+const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
+async function main(): Promise<void> {
+  const env: Record<string, string | undefined> = { ...process.env }
+  const sea = isSea()
+  // A link keeps its own name in argv0 for the single executable and in argv[1] for the bundle.
+  const invokedAs = basename(sea ? process.argv0 : process.argv[1] ?? 'tscni')
+  const selfPath = sea ? process.execPath : realpathSync(process.argv[1] ?? '')
+  const invocation = resolveInvocation(invokedAs, process.argv.slice(2))
+  const outcome = await run(invocation, env, selfPath, sea)
+  if (outcome.stderr) process.stderr.write(outcome.stderr)
+  if (outcome.stdout) process.stdout.write(outcome.stdout)
+  process.exitCode = outcome.exitCode
+}
+
+async function run(invocation: ReturnType<typeof resolveInvocation>, env: Record<string, string | undefined>, selfPath: string, sea: boolean): Promise<Outcome> {
+  const pathEnv = env.PATH ? `${env.PATH}:${SYSTEM_PATH}` : SYSTEM_PATH
+  if (invocation.kind === 'unknown') {
+    return { stdout: '', stderr: `tscni: invoked as "${invocation.name}", which is not a role (bridge, host-local, portmap) or tscni\n`, exitCode: 2 }
+  }
+  if (invocation.kind === 'cli') return runCli(invocation.args, { env, selfPath, isSea: sea, pathEnv, nodeVersion: process.versions.node })
+
+  const log = createLogger((line) => process.stderr.write(line), `tscni-${invocation.role}`, levelFromEnv(env.TSCNI_LOG_LEVEL))
+  const sys = createSystem({ pathEnv, onRun: (cmd, args, ms) => log.debug(`${ms.toFixed(1)} ms: ${cmd} ${args.join(' ')}`) })
+  const hostLocal = createHostLocal()
+  const roles: Record<RoleName, RoleHandlers> = { bridge: createBridge(), 'host-local': hostLocal, portmap: createPortmap() }
+  const ipam = createDelegate({
+    exec: sys.exec,
+    env,
+    // tscni-host-local is always ours; "host-local" is ours only when CNI_PATH resolves it to this executable.
+    inProcess: async (type, cniPath) => (type === 'tscni-host-local' || (type === 'host-local' && (await isSelf(type, cniPath, selfPath))) ? hostLocal : undefined),
+  })
+  const tracer = createTracer()
+  const record: InvocationRecord = {}
+  const started = performance.now()
+  const outcome = await runPlugin(roles[invocation.role], {
+    env,
+    readStdin,
+    sys,
+    makeContext: (cniEnv, conf, stdin) => ({ env: cniEnv, conf, stdin, sys, ipam, log, trace: tracer }),
+  }, record)
+  await writeInvocationLog({ env, role: invocation.role, record, steps: tracer.steps, totalMs: performance.now() - started, log })
+  return outcome
+}
+
+async function isSelf(type: string, cniPath: readonly string[], selfPath: string): Promise<boolean> {
+  const found = await findInPath(type, cniPath)
+  if (!found) return false
+  try {
+    return realpathSync(found) === selfPath
+  } catch {
+    return false
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+main().catch((err: unknown) => {
+  // Only reached on a bug in main itself; runPlugin already turns every verb failure into error JSON.
+  process.stderr.write(`tscni: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+  process.stdout.write(`${JSON.stringify({ cniVersion: '1.1.0', code: 999, msg: `internal error: ${String(err)}` })}\n`)
+  process.exitCode = 1
+})

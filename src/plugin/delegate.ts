@@ -1,0 +1,98 @@
+// Delegation to an IPAM plugin: in-process for tscni's own host-local, otherwise an exec found on CNI_PATH.
+import { promises as fs } from 'node:fs'
+import { join } from 'node:path'
+import type { Exec } from '../system/index.ts'
+import type { Verb } from './env.ts'
+import { CniError, ErrorCode } from './errors.ts'
+import type { Context, RoleHandlers } from './role.ts'
+import type { Result } from './result.ts'
+import { decodeResult } from './version.ts'
+
+/** Calls the IPAM plugin named by `type` with the caller's stdin and env, only the verb changed (spec "Delegation"). */
+export interface Delegate {
+  add(type: string, ctx: Context): Promise<Result>
+  del(type: string, ctx: Context): Promise<void>
+  check(type: string, ctx: Context): Promise<void>
+  gc(type: string, ctx: Context): Promise<void>
+  status(type: string, ctx: Context): Promise<void>
+}
+
+/** What the delegate needs to find and run plugins. */
+export interface DelegateDeps {
+  readonly exec: Exec
+  /** The process environment to pass to an executed plugin (CNI_COMMAND is overridden per call). */
+  readonly env: Readonly<Record<string, string | undefined>>
+  /** Roles that run in-process when `type` resolves to them (our own host-local). */
+  inProcess(type: string, cniPath: readonly string[]): Promise<RoleHandlers | undefined>
+}
+
+/** The delegate: in-process when possible (no second process start), else exec from CNI_PATH. */
+export function createDelegate(deps: DelegateDeps): Delegate {
+  const resolve = async (type: string, ctx: Context): Promise<RoleHandlers | undefined> => {
+    if (!type || type.includes('/')) throw new CniError(ErrorCode.InvalidConfig, `invalid IPAM plugin type ${JSON.stringify(type)}`)
+    return deps.inProcess(type, ctx.env.path)
+  }
+  const nested = (ctx: Context, verb: Verb): Context => ({ ...ctx, env: { ...ctx.env, verb } })
+  const simple = (verb: 'DEL' | 'CHECK' | 'GC' | 'STATUS', method: 'del' | 'check' | 'gc' | 'status') =>
+    async (type: string, ctx: Context): Promise<void> => {
+      const own = await resolve(type, ctx)
+      if (own) await own[method](nested(ctx, verb))
+      else await execPlugin(deps, verb, type, ctx)
+    }
+  return {
+    async add(type, ctx) {
+      const own = await resolve(type, ctx)
+      if (own) return own.add(nested(ctx, 'ADD'))
+      const stdout = await execPlugin(deps, 'ADD', type, ctx)
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(stdout)
+      } catch (err) {
+        throw new CniError(ErrorCode.DecodingFailure, `IPAM plugin ${type} printed a result that is not JSON`, { details: stdout, cause: err })
+      }
+      return decodeResult(parsed, ctx.conf.cniVersion, `IPAM plugin ${type} result`)
+    },
+    del: simple('DEL', 'del'),
+    check: simple('CHECK', 'check'),
+    gc: simple('GC', 'gc'),
+    status: simple('STATUS', 'status'),
+  }
+}
+
+/** Finds `<dir>/<type>` as a regular (or linked-to regular) file in CNI_PATH order, like libcni's FindInPath. */
+export async function findInPath(type: string, cniPath: readonly string[]): Promise<string | undefined> {
+  for (const dir of cniPath) {
+    const candidate = join(dir, type)
+    try {
+      if ((await fs.stat(candidate)).isFile()) return candidate
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined
+}
+
+async function execPlugin(deps: DelegateDeps, verb: Verb, type: string, ctx: Context): Promise<string> {
+  const file = await findInPath(type, ctx.env.path)
+  if (!file) {
+    throw new CniError(ErrorCode.InvalidConfig, `failed to find plugin "${type}" in path [${ctx.env.path.join(' ')}]`)
+  }
+  const env = { ...deps.env, CNI_COMMAND: verb }
+  const res = await deps.exec.run(file, [], { input: ctx.stdin, allowFailure: true, env })
+  if (res.stderr.trim()) ctx.log.info(`${type}: ${res.stderr.trim()}`)
+  if (res.exitCode === 0) return res.stdout
+  throw pluginError(type, verb, res.stdout, res.stderr, res.exitCode)
+}
+
+function pluginError(type: string, verb: Verb, stdout: string, stderr: string, exitCode: number): CniError {
+  try {
+    const parsed = JSON.parse(stdout) as { code?: unknown; msg?: unknown; details?: unknown }
+    if (typeof parsed.code === 'number' && typeof parsed.msg === 'string') {
+      return new CniError(parsed.code, parsed.msg, typeof parsed.details === 'string' && parsed.details ? { details: parsed.details } : {})
+    }
+  } catch {
+    // fall through: not an error JSON
+  }
+  const said = stderr.trim() || stdout.trim()
+  return new CniError(ErrorCode.Internal, `IPAM plugin ${type} failed on ${verb} (exit status ${exitCode})${said ? `: ${said}` : ''}`)
+}

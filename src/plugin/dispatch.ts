@@ -1,0 +1,132 @@
+// Runs one CNI invocation for a role: verb, env, stdin, version gate, handler, and exactly one stdout payload.
+import type { System } from '../system/index.ts'
+import { decodeNetConf, type NetConf } from './config.ts'
+import { parseEnv, readVerb, type CniEnv, type Verb } from './env.ts'
+import { CniError, ErrorCode, normalizeError, toErrorJson } from './errors.ts'
+import { ROLE_NAMES, type Context, type RoleHandlers, type RoleName } from './role.ts'
+import { encodeResult, LATEST_VERSION, SUPPORTED_VERSIONS, versionReply } from './version.ts'
+
+/** What the process should do once a verb is finished. */
+export interface Outcome {
+  readonly stdout: string
+  /** Text for people (about text); diagnostics go through the logger instead. */
+  readonly stderr: string
+  readonly exitCode: number
+}
+
+/** Facts about one plugin invocation, for the JSON-lines log. */
+export interface InvocationRecord {
+  verb?: Verb
+  containerId?: string
+  ifname?: string
+  network?: string
+  cniVersion?: string
+  error?: { code: number; msg: string }
+  /** `logFile` from the config, when set: where the JSON-lines record goes. */
+  logFile?: string
+  /** A short summary of the ADD result: the addresses. */
+  addresses?: string[]
+}
+
+/** How the executable was invoked. */
+export type Invocation = { kind: 'role'; role: RoleName; args: readonly string[] } | { kind: 'cli'; args: readonly string[] } | { kind: 'unknown'; name: string }
+
+/**
+ * Resolves the role from the name the executable was invoked as (a link such as "bridge" or "tscni-portmap"),
+ * or from the first argument when invoked as tscni itself ("tscni bridge", busybox style).
+ */
+export function resolveInvocation(invokedAs: string, args: readonly string[]): Invocation {
+  const name = invokedAs.replace(/\.(mjs|cjs|js)$/, '')
+  const asRole = (n: string): RoleName | undefined => {
+    const bare = n.startsWith('tscni-') ? n.slice('tscni-'.length) : n
+    return (ROLE_NAMES as readonly string[]).includes(bare) ? (bare as RoleName) : undefined
+  }
+  const role = asRole(name)
+  if (role) return { kind: 'role', role, args }
+  if (name === 'tscni') {
+    const first = args[0]
+    const sub = first === undefined ? undefined : asRole(first)
+    return sub ? { kind: 'role', role: sub, args: args.slice(1) } : { kind: 'cli', args }
+  }
+  return { kind: 'unknown', name }
+}
+
+/** I/O and composition handed in by main.ts. */
+export interface PluginIo {
+  readonly env: Readonly<Record<string, string | undefined>>
+  readStdin(): Promise<string>
+  readonly sys: System
+  /** Builds the handler context once env and config are known. */
+  makeContext(env: CniEnv, conf: NetConf, stdin: string): Context
+}
+
+/** Runs one verb of `role`; never throws: every failure becomes error JSON on stdout and exit status 1. */
+export async function runPlugin(role: RoleHandlers, io: PluginIo, record: InvocationRecord = {}): Promise<Outcome> {
+  let cniVersion = LATEST_VERSION
+  try {
+    const verb = readVerb(io.env)
+    if (verb === undefined) {
+      return { stdout: '', stderr: `${role.about}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\n`, exitCode: 0 }
+    }
+    record.verb = verb
+    // The reference does not read stdin for VERSION, so a person typing the command is not left waiting.
+    if (verb === 'VERSION') return { stdout: `${JSON.stringify(versionReply(undefined))}\n`, stderr: '', exitCode: 0 }
+    const env = parseEnv(verb, io.env)
+    Object.assign(record, { containerId: env.containerId || undefined, ifname: env.ifname || undefined })
+    const stdin = await readStdin(io)
+    const conf = decodeNetConf(stdin, verb)
+    cniVersion = conf.cniVersion
+    Object.assign(record, { network: conf.name, cniVersion })
+    if (typeof conf.raw.logFile === 'string' && conf.raw.logFile) record.logFile = conf.raw.logFile
+    await refuseOwnNetns(verb, env, io.sys)
+    const ctx = io.makeContext(env, conf, stdin)
+    const stdout = await runVerb(verb, role, ctx, record)
+    return { stdout, stderr: '', exitCode: 0 }
+  } catch (thrown) {
+    const err = normalizeError(thrown)
+    record.error = { code: err.code, msg: err.message }
+    return { stdout: `${JSON.stringify(toErrorJson(err, cniVersion), null, 4)}\n`, stderr: '', exitCode: 1 }
+  }
+}
+
+async function runVerb(verb: Exclude<Verb, 'VERSION'>, role: RoleHandlers, ctx: Context, record: InvocationRecord): Promise<string> {
+  switch (verb) {
+    case 'ADD': {
+      const result = await role.add(ctx)
+      record.addresses = result.ips?.map((ip) => ip.address)
+      return `${JSON.stringify(encodeResult(result, ctx.conf.cniVersion), null, 4)}\n`
+    }
+    case 'DEL':
+      await role.del(ctx)
+      return ''
+    case 'CHECK':
+      await role.check(ctx)
+      return ''
+    case 'GC':
+      await role.gc(ctx)
+      return ''
+    case 'STATUS':
+      await role.status(ctx)
+      return ''
+    default: {
+      const never: never = verb
+      throw new Error(`unhandled verb ${String(never)}`)
+    }
+  }
+}
+
+async function readStdin(io: PluginIo): Promise<string> {
+  try {
+    return await io.readStdin()
+  } catch (err) {
+    throw new CniError(ErrorCode.IoFailure, `error reading from stdin: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+// The reference runs this check after the handler; acting first could delete or reconfigure host interfaces.
+async function refuseOwnNetns(verb: Verb, env: CniEnv, sys: System): Promise<void> {
+  if (!['ADD', 'DEL', 'CHECK'].includes(verb) || !env.netns || env.netnsOverride) return
+  if (await sys.netns.isOwn(env.netns)) {
+    throw new CniError(ErrorCode.InvalidNetns, "plugin's netns and netns from CNI_NETNS should not be the same", { details: env.netns })
+  }
+}

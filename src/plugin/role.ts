@@ -1,0 +1,44 @@
+// The contract between the protocol core and a role: the context a verb receives and the handlers it implements.
+import type { System } from '../system/index.ts'
+import type { NetConf } from './config.ts'
+import type { Delegate } from './delegate.ts'
+import type { CniEnv } from './env.ts'
+import type { Logger } from './log.ts'
+import type { Result } from './result.ts'
+
+/** Records how long each named step of a verb took (for the JSON-lines log). */
+export interface Tracer {
+  step<T>(name: string, fn: () => Promise<T>): Promise<T>
+}
+
+/** Everything a verb handler may use. There is no other way to reach the host. */
+export interface Context {
+  readonly env: CniEnv
+  readonly conf: NetConf
+  /** stdin exactly as received: a delegated IPAM plugin must get identical bytes. */
+  readonly stdin: string
+  readonly sys: System
+  /** The IPAM delegate (in-process for tscni's host-local, exec from CNI_PATH otherwise). */
+  readonly ipam: Delegate
+  readonly log: Logger
+  readonly trace: Tracer
+}
+
+/** A CNI plugin role. ADD returns the internal result; dispatch prints it in the config's version. */
+export interface RoleHandlers {
+  /** One line for people, printed when the plugin runs without CNI_COMMAND. */
+  readonly about: string
+  add(ctx: Context): Promise<Result>
+  del(ctx: Context): Promise<void>
+  check(ctx: Context): Promise<void>
+  gc(ctx: Context): Promise<void>
+  status(ctx: Context): Promise<void>
+}
+
+/** The CNI roles this executable can play, by their standard names. */
+export const ROLE_NAMES = ['bridge', 'host-local', 'portmap'] as const
+/** One role name. */
+export type RoleName = (typeof ROLE_NAMES)[number]
+
+/** A tracer that only runs the steps (tests, nested delegates). */
+export const noTrace: Tracer = { step: (_name, fn) => fn() }

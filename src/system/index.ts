@@ -1,0 +1,30 @@
+// The System port that roles depend on, and its real implementation. The only barrel file in src/.
+import { createExec, type Exec } from './exec.ts'
+import { createLocker, type Locker } from './lock.ts'
+import { createNetns, type Netns } from './netns.ts'
+
+export type { Exec, RunOptions, RunResult } from './exec.ts'
+export type { HeldLock, Locker } from './lock.ts'
+export type { Netns, NetnsState } from './netns.ts'
+export { SystemError } from './errors.ts'
+
+/** Everything that touches the host, grouped by tool. Roles receive it in their Context; tests pass fakes. */
+export interface System {
+  readonly exec: Exec
+  readonly netns: Netns
+  readonly locker: Locker
+}
+
+/** Options for the real System. */
+export interface SystemOptions {
+  /** PATH used to find ip, nsenter, iptables, nft, flock. */
+  readonly pathEnv: string
+  /** Called after every command with its duration, for debug logs. */
+  readonly onRun?: (cmd: string, args: readonly string[], ms: number) => void
+}
+
+/** Builds the real System. */
+export function createSystem(options: SystemOptions): System {
+  const exec = createExec(options.pathEnv, options.onRun)
+  return { exec, netns: createNetns(), locker: createLocker(exec) }
+}

@@ -1,0 +1,30 @@
+// Two projects: unit (pure, no root, fast) and integration (real kernel, the built executable, root).
+import { defineConfig } from 'vitest/config'
+
+// Nothing from the developer's shell may leak into a test: CNI_* variables would change plugin behaviour.
+for (const key of Object.keys(process.env)) if (key.startsWith('CNI_') || key.startsWith('TSCNI_')) delete process.env[key]
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          environment: 'node',
+          pool: 'forks',
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          globalSetup: ['test/support/global-setup.ts'],
+        },
+      },
+    ],
+  },
+})
