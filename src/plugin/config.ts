@@ -18,8 +18,11 @@ const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
 // The minimum verb version (digest 1.4): CHECK needs 0.4.0, GC and STATUS need 1.1.0.
 const MIN_VERSION: Partial<Record<Verb, string>> = { CHECK: '0.4.0', GC: '1.1.0', STATUS: '1.1.0' }
 
-/** Parses stdin into a NetConf for `verb`: code 6 for bad JSON, code 1 for a version the verb cannot use, code 7 for a bad name. */
-export function decodeNetConf(stdin: string, verb: Verb): NetConf {
+/**
+ * Parses stdin into a NetConf for `verb`: code 6 for bad JSON, code 1 for a version the verb cannot use, code 7
+ * for a bad name. `onVersion` learns a supported config version before the gate, so errors can carry it.
+ */
+export function decodeNetConf(stdin: string, verb: Verb, onVersion?: (version: string) => void): NetConf {
   let raw: unknown
   try {
     raw = JSON.parse(stdin)
@@ -31,6 +34,7 @@ export function decodeNetConf(stdin: string, verb: Verb): NetConf {
   }
   const obj = raw as Record<string, unknown>
   const cniVersion = readVersion(obj)
+  if (isSupportedVersion(cniVersion)) onVersion?.(cniVersion)
   checkVersionGate(verb, cniVersion)
   const name = obj.name
   if (name === undefined || name === '') throw invalidConfig('missing network name')

@@ -74,8 +74,7 @@ export async function runPlugin(role: RoleHandlers, io: PluginIo, record: Invoca
     const env = parseEnv(verb, io.env)
     Object.assign(record, { containerId: env.containerId || undefined, ifname: env.ifname || undefined })
     const stdin = await readStdin(io)
-    const conf = decodeNetConf(stdin, verb)
-    cniVersion = conf.cniVersion
+    const conf = decodeNetConf(stdin, verb, (version) => (cniVersion = version))
     Object.assign(record, { network: conf.name, cniVersion })
     if (typeof conf.raw.logFile === 'string' && conf.raw.logFile) record.logFile = conf.raw.logFile
     await refuseOwnNetns(verb, env, io.sys)

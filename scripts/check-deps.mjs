@@ -1,0 +1,70 @@
+// Enforces the dependency rules of shared/design.md section 3: layer boundaries, one seam per external library,
+// and no import cycles. Exits 1 listing every violation.
+import { readFileSync, readdirSync, statSync } from 'node:fs'
+import { dirname, join, relative, resolve } from 'node:path'
+
+const SRC = resolve('src')
+const files = walk(SRC).filter((f) => f.endsWith('.ts'))
+const IMPORT = /^\s*(?:import|export)\s+(type\s+)?(?:[^'"]*?\sfrom\s+)?['"]([^'"]+)['"]/gm
+const ROLE_DIRS = ['bridge', 'ipam', 'portmap']
+
+const graph = new Map()
+const problems = []
+for (const file of files) {
+  const rel = relative(SRC, file)
+  const area = rel.includes('/') ? rel.split('/')[0] : rel
+  const text = readFileSync(file, 'utf8')
+  const deps = []
+  for (const m of text.matchAll(IMPORT)) {
+    const typeOnly = Boolean(m[1])
+    const spec = m[2]
+    if (spec.startsWith('.')) {
+      const target = relative(SRC, resolve(dirname(file), spec))
+      const targetArea = target.includes('/') ? target.split('/')[0] : target
+      if (!typeOnly) deps.push(target)
+      if (target === 'main.ts') problems.push(`${rel}: nothing may import main.ts`)
+      if (area === 'system' && targetArea !== 'system') problems.push(`${rel}: system/ is a leaf, it imports ${target}`)
+      if (area === 'plugin' && [...ROLE_DIRS, 'firewall', 'cli'].includes(targetArea)) problems.push(`${rel}: plugin/ must not import roles or firewall (${target})`)
+      if (area === 'plugin' && targetArea === 'system' && !typeOnly && target !== 'system/errors.ts') problems.push(`${rel}: plugin/ may import only types and SystemError from system/ (${target})`)
+      if (ROLE_DIRS.includes(area) && ROLE_DIRS.includes(targetArea) && area !== targetArea) problems.push(`${rel}: roles never import each other (${target})`)
+      if (ROLE_DIRS.includes(area) && targetArea === 'system' && !typeOnly && !(area === 'ipam' && target === 'system/lock.ts')) problems.push(`${rel}: roles import system/ types only (${target})`)
+      if (area === 'firewall' && [...ROLE_DIRS, 'cli'].includes(targetArea)) problems.push(`${rel}: firewall/ must not import roles (${target})`)
+    } else {
+      if (spec === 'execa') problems.push(`${rel}: execa belongs to tests, demo and bench; the plugin path uses system/exec.ts`)
+      if (spec === 'ip-cidr' && rel !== 'plugin/addr.ts') problems.push(`${rel}: ip-cidr is imported only by plugin/addr.ts`)
+      if (spec.startsWith('zod') && spec !== 'zod/mini') problems.push(`${rel}: use zod/mini (full zod costs ~20 ms of start-up per invocation)`)
+      if (area === 'system' && !spec.startsWith('node:')) problems.push(`${rel}: system/ imports node:* only (${spec})`)
+    }
+  }
+  graph.set(rel, deps)
+}
+
+// Cycles among value imports (type-only imports vanish at build time).
+const state = new Map()
+const stack = []
+function visit(node) {
+  if (state.get(node) === 'done') return
+  if (state.get(node) === 'active') {
+    problems.push(`import cycle: ${[...stack.slice(stack.indexOf(node)), node].join(' -> ')}`)
+    return
+  }
+  state.set(node, 'active')
+  stack.push(node)
+  for (const dep of graph.get(node) ?? []) visit(dep)
+  stack.pop()
+  state.set(node, 'done')
+}
+for (const node of graph.keys()) visit(node)
+
+if (problems.length > 0) {
+  console.error(`check-deps: ${problems.length} problem(s):\n${[...new Set(problems)].map((p) => `  ${p}`).join('\n')}`)
+  process.exit(1)
+}
+console.log(`check-deps: ${files.length} files, rules hold, no cycles`)
+
+function walk(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name)
+    return statSync(path).isDirectory() ? walk(path) : [path]
+  })
+}

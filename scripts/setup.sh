@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what tscni's tests and demo need when it is missing: Debian packages (as root) and npm dependencies.
+# Safe to run again: it only acts on what is missing. Used by `npm test`, `npm run demo` and .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command -> Debian package
+declare -A NEED=(
+  [ip]=iproute2 [bridge]=iproute2 [nsenter]=util-linux [flock]=util-linux [unshare]=util-linux
+  [iptables]=iptables [ip6tables]=iptables [iptables-restore]=iptables [nft]=nftables
+  [conntrack]=conntrack [curl]=curl [nginx]=nginx-light
+)
+missing=()
+for cmd in "${!NEED[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEED[$cmd]}")
+done
+# The reference plugins, for interoperability tests and benchmarks.
+[ -x /usr/lib/cni/host-local ] || missing+=(containernetworking-plugins)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing Debian packages: $pkgs; run as root to install them" >&2
+    exit 1
+  fi
+  echo "setup: installing Debian packages: $pkgs" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
+fi
+
+if [ ! -x node_modules/.bin/vitest ] || [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm dependencies (npm ci)" >&2
+  npm ci --no-audit --no-fund >&2
+fi

@@ -1,0 +1,27 @@
+// The one contract both firewall backends implement, and the choice between them.
+import type { FirewallIntent, IntentKind, Owner } from './model.ts'
+
+/** The backend names a config may give (`ipMasqBackend`, portmap `backend`). */
+export type BackendName = 'iptables' | 'nftables'
+
+/**
+ * A firewall backend. Every method applies its changes in one transaction (iptables-restore or nft -f), so a
+ * failure leaves nothing half-applied; handles such as binaries and table names live inside the object.
+ */
+export interface FirewallBackend {
+  readonly name: BackendName
+  /** Installs the intent; idempotent (a repeated call leaves exactly one copy of each rule). */
+  ensure(intent: FirewallIntent): Promise<void>
+  /** Removes everything of this kind owned by `owner`; succeeds when nothing is there. Needs no addresses. */
+  remove(kind: IntentKind, owner: Owner): Promise<void>
+  /** Throws a CniError naming what is missing when the intent is not fully installed (CHECK). */
+  verify(intent: FirewallIntent): Promise<void>
+  /** Removes objects of this kind on `network` whose owner is not in `valid` (GC). */
+  gc(kind: IntentKind, network: string, valid: readonly Owner[]): Promise<void>
+}
+
+/** Whether each backend's tool is present and works here. */
+export interface BackendProbe {
+  readonly iptables: boolean
+  readonly nftables: boolean
+}

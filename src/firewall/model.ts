@@ -1,0 +1,53 @@
+// Firewall intents that do not depend on the backend: what bridge (ipMasq) and portmap ask for, and who owns it.
+import type { IpNet } from '../plugin/addr.ts'
+
+/** The attachment that owns firewall objects. Backends derive names, comments and handles from it. */
+export interface Owner {
+  readonly network: string
+  readonly containerId: string
+  readonly ifname: string
+}
+
+/** Masquerade traffic from the container addresses to anything outside their subnets (bridge `ipMasq`). */
+export interface MasqIntent {
+  readonly kind: 'masquerade'
+  readonly owner: Owner
+  /** Container addresses with their prefix, e.g. 10.22.0.5/16. */
+  readonly addresses: readonly IpNet[]
+}
+
+/** One published port. */
+export interface PortMapping {
+  readonly hostPort: number
+  readonly containerPort: number
+  readonly protocol: 'tcp' | 'udp' | 'sctp'
+  /** Host address to match; undefined for any (also when the config said 0.0.0.0 or ::). */
+  readonly hostIp?: string
+}
+
+/** Host ports forwarded to a container (portmap). At least one of the container addresses is set. */
+export interface PortmapIntent {
+  readonly kind: 'portmap'
+  readonly owner: Owner
+  /** The container's IPv4 and IPv6 addresses with prefix (digest 4.2). */
+  readonly containerV4?: IpNet
+  readonly containerV6?: IpNet
+  readonly mappings: readonly PortMapping[]
+  /** Mark and masquerade hairpin and localhost traffic (default true). */
+  readonly snat: boolean
+  /** Masquerade from any source instead of only the container subnet and localhost. */
+  readonly masqAll: boolean
+  /** iptables only: the mark bit (default 13). */
+  readonly markMasqBit: number
+  /** iptables only: an existing mark chain to jump to instead of CNI-HOSTPORT-SETMARK. */
+  readonly externalSetMarkChain?: string
+  /** Extra match tokens per family, in the backend's own syntax. */
+  readonly conditionsV4?: readonly string[]
+  readonly conditionsV6?: readonly string[]
+}
+
+/** Anything a backend can install. */
+export type FirewallIntent = MasqIntent | PortmapIntent
+
+/** The intent kinds, for remove and gc, which work without the intent's details. */
+export type IntentKind = FirewallIntent['kind']

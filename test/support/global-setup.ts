@@ -1,0 +1,37 @@
+// Integration prerequisites: root, the system tools, and a built executable linked under every role name.
+// Anything missing fails the whole run loudly: a skipped integration suite would hide a broken plugin.
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, symlinkSync, copyFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import type { TestProject } from 'vitest/node'
+
+const TOOLS = ['ip', 'nsenter', 'flock', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'nft', 'conntrack', 'bridge']
+const ROLE_LINKS = ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'bridge', 'host-local', 'portmap']
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    binDir: string
+  }
+}
+
+export default function setup(project: TestProject): () => void {
+  if (process.getuid?.() !== 0) throw new Error('integration tests need root (network namespaces, bridges, firewall): run them as root, e.g. in CI')
+  const missing = TOOLS.filter((tool) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' })
+      return false
+    } catch {
+      return true
+    }
+  })
+  if (missing.length > 0) throw new Error(`integration tests need these tools, which are missing: ${missing.join(', ')} (run scripts/setup.sh)`)
+  const exe = resolve('dist/tscni')
+  if (!existsSync(exe)) throw new Error('dist/tscni is missing: run npm run build first (npm test does)')
+  const dir = mkdtempSync(join(tmpdir(), 'tscni-bin-'))
+  copyFileSync(exe, join(dir, 'tscni'))
+  execFileSync('chmod', ['755', join(dir, 'tscni')])
+  for (const name of ROLE_LINKS) symlinkSync('tscni', join(dir, name))
+  project.provide('binDir', dir)
+  return () => rmSync(dir, { recursive: true, force: true })
+}
