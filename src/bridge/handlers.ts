@@ -1,11 +1,209 @@
-// The bridge role. Not implemented yet: every verb but VERSION answers with a clear error.
-import { CniError, ErrorCode } from '../plugin/errors.ts'
-import type { RoleHandlers } from '../plugin/role.ts'
+// The bridge role: ADD (IPAM, plan, apply, result), DEL (tolerant, collects errors), CHECK, GC and STATUS.
+import { randomBytes } from 'node:crypto'
+import type { MasqIntent, Owner } from '../firewall/model.ts'
+import { parseCidr } from '../plugin/addr.ts'
+import { CniError, ErrorCode, normalizeError } from '../plugin/errors.ts'
+import { hostVethName } from '../plugin/ids.ts'
+import type { Context, RoleHandlers } from '../plugin/role.ts'
+import type { Result } from '../plugin/result.ts'
+import { decodeResult } from '../plugin/version.ts'
+import { applyPlan, BridgeRace, createUndoStack } from './apply.ts'
+import { compareState } from './check.ts'
+import { parseBridgeConfig, type BridgeConfig } from './config.ts'
+import { noFirewall, type FirewallFactory } from './firewall.ts'
+import { buildPlan, type BridgePlan } from './plan.ts'
+import { buildResult } from './result.ts'
+import { teardownSpoofCheck } from './spoofcheck.ts'
+
+/** What the bridge role can be given instead of its defaults (tests, and main.ts once the firewall is wired). */
+export interface BridgeDeps {
+  readonly firewall?: FirewallFactory
+  /** A random locally administered unicast MAC. */
+  readonly randomMac?: () => string
+  readonly sleep?: (ms: number) => Promise<void>
+}
+
+// Parallel ADDs may race on creating the shared bridge or its gateway address; re-plan this many times.
+const MAX_ATTEMPTS = 3
 
 /** Builds the bridge role's handlers. */
-export function createBridge(): RoleHandlers {
-  const notYet = async (): Promise<never> => {
-    throw new CniError(ErrorCode.Internal, 'the bridge role is not implemented in this build of tscni yet')
+export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
+  const firewall = deps.firewall ?? noFirewall
+  const randomMac = deps.randomMac ?? defaultRandomMac
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)))
+
+  return {
+    about: 'tscni bridge',
+
+    async add(ctx) {
+      const config = parseBridgeConfig(ctx.conf, ctx.env.args)
+      await requireNetns(ctx)
+      const undo = createUndoStack()
+      try {
+        let ipam: Result | undefined
+        if (config.ipamType) {
+          ipam = await ctx.trace.step('ipam add', () => ctx.ipam.add(config.ipamType, ctx))
+          undo.push('release IPAM addresses', () => ctx.ipam.del(config.ipamType, ctx))
+        }
+        const fw = firewall(ctx.sys, ctx.log)
+        const applyDeps = { sys: ctx.sys, log: ctx.log, sleep, masqBackend: () => fw.select(config.ipMasqBackend) }
+        for (let attempt = 1; ; attempt++) {
+          const plan = await ctx.trace.step('plan', () => makePlan(ctx, config, ipam, randomMac))
+          try {
+            await ctx.trace.step('apply', () => applyPlan(plan, applyDeps, undo))
+            undo.clear()
+            return buildResult(plan, ctx.conf.cniVersion)
+          } catch (err) {
+            if (err instanceof BridgeRace && attempt < MAX_ATTEMPTS) continue
+            throw err instanceof BridgeRace ? normalizeError(err.cause) : err
+          }
+        }
+      } catch (err) {
+        await ctx.trace.step('rollback', () => undo.run(ctx.log))
+        throw err
+      }
+    },
+
+    async del(ctx) {
+      const config = parseBridgeConfig(ctx.conf, ctx.env.args)
+      const owner = ownerOf(config, ctx)
+      const fw = firewall(ctx.sys, ctx.log)
+      const tasks: Array<[string, Promise<unknown>]> = [['delete the veth pair', deleteVeth(ctx, config)]]
+      if (config.ipamType) tasks.push(['release IPAM addresses', ctx.ipam.del(config.ipamType, ctx)])
+      if (config.ipMasq && config.ipamType) {
+        tasks.push(['remove ipMasq rules', fw.usable().then((all) => Promise.all(all.map((b) => b.remove('masquerade', owner))))])
+      }
+      if (config.macSpoofCheck) tasks.push(['remove the MAC spoof check', teardownSpoofCheck(ctx.sys, `${ctx.env.containerId}-${ctx.env.ifname}`)])
+      const settled = await ctx.trace.step('del', () => Promise.allSettled(tasks.map(([, p]) => p)))
+      const errors = settled.flatMap((s, i) => (s.status === 'rejected' ? [`${tasks[i]![0]}: ${normalizeError(s.reason).message}`] : []))
+      if (errors.length > 0) {
+        throw new CniError(ErrorCode.Internal, `DEL of ${ctx.env.containerId}/${ctx.env.ifname} failed: ${errors.join('; ')}`, { details: errors.join('\n') })
+      }
+    },
+
+    async check(ctx) {
+      const config = parseBridgeConfig(ctx.conf, ctx.env.args)
+      const raw = ctx.conf.raw.prevResult
+      if (raw === undefined || raw === null) throw new CniError(ErrorCode.InvalidConfig, 'Required prevResult missing')
+      const prev = decodeResult(raw, ctx.conf.cniVersion, 'prevResult')
+      // L2 has no IPAM to ask (the reference asks anyway and fails: digest 2.7).
+      if (config.ipamType) await ctx.ipam.check(config.ipamType, ctx)
+      await requireNetns(ctx)
+      const [hostLinks, containerLinks, containerRoutes] = await Promise.all([
+        ctx.sys.ip.links(),
+        ctx.sys.ip.links({ dev: ctx.env.ifname, netns: ctx.env.netns }),
+        ctx.sys.ip.routes({ netns: ctx.env.netns }),
+      ])
+      const problems = compareState(config, ctx.env.ifname, ctx.env.netns, prev, { hostLinks, containerLinks, containerRoutes })
+      if (problems.length > 0) {
+        const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''
+        throw new CniError(ErrorCode.Internal, `${problems[0]}${more}`, { details: problems.join('\n') })
+      }
+      if (config.ipMasq && config.ipamType) {
+        const backend = await firewall(ctx.sys, ctx.log).select(config.ipMasqBackend)
+        await backend.verify(masqFromResult(config, ctx, prev))
+      }
+    },
+
+    async gc(ctx) {
+      const config = parseBridgeConfig(ctx.conf, ctx.env.args)
+      const valid = validAttachments(ctx.conf.raw)
+      const errors: string[] = []
+      if (config.ipamType) await ctx.ipam.gc(config.ipamType, ctx).catch((err: unknown) => errors.push(`IPAM GC: ${normalizeError(err).message}`))
+      // Without the key the runtime did not say what is valid, so nothing may be removed (digest 3.6).
+      if (config.ipMasq && config.ipamType && valid) {
+        const owners: Owner[] = valid.map((a) => ({ network: config.network, containerId: a.containerID, ifname: a.ifname }))
+        for (const backend of await firewall(ctx.sys, ctx.log).usable()) {
+          await backend.gc('masquerade', config.network, owners).catch((err: unknown) => errors.push(`${backend.name} GC: ${normalizeError(err).message}`))
+        }
+      }
+      if (errors.length > 0) throw new CniError(ErrorCode.Internal, `GC failed: ${errors.join('; ')}`, { details: errors.join('\n') })
+    },
+
+    async status(ctx) {
+      const config = parseBridgeConfig(ctx.conf, ctx.env.args)
+      if (config.ipamType) await ctx.ipam.status(config.ipamType, ctx)
+      if (config.ipMasq && (await firewall(ctx.sys, ctx.log).usable()).length === 0) {
+        throw new CniError(ErrorCode.NotAvailable, 'ipMasq is set but neither iptables nor nftables is usable here')
+      }
+    },
   }
-  return { about: 'tscni bridge', add: notYet, del: notYet, check: notYet, gc: notYet, status: notYet }
+}
+
+async function requireNetns(ctx: Context): Promise<void> {
+  const state = await ctx.sys.netns.state(ctx.env.netns)
+  if (state !== 'ok') {
+    throw new CniError(ErrorCode.Internal, `failed to open netns "${ctx.env.netns}": ${state === 'missing' ? 'no such file' : 'not a network namespace'}`)
+  }
+}
+
+async function makePlan(ctx: Context, config: BridgeConfig, ipam: Result | undefined, randomMac: () => string): Promise<BridgePlan> {
+  const { ip, sysctl } = ctx.sys
+  const gwName = `${config.bridge}.${config.vlan}`
+  const wantVlanGw = config.vlan !== 0 && config.isGateway && ipam !== undefined
+  const [bridges, assignType, vlanGws] = await Promise.all([
+    ip.links({ dev: config.bridge }),
+    sysctl.linkAttr(config.bridge, 'addr_assign_type'),
+    wantVlanGw ? ip.links({ dev: gwName }) : Promise.resolve([]),
+  ])
+  return buildPlan({
+    config,
+    containerId: ctx.env.containerId,
+    ifname: ctx.env.ifname,
+    netns: ctx.env.netns,
+    ...(ipam ? { ipam } : {}),
+    ...(bridges[0] ? { bridge: bridges[0] } : {}),
+    // NET_ADDR_SET (3): someone set the MAC explicitly, so it no longer follows the ports.
+    bridgeMacPinned: assignType === '3',
+    ...(vlanGws[0] ? { vlanGateway: vlanGws[0] } : {}),
+    macs: { bridge: randomMac(), host: randomMac(), container: randomMac(), vlanGateway: randomMac(), vlanGatewayPeer: randomMac() },
+  })
+}
+
+// Deleting one end of a veth pair removes both. With the netns: delete CNI_IFNAME inside it (this also finds
+// pairs the reference plugin created, whose host names are random); without it: the host end by its
+// deterministic name. A missing device is success either way (DEL is idempotent).
+async function deleteVeth(ctx: Context, config: BridgeConfig): Promise<void> {
+  const { ip } = ctx.sys
+  const tolerate = (err: unknown) => {
+    if (!ip.failure(err).noDevice) throw err
+    return false
+  }
+  const netnsOk = ctx.env.netns !== '' && (await ctx.sys.netns.state(ctx.env.netns)) === 'ok'
+  if (netnsOk) {
+    const deleted = await ip.batch([{ op: 'link-del', name: ctx.env.ifname }], { netns: ctx.env.netns }).then(() => true, tolerate)
+    if (deleted) return
+  }
+  await ip.batch([{ op: 'link-del', name: hostVethName(config.network, ctx.env.containerId, ctx.env.ifname) }]).catch(tolerate)
+}
+
+function ownerOf(config: BridgeConfig, ctx: Context): Owner {
+  return { network: config.network, containerId: ctx.env.containerId, ifname: ctx.env.ifname }
+}
+
+function masqFromResult(config: BridgeConfig, ctx: Context, prev: Result): MasqIntent {
+  const index = (prev.interfaces ?? []).findIndex((i) => i.name === ctx.env.ifname && i.sandbox === ctx.env.netns)
+  const addresses = (prev.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === index).flatMap((ip) => {
+    const net = parseCidr(ip.address)
+    return net ? [net] : []
+  })
+  return { kind: 'masquerade', owner: ownerOf(config, ctx), addresses }
+}
+
+type Attachment = { containerID: string; ifname: string }
+
+function validAttachments(raw: Readonly<Record<string, unknown>>): Attachment[] | undefined {
+  const list = raw['cni.dev/valid-attachments'] ?? raw['cni.dev/attachments']
+  if (list === undefined) return undefined
+  if (!Array.isArray(list)) throw new CniError(ErrorCode.InvalidConfig, 'cni.dev/valid-attachments must be a list of {containerID, ifname}')
+  return list.flatMap((a: unknown) => {
+    const o = a as Record<string, unknown> | null
+    return o && typeof o.containerID === 'string' && typeof o.ifname === 'string' ? [{ containerID: o.containerID, ifname: o.ifname }] : []
+  })
+}
+
+function defaultRandomMac(): string {
+  const b = randomBytes(6)
+  b[0] = (b[0]! & 0xfe) | 0x02 // unicast, locally administered
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':')
 }

@@ -1,11 +1,16 @@
 // The System port that roles depend on, and its real implementation. The only barrel file in src/.
 import { createExec, type Exec } from './exec.ts'
+import { createIp, type IpTool } from './ip.ts'
 import { createLocker, type Locker } from './lock.ts'
 import { createNetns, type Netns } from './netns.ts'
+import { createSysctl, type Sysctl } from './sysctl.ts'
 
 export type { Exec, RunOptions, RunResult } from './exec.ts'
 export type { HeldLock, Locker } from './lock.ts'
 export type { Netns, NetnsState } from './netns.ts'
+export type { BatchOptions, IpFailure, IpOp, IpTool, RouteSpec, VethEnd, VlanOp } from './ip.ts'
+export type { IpAddrInfo, IpLink, IpRoute } from './ip-json.ts'
+export type { Sysctl, SysctlWrite } from './sysctl.ts'
 export { SystemError } from './errors.ts'
 
 /** Everything that touches the host, grouped by tool. Roles receive it in their Context; tests pass fakes. */
@@ -13,6 +18,10 @@ export interface System {
   readonly exec: Exec
   readonly netns: Netns
   readonly locker: Locker
+  /** iproute2: batches per namespace and `ip -j` reads. */
+  readonly ip: IpTool
+  /** Host sysctls and link attributes (container sysctls go with an ip batch). */
+  readonly sysctl: Sysctl
 }
 
 /** Options for the real System. */
@@ -26,5 +35,5 @@ export interface SystemOptions {
 /** Builds the real System. */
 export function createSystem(options: SystemOptions): System {
   const exec = createExec(options.pathEnv, options.onRun)
-  return { exec, netns: createNetns(), locker: createLocker(exec) }
+  return { exec, netns: createNetns(), locker: createLocker(exec), ip: createIp(exec), sysctl: createSysctl() }
 }

@@ -1,0 +1,215 @@
+// iproute2: pure builders for `ip -batch` / `bridge -batch` lines (exported for tests) and the calls that run
+// them, one process per namespace per batch, inside a container namespace through nsenter.
+import { readlinkSync } from 'node:fs'
+import type { Exec } from './exec.ts'
+import { SystemError } from './errors.ts'
+import { parseLinks, parseRoutes, type IpLink, type IpRoute } from './ip-json.ts'
+import { sysctlScript, type SysctlWrite } from './sysctl.ts'
+
+/** `link add ... type bridge`. The MAC is given at creation so it is pinned from the start (trap 21). */
+export function bridgeAddLine(o: { name: string; mac?: string; mtu?: number; vlanFiltering?: boolean }): string {
+  return join('link add name', o.name, o.mac && `address ${o.mac}`, o.mtu && `mtu ${o.mtu}`, 'type bridge', o.vlanFiltering && 'vlan_filtering 1')
+}
+
+/** `link set dev ...` with the given changes, in an order iproute2 applies in one request. */
+export function linkSetLine(name: string, o: { master?: string; address?: string; promisc?: boolean; up?: boolean }): string {
+  return join('link set dev', name, o.master && `master ${o.master}`, o.address && `address ${o.address}`, o.promisc && 'promisc on', o.up && 'up')
+}
+
+/** One end of a veth pair. */
+export interface VethEnd {
+  readonly name: string
+  readonly mac?: string
+  readonly mtu?: number
+  /** A namespace path (iproute2 opens it as a file because it contains '/'). */
+  readonly netns?: string
+}
+
+/** `link add <a> ... type veth peer name <b> ...`: both ends named, each optionally placed in a namespace. */
+export function vethAddLine(a: VethEnd, b: VethEnd): string {
+  const end = (e: VethEnd) => [e.mac && `address ${e.mac}`, e.mtu && `mtu ${e.mtu}`, e.netns && `netns ${e.netns}`]
+  return join('link add name', a.name, ...end(a), 'type veth peer name', b.name, ...end(b))
+}
+
+/** Bridge-port flags on a port (`ip link set ... type bridge_slave`). Undefined flags are left unchanged. */
+export function bridgePortLine(name: string, o: { hairpin?: boolean; isolated?: boolean }): string {
+  const flag = (key: string, v: boolean | undefined) => v === undefined ? undefined : `${key} ${v ? 'on' : 'off'}`
+  return join('link set dev', name, 'type bridge_slave', flag('hairpin', o.hairpin), flag('isolated', o.isolated))
+}
+
+/** `addr add <cidr> dev <dev>`. */
+export function addrAddLine(cidr: string, dev: string): string {
+  return `addr add ${cidr} dev ${dev}`
+}
+
+/** `addr del <cidr> dev <dev>`. */
+export function addrDelLine(cidr: string, dev: string): string {
+  return `addr del ${cidr} dev ${dev}`
+}
+
+/** A route to install. `dst` is a prefix ("0.0.0.0/0", not "default", so the family is never ambiguous). */
+export interface RouteSpec {
+  readonly dst: string
+  readonly gw?: string
+  readonly dev: string
+  readonly metric?: number
+  readonly table?: number
+  readonly scope?: number
+}
+
+/**
+ * `route prepend`: NLM_F_CREATE without NLM_F_EXCL, as the reference's RouteAddEcmp, so a second gateway for one
+ * destination is accepted; an identical duplicate still fails, which is why plans de-duplicate routes.
+ */
+export function routeAddLine(r: RouteSpec): string {
+  return join('route prepend', r.dst, r.gw && `via ${r.gw}`, `dev ${r.dev}`, r.metric !== undefined && `metric ${r.metric}`,
+    r.table !== undefined && `table ${r.table}`, r.scope !== undefined && `scope ${r.scope}`)
+}
+
+/** `link del dev <name>`. */
+export function linkDelLine(name: string): string {
+  return `link del dev ${name}`
+}
+
+/** `bridge vlan del` of one VLAN on a port (bridge(8) batch syntax). */
+export function vlanDelLine(dev: string, vid: number): string {
+  return `vlan del dev ${dev} vid ${vid} master`
+}
+
+/** `bridge vlan add` of one VLAN on a port; `native` makes it the PVID, untagged (an access port). */
+export function vlanAddLine(dev: string, vid: number, native = false): string {
+  return join('vlan add dev', dev, `vid ${vid}`, native && 'pvid untagged', 'master')
+}
+
+function join(...parts: Array<string | number | false | undefined>): string {
+  return parts.filter((p) => p !== undefined && p !== false && p !== 0 && p !== '').join(' ')
+}
+
+/** The 1-based batch line iproute2 reported as failed ("Command failed -:N"), if any. */
+export function failedBatchLine(err: unknown): number | undefined {
+  if (!(err instanceof SystemError)) return undefined
+  const m = /Command failed -:(\d+)/.exec(err.stderr)
+  return m ? Number(m[1]) : undefined
+}
+
+/** True when a failed command said the object already exists (EEXIST from the kernel). */
+export function isExists(err: unknown): boolean {
+  return err instanceof SystemError && /File exists|already assigned|exists/i.test(err.stderr)
+}
+
+/** True when a failed command said the device is not there. */
+export function isNoDevice(err: unknown): boolean {
+  return err instanceof SystemError && /does not exist|Cannot find device|No such device/i.test(err.stderr)
+}
+
+/** One change in an `ip -batch`: a plain value, so roles plan without importing system code. */
+export type IpOp =
+  | ({ readonly op: 'bridge-add'; readonly name: string; readonly mac?: string; readonly mtu?: number; readonly vlanFiltering?: boolean })
+  | ({ readonly op: 'link-set'; readonly name: string; readonly master?: string; readonly address?: string; readonly promisc?: boolean; readonly up?: boolean })
+  | { readonly op: 'veth-add'; readonly a: VethEnd; readonly b: VethEnd }
+  | { readonly op: 'port-flags'; readonly name: string; readonly hairpin?: boolean; readonly isolated?: boolean }
+  | { readonly op: 'addr-add' | 'addr-del'; readonly cidr: string; readonly dev: string }
+  | { readonly op: 'route-add'; readonly route: RouteSpec }
+  | { readonly op: 'link-del'; readonly name: string }
+
+/** One change in a `bridge -batch` (VLAN membership of a bridge port). */
+export type VlanOp = { readonly op: 'vlan-add'; readonly dev: string; readonly vid: number; readonly native?: boolean } | { readonly op: 'vlan-del'; readonly dev: string; readonly vid: number }
+
+/** The batch line of one op. */
+export function renderIpOp(o: IpOp): string {
+  switch (o.op) {
+    case 'bridge-add': return bridgeAddLine(o)
+    case 'link-set': return linkSetLine(o.name, o)
+    case 'veth-add': return vethAddLine(o.a, o.b)
+    case 'port-flags': return bridgePortLine(o.name, o)
+    case 'addr-add': return addrAddLine(o.cidr, o.dev)
+    case 'addr-del': return addrDelLine(o.cidr, o.dev)
+    case 'route-add': return routeAddLine(o.route)
+    case 'link-del': return linkDelLine(o.name)
+    default: {
+      const never: never = o
+      throw new Error(`unknown ip op ${JSON.stringify(never)}`)
+    }
+  }
+}
+
+/** The bridge(8) batch line of one VLAN op. */
+export function renderVlanOp(o: VlanOp): string {
+  return o.op === 'vlan-add' ? vlanAddLine(o.dev, o.vid, o.native) : vlanDelLine(o.dev, o.vid)
+}
+
+/** What a failed batch or command said, in terms a role can act on. */
+export interface IpFailure {
+  /** 0-based index of the op that failed, when iproute2 reported it. */
+  readonly index?: number
+  /** The kernel said EEXIST. */
+  readonly exists: boolean
+  /** The device was not there. */
+  readonly noDevice: boolean
+}
+
+/** Options for a batch. */
+export interface BatchOptions {
+  /** Run inside this namespace (nsenter). */
+  readonly netns?: string
+  /** Sysctl writes to do first in the same process (a container namespace's sysctls are only reachable there). */
+  readonly sysctls?: readonly SysctlWrite[]
+}
+
+/** The iproute2 port. */
+export interface IpTool {
+  /** Path of the namespace this process runs in, for `netns <path>` arguments run from another namespace. */
+  readonly selfNetns: string
+  /** Runs the ops with one `ip -batch -`; stops at the first failing op (see `failure`). */
+  batch(ops: readonly IpOp[], options?: BatchOptions): Promise<void>
+  /** Runs the ops with one `bridge -batch -` in this namespace. */
+  vlans(ops: readonly VlanOp[]): Promise<void>
+  /** `ip -j -d addr show [dev <dev>]`; an empty list when the named device does not exist. */
+  links(options?: { dev?: string; netns?: string }): Promise<IpLink[]>
+  /** `ip -j route show table all` (both families). */
+  routes(options?: { netns?: string }): Promise<IpRoute[]>
+  /** Classifies an error thrown by this tool. */
+  failure(err: unknown): IpFailure
+}
+
+/** The real iproute2 calls. */
+export function createIp(exec: Exec): IpTool {
+  let self: string | undefined
+  return {
+    get selfNetns() {
+      // /proc/self as seen by this process names its pid; a child in another namespace resolves /proc/self to itself.
+      self ??= `/proc/${readlinkSync('/proc/self')}/ns/net`
+      return self
+    },
+    async batch(ops, options = {}) {
+      if (ops.length === 0 && !options.sysctls?.length) return
+      const input = `${ops.map(renderIpOp).join('\n')}\n`
+      if (options.sysctls?.length) {
+        const { script, args } = sysctlScript(options.sysctls)
+        await exec.run('sh', ['-c', `${script}\nexec ip -batch -`, 'sh', ...args], { netns: options.netns, input })
+        return
+      }
+      await exec.run('ip', ['-batch', '-'], { netns: options.netns, input })
+    },
+    async vlans(ops) {
+      if (ops.length === 0) return
+      await exec.run('bridge', ['-batch', '-'], { input: `${ops.map(renderVlanOp).join('\n')}\n` })
+    },
+    async links(options = {}) {
+      const args = ['-j', '-d', 'addr', 'show', ...(options.dev ? ['dev', options.dev] : [])]
+      const res = await exec.run('ip', args, { netns: options.netns, allowFailure: true })
+      if (res.exitCode === 0) return parseLinks(res.stdout)
+      const err = new SystemError({ cmd: 'ip', args, exitCode: res.exitCode, stderr: res.stderr })
+      if (options.dev && isNoDevice(err)) return []
+      throw err
+    },
+    async routes(options = {}) {
+      const res = await exec.run('ip', ['-j', 'route', 'show', 'table', 'all'], { netns: options.netns })
+      return parseRoutes(res.stdout)
+    },
+    failure(err) {
+      const line = failedBatchLine(err)
+      return { index: line === undefined ? undefined : line - 1, exists: isExists(err), noDevice: isNoDevice(err) }
+    },
+  }
+}
