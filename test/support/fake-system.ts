@@ -9,8 +9,10 @@ export interface FakeCall {
 
 /** An error the fake throws; `failure()` classifies it like the real ip tool would. */
 export class FakeError extends Error {
-  constructor(msg: string, readonly failure: IpFailure = { exists: false, noDevice: false }) {
+  readonly failure: IpFailure
+  constructor(msg: string, failure: IpFailure = { exists: false, noDevice: false }) {
     super(msg)
+    this.failure = failure
   }
 }
 
