@@ -1,8 +1,10 @@
 // The System port that roles depend on, and its real implementation. The only barrel file in src/.
+import { createConntrack, type Conntrack } from './conntrack.ts'
 import { createExec, type Exec } from './exec.ts'
 import { createLocker, type Locker } from './lock.ts'
 import { createNetns, type Netns } from './netns.ts'
 
+export type { Conntrack } from './conntrack.ts'
 export type { Exec, RunOptions, RunResult } from './exec.ts'
 export type { HeldLock, Locker } from './lock.ts'
 export type { Netns, NetnsState } from './netns.ts'
@@ -13,6 +15,7 @@ export interface System {
   readonly exec: Exec
   readonly netns: Netns
   readonly locker: Locker
+  readonly conntrack: Conntrack
 }
 
 /** Options for the real System. */
@@ -26,5 +29,5 @@ export interface SystemOptions {
 /** Builds the real System. */
 export function createSystem(options: SystemOptions): System {
   const exec = createExec(options.pathEnv, options.onRun)
-  return { exec, netns: createNetns(), locker: createLocker(exec) }
+  return { exec, netns: createNetns(), locker: createLocker(exec), conntrack: createConntrack(exec) }
 }
