@@ -113,13 +113,14 @@ async function main(): Promise<0 | 1> {
       }
     })
 
-    nginx = await step(`start nginx in the host namespace: round-robin over both pods on 127.0.0.1:${LB_PORT}`, async () => {
+    nginx = (await step(`start nginx in the host namespace: round-robin over both pods on 127.0.0.1:${LB_PORT}`, async () => {
       const conf = join(work, 'nginx.conf')
       writeFileSync(conf, nginxConfig(work, pods.map((p) => `${p.ipv4}:${POD_PORT}`)))
       const proc = execa('ip', ['netns', 'exec', hostNs.name, 'nginx', '-c', conf, '-p', work], { reject: false })
       await waitFor(async () => (await hostNs.exec('curl', ['-s', '--max-time', '1', `http://127.0.0.1:${LB_PORT}/`], { reject: false })).exitCode === 0, 'nginx')
-      return proc
-    })
+      // Wrapped: an async function returning the subprocess itself would wait for nginx to exit.
+      return { proc }
+    })).proc
 
     await step('ask the balancer six times: the answers alternate between the two pods', async () => {
       const answers = await askBalancer(hostNs, 6)
@@ -176,7 +177,7 @@ async function hostAddress(host: TestNetns): Promise<string> {
 async function curl(from: TestNetns, url: string): Promise<string> {
   const res = await from.exec('curl', ['-s', '--max-time', '3', url], { reject: false })
   if (res.exitCode !== 0) throw new Error(`curl ${url} from ${from.name} failed (exit ${res.exitCode})`)
-  return res.stdout.trim()
+  return String(res.stdout).trim()
 }
 
 async function askBalancer(host: TestNetns, times: number): Promise<string[]> {
