@@ -27,8 +27,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: $pkgs" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # Installing nginx must not start a web server on the machine: the demo runs its own inside a namespace.
+  guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && guard=1
+  fi
   # shellcheck disable=SC2086
-  apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
+  apt-get install -y -qq --no-install-recommends $pkgs >/dev/null || { [ -n "$guard" ] && rm -f /usr/sbin/policy-rc.d; exit 1; }
+  [ -n "$guard" ] && rm -f /usr/sbin/policy-rc.d
 fi
 
 if [ ! -x node_modules/.bin/vitest ] || [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

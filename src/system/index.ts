@@ -1,10 +1,12 @@
 // The System port that roles depend on, and its real implementation. The only barrel file in src/.
+import { createConntrack, type Conntrack } from './conntrack.ts'
 import { createExec, type Exec } from './exec.ts'
 import { createIp, type IpTool } from './ip.ts'
 import { createLocker, type Locker } from './lock.ts'
 import { createNetns, type Netns } from './netns.ts'
 import { createSysctl, type Sysctl } from './sysctl.ts'
 
+export type { Conntrack } from './conntrack.ts'
 export type { Exec, RunOptions, RunResult } from './exec.ts'
 export type { HeldLock, Locker } from './lock.ts'
 export type { Netns, NetnsState } from './netns.ts'
@@ -18,6 +20,7 @@ export interface System {
   readonly exec: Exec
   readonly netns: Netns
   readonly locker: Locker
+  readonly conntrack: Conntrack
   /** iproute2: batches per namespace and `ip -j` reads. */
   readonly ip: IpTool
   /** Host sysctls and link attributes (container sysctls go with an ip batch). */
@@ -35,5 +38,5 @@ export interface SystemOptions {
 /** Builds the real System. */
 export function createSystem(options: SystemOptions): System {
   const exec = createExec(options.pathEnv, options.onRun)
-  return { exec, netns: createNetns(), locker: createLocker(exec), ip: createIp(exec), sysctl: createSysctl() }
+  return { exec, netns: createNetns(), locker: createLocker(exec), conntrack: createConntrack(exec), ip: createIp(exec), sysctl: createSysctl() }
 }

@@ -38,6 +38,7 @@ export function createFakeSystem(): FakeSystem {
     'exec.run': (): RunResult => ({ stdout: '', stderr: '', exitCode: 0 }),
     'netns.state': (): NetnsState => 'ok',
     'netns.isOwn': () => false,
+    'conntrack.flushUdpPorts': () => [],
     'ip.batch': () => undefined,
     'ip.vlans': () => undefined,
     'ip.links': (): IpLink[] => [],
@@ -69,6 +70,7 @@ export function createFakeSystem(): FakeSystem {
     exec: { run: (...args) => call('exec.run', args) },
     netns: { state: (...args) => call('netns.state', args), isOwn: (...args) => call('netns.isOwn', args) },
     locker: { acquire: async () => ({ release: async () => undefined }) },
+    conntrack: { flushUdpPorts: (...args) => call('conntrack.flushUdpPorts', args) },
     ip: {
       selfNetns: '/proc/1/ns/net',
       batch: (...args) => call('ip.batch', args),

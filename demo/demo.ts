@@ -1,0 +1,235 @@
+// The tscni demo: two "pods" on a bridge network with published ports and a round-robin load balancer in front,
+// built with the real executable inside a throwaway host namespace, then torn down with proof that nothing is left.
+// Run with `npm run demo` (root). Traffic stays between the namespaces this script creates.
+import { execa, type ResultPromise } from 'execa'
+import { randomUUID } from 'node:crypto'
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { CniRuntime, loadConfList, type Attachment } from '../test/support/cni-runtime.ts'
+import { NetnsPool, type TestNetns } from '../test/support/netns.ts'
+import { detail, step, StepFailed, table } from './steps.ts'
+
+const BACKEND = process.env.DEMO_BACKEND === 'iptables' ? 'iptables' : 'nftables'
+const CONF_FILE = resolve(`conf/bridge-host-local-portmap-${BACKEND}.conflist`)
+const POD_PORT = 8080
+const LB_PORT = 8000
+const NODE = process.execPath
+
+interface Pod {
+  readonly name: string
+  readonly id: string
+  readonly ns: TestNetns
+  readonly hostPort: number
+  readonly att: Attachment
+  server?: ResultPromise
+  ipv4?: string
+}
+
+async function main(): Promise<0 | 1> {
+  const pool = new NetnsPool()
+  const work = mkdtempSync(join(tmpdir(), 'tscni-demo-'))
+  const binDir = join(work, 'bin')
+  const dataDir = join(work, 'ipam')
+  const pods: Pod[] = []
+  let nginx: ResultPromise | undefined
+  let host: TestNetns | undefined
+  let runtime: CniRuntime | undefined
+  let failed = false
+  try {
+    await step('prepare: executable, role links, data dir', async () => {
+      if (process.getuid?.() !== 0) throw new Error('the demo needs root: it creates network namespaces, a bridge and firewall rules')
+      await execa('mkdir', ['-p', binDir, dataDir])
+      copyFileSync(resolve('dist/tscni'), join(binDir, 'tscni'))
+      for (const name of ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'bridge', 'host-local', 'portmap']) symlinkSync('tscni', join(binDir, name))
+      detail(`executable ${binDir}/tscni, IPAM data in ${dataDir}, firewall backend ${BACKEND}`)
+    })
+
+    host = await step('create a throwaway host namespace (the machine\'s own network is never touched)', async () => {
+      const ns = await pool.create('tscni-demo-host')
+      detail(`host namespace ${ns.name}`)
+      return ns
+    })
+    const hostNs = host
+
+    runtime = await step(`load the network ${CONF_FILE.replace(`${process.cwd()}/`, '')}`, async () => {
+      const conf = loadConfList(CONF_FILE)
+      for (const plugin of conf.plugins) {
+        const ipam = plugin.ipam as Record<string, unknown> | undefined
+        if (ipam) ipam.dataDir = dataDir
+      }
+      detail(`network "${conf.name}", plugins: ${conf.plugins.map((p) => p.type).join(' -> ')}`)
+      return new CniRuntime(conf, { binDir, hostNetns: hostNs.name })
+    })
+    const cni = runtime
+
+    for (const [i, name] of ['pod-a', 'pod-b'].entries()) {
+      const pod = await step(`start ${name}: namespace, CNI ADD (bridge + host-local + portmap), HTTP service`, async () => {
+        const ns = await pool.create(`tscni-demo-${name}`)
+        const hostPort = 8081 + i
+        const p: Pod = { name, id: randomUUID(), ns, hostPort, att: { containerId: `demo-${name}`, netns: ns.path, ifname: 'eth0', capabilityArgs: { portMappings: [{ hostPort, containerPort: POD_PORT, protocol: 'tcp' }] } } }
+        const result = await cni.add(p.att)
+        p.ipv4 = (result.ips as Array<{ address: string }>).map((ip) => ip.address.split('/')[0]!).find((a) => a.includes('.'))
+        p.server = execa('ip', ['netns', 'exec', ns.name, NODE, resolve('demo/pod-server.mjs'), String(POD_PORT), p.id], { reject: false })
+        await waitFor(async () => (await ns.exec('curl', ['-s', '--max-time', '1', `http://127.0.0.1:${POD_PORT}/`], { reject: false })).exitCode === 0, `${name}'s HTTP service`)
+        detail(`${name}: container id ${p.att.containerId}, instance id ${p.id}`)
+        return p
+      })
+      pods.push(pod)
+    }
+
+    await step('show the pods as the network sees them', async () => {
+      const rows: string[][] = []
+      for (const pod of pods) {
+        const links = await pod.ns.ipJson<Array<{ ifname: string; address: string }>>(['link', 'show', 'eth0'])
+        const addrs = await pod.ns.ipJson<Array<{ addr_info: Array<{ local: string; prefixlen: number; scope: string }> }>>(['addr', 'show', 'eth0'])
+        const routes = await pod.ns.ipJson<Array<{ dst: string; gateway?: string }>>(['route', 'show'])
+        rows.push([
+          pod.name,
+          'eth0',
+          addrs[0]!.addr_info.filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`).join(' '),
+          links[0]!.address,
+          routes.map((r) => (r.gateway ? `${r.dst} via ${r.gateway}` : r.dst)).join(', '),
+          `${pod.hostPort} -> ${POD_PORT}/tcp`,
+        ])
+      }
+      detail(table(['pod', 'if', 'addresses', 'mac', 'routes', 'host port'], rows))
+    })
+
+    const [a, b] = pods as [Pod, Pod]
+    const gateway = await hostAddress(hostNs)
+    await step('prove the network: pod to pod, host to pod, host port to pod (host address, 127.0.0.1, hairpin)', async () => {
+      const checks: Array<[string, TestNetns, string, Pod]> = [
+        [`${a.name} -> ${b.name} (${b.ipv4}:${POD_PORT})`, a.ns, `http://${b.ipv4}:${POD_PORT}/`, b],
+        [`host -> ${a.name} (${a.ipv4}:${POD_PORT})`, hostNs, `http://${a.ipv4}:${POD_PORT}/`, a],
+        [`host port ${gateway}:${b.hostPort} -> ${b.name}`, hostNs, `http://${gateway}:${b.hostPort}/`, b],
+        [`host port 127.0.0.1:${a.hostPort} -> ${a.name}`, hostNs, `http://127.0.0.1:${a.hostPort}/`, a],
+        [`hairpin: ${a.name} -> its own host port ${gateway}:${a.hostPort}`, a.ns, `http://${gateway}:${a.hostPort}/`, a],
+      ]
+      for (const [label, from, url, expected] of checks) {
+        const body = await curl(from, url)
+        if (body !== `My id is ${expected.id}`) throw new Error(`${label}: expected "My id is ${expected.id}", got "${body}"`)
+        detail(`${label.padEnd(58)} "${body}"`)
+      }
+    })
+
+    nginx = (await step(`start nginx in the host namespace: round-robin over both pods on 127.0.0.1:${LB_PORT}`, async () => {
+      const conf = join(work, 'nginx.conf')
+      writeFileSync(conf, nginxConfig(work, pods.map((p) => `${p.ipv4}:${POD_PORT}`)))
+      const proc = execa('ip', ['netns', 'exec', hostNs.name, 'nginx', '-c', conf, '-p', work], { reject: false })
+      await waitFor(async () => (await hostNs.exec('curl', ['-s', '--max-time', '1', `http://127.0.0.1:${LB_PORT}/`], { reject: false })).exitCode === 0, 'nginx')
+      // Wrapped: an async function returning the subprocess itself would wait for nginx to exit.
+      return { proc }
+    })).proc
+
+    await step('ask the balancer six times: the answers alternate between the two pods', async () => {
+      const answers = await askBalancer(hostNs, 6)
+      answers.forEach((ans, i) => detail(`request ${i + 1}: ${ans}`))
+      const ids = answers.map((ans) => ans.replace('My id is ', ''))
+      const alternate = ids.every((id, i) => i === 0 || id !== ids[i - 1])
+      if (!alternate || !ids.includes(a.id) || !ids.includes(b.id)) throw new Error('answers did not alternate between both pods')
+    })
+
+    await step(`remove ${b.name} (CNI DEL), then ask the balancer again: it fails over to ${a.name}`, async () => {
+      b.server?.kill()
+      await cni.del(b.att)
+      const answers = await askBalancer(hostNs, 4)
+      answers.forEach((ans, i) => detail(`request ${i + 1}: ${ans}`))
+      if (!answers.every((ans) => ans === `My id is ${a.id}`)) throw new Error(`expected every answer from ${a.name}`)
+    })
+  } catch (err) {
+    failed = true
+    if (!(err instanceof StepFailed)) process.stdout.write(`demo failed: ${err instanceof Error ? err.stack : String(err)}\n`)
+  } finally {
+    await step('tear down: DEL every pod, stop services, and check that nothing is left', async () => {
+      nginx?.kill()
+      for (const pod of pods) pod.server?.kill()
+      const leftovers: string[] = []
+      for (const pod of pods) {
+        // DEL is idempotent: deleting pod-b again is fine and proves it.
+        if (runtime) await runtime.del(pod.att).catch((e: Error) => leftovers.push(`DEL ${pod.name}: ${e.message}`))
+      }
+      if (host) leftovers.push(...(await leftoverState(host, pods)))
+      const ipam = readdirSync(dataDir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && e.name !== 'lock' && !e.name.startsWith('last_reserved_ip'))
+      leftovers.push(...ipam.map((e) => `address reservation ${e.name}`))
+      await pool.cleanup()
+      const ns = (await execa('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith('tscni-demo-'))
+      leftovers.push(...ns.map((n) => `namespace ${n}`))
+      rmSync(work, { recursive: true, force: true })
+      if (leftovers.length > 0) throw new Error(`left behind:\n${leftovers.join('\n')}`)
+      detail('nothing left: no veth, no reservation, no firewall rule of the pods, no namespace, no temp files')
+    }).catch(() => {
+      failed = true
+    })
+  }
+  process.stdout.write(failed ? '\ndemo FAILED (see the step above)\n' : '\ndemo finished: every step passed and nothing was left behind\n')
+  return failed ? 1 : 0
+}
+
+// The host namespace's address on the bridge: the gateway the pods route through.
+async function hostAddress(host: TestNetns): Promise<string> {
+  const addrs = await host.ipJson<Array<{ ifname: string; addr_info: Array<{ family: string; local: string; scope: string }> }>>(['addr', 'show'])
+  const found = addrs.filter((l) => l.ifname !== 'lo').flatMap((l) => l.addr_info).find((a) => a.family === 'inet' && a.scope === 'global')
+  if (!found) throw new Error('the host namespace has no IPv4 address on the bridge (isGateway)')
+  return found.local
+}
+
+async function curl(from: TestNetns, url: string): Promise<string> {
+  const res = await from.exec('curl', ['-s', '--max-time', '3', url], { reject: false })
+  if (res.exitCode !== 0) throw new Error(`curl ${url} from ${from.name} failed (exit ${res.exitCode})`)
+  return String(res.stdout).trim()
+}
+
+async function askBalancer(host: TestNetns, times: number): Promise<string[]> {
+  const answers: string[] = []
+  for (let i = 0; i < times; i++) answers.push(await curl(host, `http://127.0.0.1:${LB_PORT}/`))
+  return answers
+}
+
+async function waitFor(probe: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (Date.now() < until) {
+    if (await probe()) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`${what} did not come up within ${timeoutMs / 1000} s`)
+}
+
+// Rules or links of the demo pods still present in the host namespace.
+async function leftoverState(host: TestNetns, pods: readonly Pod[]): Promise<string[]> {
+  const out: string[] = []
+  const links = await host.ipJson<Array<{ ifname: string; link_type?: string; linkinfo?: { info_kind?: string } }>>(['-d', 'link', 'show'])
+  out.push(...links.filter((l) => l.linkinfo?.info_kind === 'veth').map((l) => `veth ${l.ifname}`))
+  const rules = [
+    (await host.exec('iptables-save', ['-t', 'nat'], { reject: false })).stdout,
+    (await host.exec('ip6tables-save', ['-t', 'nat'], { reject: false })).stdout,
+    (await host.exec('nft', ['list', 'ruleset'], { reject: false })).stdout,
+  ].join('\n')
+  for (const pod of pods) {
+    for (const line of rules.split('\n')) if (line.includes(pod.att.containerId) || (pod.ipv4 && line.includes(`${pod.ipv4}:`))) out.push(`rule: ${line.trim()}`)
+  }
+  return out
+}
+
+function nginxConfig(prefix: string, upstreams: readonly string[]): string {
+  return `daemon off;
+worker_processes 1;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/nginx-error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fastcgi;
+  uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
+  upstream pods {
+${upstreams.map((u) => `    server ${u} max_fails=1 fail_timeout=30s;`).join('\n')}
+  }
+  server {
+    listen 127.0.0.1:${LB_PORT};
+    location / { proxy_pass http://pods; proxy_connect_timeout 1s; proxy_next_upstream error timeout; }
+  }
+}
+`
+}
+
+process.exitCode = await main()

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Benchmarks (root): set-up when needed, build, then tscni and the reference plugins side by side in one run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$PWD/node_modules/.bin:$PATH"
+node build.mjs 2>/dev/null >/dev/null
+node bench/cni-bench.ts

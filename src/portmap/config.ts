@@ -1,0 +1,106 @@
+// portmap's config: runtimeConfig.portMappings and the backend options, validated and defaulted (pure).
+import * as z from 'zod/mini'
+import type { BackendName } from '../firewall/backend.ts'
+import type { PortMapping } from '../firewall/model.ts'
+import { formatIp, parseIp } from '../plugin/addr.ts'
+import { canonicalKeys, parseConfigPart } from '../plugin/config.ts'
+import { invalidConfig } from '../plugin/errors.ts'
+
+/** portmap's options after validation. */
+export interface PortmapConfig {
+  readonly mappings: readonly PortMapping[]
+  readonly snat: boolean
+  readonly masqAll: boolean
+  readonly markMasqBit: number
+  readonly externalSetMarkChain?: string
+  readonly conditionsV4?: readonly string[]
+  readonly conditionsV6?: readonly string[]
+  /** The backend the config asks for, explicitly or through backend-specific options; undefined = detect. */
+  readonly backend?: BackendName
+  /** prevResult as received (decoded by the handler in the config's version). */
+  readonly prevResult: unknown
+}
+
+const port = (what: string) => z.number(`${what} must be a number`).check(z.int(`${what} must be a whole number`), z.minimum(1, `${what} must be 1-65535`), z.maximum(65535, `${what} must be 1-65535`))
+
+const MappingSchema = z.object({
+  hostPort: port('hostPort'),
+  containerPort: port('containerPort'),
+  // Kubernetes sends lowercase; nft rejects "TCP", so normalise and validate here (the reference passes anything).
+  protocol: z.optional(z.string().check(z.refine((p) => ['tcp', 'udp', 'sctp'].includes(p.toLowerCase()), 'protocol must be tcp, udp or sctp'))),
+  hostIP: z.optional(z.string().check(z.refine((ip) => ip === '' || parseIp(ip) !== undefined, 'hostIP must be an IP address'))),
+})
+
+const ConditionsSchema = z.optional(z.array(z.string()))
+
+const PortmapSchema = z.object({
+  snat: z.optional(z.boolean()),
+  masqAll: z.optional(z.boolean()),
+  markMasqBit: z.optional(z.number().check(z.int(), z.minimum(0, 'MasqMarkBit must be between 0 and 31'), z.maximum(31, 'MasqMarkBit must be between 0 and 31'))),
+  externalSetMarkChain: z.optional(z.string().check(z.minLength(1))),
+  conditionsV4: ConditionsSchema,
+  conditionsV6: ConditionsSchema,
+  backend: z.optional(z.enum(['iptables', 'nftables'], 'backend must be "iptables" or "nftables"')),
+  runtimeConfig: z.optional(z.looseObject({ portMappings: z.optional(z.nullable(z.array(MappingSchema))) })),
+})
+
+/** Parses the portmap options from the whole plugin config object. */
+export function parsePortmapConfig(raw: Readonly<Record<string, unknown>>): PortmapConfig {
+  const obj = canonicalKeys(raw, ['runtimeConfig', 'prevResult'])
+  const runtime = obj.runtimeConfig
+  if (runtime && typeof runtime === 'object') obj.runtimeConfig = canonicalKeys(runtime as Record<string, unknown>, ['portMappings'])
+  const parsed = parseConfigPart(PortmapSchema, obj, '')
+  if (parsed.externalSetMarkChain !== undefined && parsed.markMasqBit !== undefined) {
+    throw invalidConfig('Cannot specify externalSetMarkChain and markMasqBit')
+  }
+  const backend = chooseBackend(parsed)
+  const mappings = (parsed.runtimeConfig?.portMappings ?? []).map((m): PortMapping => {
+    const hostIp = m.hostIP ? parseIp(m.hostIP) : undefined
+    const any = hostIp !== undefined && hostIp.value === 0n
+    return {
+      hostPort: m.hostPort,
+      containerPort: m.containerPort,
+      protocol: (m.protocol ?? 'tcp').toLowerCase() as PortMapping['protocol'],
+      ...(hostIp && !any ? { hostIp: formatIp(hostIp) } : {}),
+    }
+  })
+  return {
+    mappings,
+    snat: parsed.snat ?? true,
+    masqAll: parsed.masqAll ?? false,
+    markMasqBit: parsed.markMasqBit ?? 13,
+    ...(parsed.externalSetMarkChain !== undefined ? { externalSetMarkChain: parsed.externalSetMarkChain } : {}),
+    ...(parsed.conditionsV4 ? { conditionsV4: parsed.conditionsV4 } : {}),
+    ...(parsed.conditionsV6 ? { conditionsV6: parsed.conditionsV6 } : {}),
+    ...(backend ? { backend } : {}),
+    prevResult: obj.prevResult,
+  }
+}
+
+// Conditions whose first token starts with '-' or '!' are iptables matches, otherwise nft (the reference's rule).
+function conditionsBackend(conditions: readonly string[] | undefined): BackendName | undefined {
+  if (!conditions || conditions.length === 0) return undefined
+  const first = conditions[0]!.trimStart()
+  return first.startsWith('-') || first.startsWith('!') ? 'iptables' : 'nftables'
+}
+
+function chooseBackend(parsed: z.output<typeof PortmapSchema>): BackendName | undefined {
+  const wants = new Map<string, BackendName>()
+  if (parsed.externalSetMarkChain !== undefined) wants.set('externalSetMarkChain', 'iptables')
+  for (const key of ['conditionsV4', 'conditionsV6'] as const) {
+    const b = conditionsBackend(parsed[key])
+    if (b) wants.set(key, b)
+  }
+  const requested = parsed.backend
+  if (requested) {
+    const offending = [...wants].filter(([, b]) => b !== requested).map(([k]) => k)
+    if (offending.length > 0) {
+      const other = requested === 'iptables' ? 'nftables' : 'iptables'
+      throw invalidConfig(`${requested} backend was requested but configuration contains ${other}-specific options [${offending.join(' ')}]`)
+    }
+    return requested
+  }
+  const implied = new Set(wants.values())
+  if (implied.size > 1) throw invalidConfig(`configuration mixes iptables-specific and nftables-specific options [${[...wants.keys()].join(' ')}]`)
+  return implied.values().next().value
+}

@@ -1,0 +1,52 @@
+// Pure: which container addresses a portmap attachment forwards to, and the firewall intent for them.
+import type { Owner, PortmapIntent } from '../firewall/model.ts'
+import { parseCidr, type IpNet } from '../plugin/addr.ts'
+import type { Result } from '../plugin/result.ts'
+import type { PortmapConfig } from './config.ts'
+
+/** The container's first IPv4 and first IPv6 address (with prefix) as digest 4.2 selects them. */
+export interface ContainerAddresses {
+  readonly v4?: IpNet
+  readonly v6?: IpNet
+}
+
+/**
+ * Takes the first address of each family whose interface is unset, out of range, or the sandboxed interface
+ * named `ifname`; addresses on host-side interfaces (the bridge, the host veth) are skipped.
+ */
+export function containerAddresses(prev: Result, ifname: string): ContainerAddresses {
+  const interfaces = prev.interfaces ?? []
+  const out: { v4?: IpNet; v6?: IpNet } = {}
+  for (const ip of prev.ips ?? []) {
+    const idx = ip.interface
+    const itf = idx === undefined ? undefined : interfaces[idx]
+    const eligible = itf === undefined || (itf.name === ifname && Boolean(itf.sandbox))
+    const net = parseCidr(ip.address)
+    if (!eligible || !net) continue
+    if (net.ip.family === 4) out.v4 ??= net
+    else out.v6 ??= net
+  }
+  return out
+}
+
+/** The firewall intent for one attachment. */
+export function portmapIntent(config: PortmapConfig, owner: Owner, addrs: ContainerAddresses): PortmapIntent {
+  return {
+    kind: 'portmap',
+    owner,
+    ...(addrs.v4 ? { containerV4: addrs.v4 } : {}),
+    ...(addrs.v6 ? { containerV6: addrs.v6 } : {}),
+    mappings: config.mappings,
+    snat: config.snat,
+    masqAll: config.masqAll,
+    markMasqBit: config.markMasqBit,
+    ...(config.externalSetMarkChain !== undefined ? { externalSetMarkChain: config.externalSetMarkChain } : {}),
+    ...(config.conditionsV4 ? { conditionsV4: config.conditionsV4 } : {}),
+    ...(config.conditionsV6 ? { conditionsV6: config.conditionsV6 } : {}),
+  }
+}
+
+/** UDP host ports whose conntrack entries must be flushed (stale entries black-hole a re-used port). */
+export function udpHostPorts(config: PortmapConfig): number[] {
+  return [...new Set(config.mappings.filter((m) => m.protocol === 'udp').map((m) => m.hostPort))]
+}
