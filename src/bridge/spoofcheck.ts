@@ -11,19 +11,23 @@ const commentOf = (refId: string) => `macspoofchk-${refId}`
 
 /** The nft script installing the check in one transaction (the chains are flushed first, so it is repeatable). */
 export function renderSpoofSetup(sc: SpoofCheck): string {
+  // nft (1.0.6) takes chain names only as bare identifiers: refuse anything that would not parse as one.
+  if (!/^[A-Za-z0-9_.-]+$/.test(sc.refId)) {
+    throw new CniError(ErrorCode.InvalidConfig, `macspoofchk cannot name nft chains after "${sc.refId}": container ID and ifname must use only letters, digits, '_', '.' and '-'`)
+  }
   const chain = chainOf(sc.refId)
   const comment = `comment "${commentOf(sc.refId)}"`
   return [
     `add table ${TABLE}`,
     `add chain ${TABLE} PREROUTING { type filter hook prerouting priority -300 ; policy accept ; }`,
-    `add chain ${TABLE} "${chain}"`,
-    `add chain ${TABLE} "${chain}-mac"`,
-    `flush chain ${TABLE} "${chain}"`,
-    `flush chain ${TABLE} "${chain}-mac"`,
-    `add rule ${TABLE} PREROUTING iifname "${sc.hostVeth}" jump "${chain}" ${comment}`,
-    `add rule ${TABLE} "${chain}" jump "${chain}-mac" ${comment}`,
-    `add rule ${TABLE} "${chain}-mac" ether saddr ${sc.mac} return ${comment}`,
-    `add rule ${TABLE} "${chain}-mac" drop ${comment}`,
+    `add chain ${TABLE} ${chain}`,
+    `add chain ${TABLE} ${chain}-mac`,
+    `flush chain ${TABLE} ${chain}`,
+    `flush chain ${TABLE} ${chain}-mac`,
+    `add rule ${TABLE} PREROUTING iifname "${sc.hostVeth}" jump ${chain} ${comment}`,
+    `add rule ${TABLE} ${chain} jump ${chain}-mac ${comment}`,
+    `add rule ${TABLE} ${chain}-mac ether saddr ${sc.mac} return ${comment}`,
+    `add rule ${TABLE} ${chain}-mac drop ${comment}`,
     '',
   ].join('\n')
 }
@@ -48,7 +52,7 @@ export function renderSpoofTeardown(refId: string, tableJson: string | undefined
     const rule = item.rule
     if (rule && rule.chain === 'PREROUTING' && rule.comment === commentOf(refId)) lines.push(`delete rule ${TABLE} PREROUTING handle ${String(rule.handle)}`)
   }
-  for (const name of [chain, `${chain}-mac`]) if (chains.has(name)) lines.push(`delete chain ${TABLE} "${name}"`)
+  for (const name of [chain, `${chain}-mac`]) if (chains.has(name)) lines.push(`delete chain ${TABLE} ${name}`)
   return lines.length ? `${lines.join('\n')}\n` : ''
 }
 

@@ -1,0 +1,190 @@
+// Each bridge option through the real executable, with an assertion that fails if the option were ignored.
+import { execa } from 'execa'
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { addresses, bridge, bridgeConf, bridgeOk, linkDetails, linkNames, makeBinDir, makeDataDir, reservations, type Call } from '../support/bridge.ts'
+import { NetnsPool, type TestNetns } from '../support/netns.ts'
+
+const CONF = 'bridge-host-local.conflist'
+const REFERENCE_IPAM = true
+const pool = new NetnsPool()
+const cleanups: Array<() => void> = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) c()
+  await pool.cleanup()
+})
+
+let host: TestNetns
+let ctr: TestNetns
+let call: Call
+let dataDir: string
+let base: Record<string, unknown>
+beforeEach(async () => {
+  host = await pool.create('tscni-h')
+  ctr = await pool.create('tscni-c')
+  const b = makeBinDir(REFERENCE_IPAM)
+  const d = makeDataDir()
+  cleanups.push(b.cleanup, d.cleanup)
+  dataDir = d.dir
+  call = { host, bin: b.dir, containerId: 'opt-1', netns: ctr.path }
+  base = bridgeConf(CONF, '1.0.0', dataDir, { ipMasq: false, hairpinMode: false })
+})
+
+// Some kernels (this machine's among them) are built without bridge VLAN filtering.
+let vlanFiltering = false
+beforeAll(async () => {
+  const name = `tscni-vlanprobe-${process.pid}`
+  await execa('ip', ['netns', 'add', name])
+  const res = await execa('ip', ['netns', 'exec', name, 'ip', 'link', 'add', 'br0', 'type', 'bridge', 'vlan_filtering', '1'], { reject: false })
+  vlanFiltering = res.exitCode === 0
+  await execa('ip', ['netns', 'del', name])
+})
+
+const add = (config: Record<string, unknown>, extra: Partial<Call> = {}) => bridgeOk('ADD', { ...call, ...extra }, config).then((r) => r.json)
+const containerSysctl = async (key: string) => (await ctr.exec('cat', [`/proc/sys/${key}`])).stdout.trim()
+
+describe('gateway options', () => {
+  it('bridge: the configured name is created', async () => {
+    await add({ ...base, bridge: 'br-opt' })
+    expect(await linkNames(host)).toContain('br-opt')
+    expect(await linkNames(host)).not.toContain('cni0')
+  })
+
+  it('isGateway: gateway addresses on the bridge, forwarding on; without it neither', async () => {
+    await add({ ...base, isGateway: false, isDefaultGateway: false })
+    expect(await addresses(host, 'cni0')).toEqual([])
+    expect((await host.exec('cat', ['/proc/sys/net/ipv4/ip_forward'])).stdout.trim()).toBe('0')
+    await add({ ...base, isGateway: true, isDefaultGateway: false }, { containerId: 'opt-2', netns: (await pool.create('tscni-c')).path })
+    expect(await addresses(host, 'cni0')).toEqual(['10.47.0.1/16', 'fd47:7c53:1a10::1/64'])
+    expect((await host.exec('cat', ['/proc/sys/net/ipv4/ip_forward'])).stdout.trim()).toBe('1')
+    expect((await host.exec('cat', ['/proc/sys/net/ipv6/conf/all/forwarding'])).stdout.trim()).toBe('1')
+  })
+
+  it('isDefaultGateway: a default route per family in the container; without it none', async () => {
+    const r = await add({ ...base, isDefaultGateway: true })
+    expect(r.routes).toEqual([{ dst: '0.0.0.0/0', gw: '10.47.0.1' }, { dst: '::/0', gw: 'fd47:7c53:1a10::1' }])
+    const routes = await ctr.ipJson<Array<{ dst: string; gateway?: string }>>(['route', 'show', 'table', 'all'])
+    expect(routes.filter((x) => x.dst === 'default').map((x) => x.gateway)).toEqual(['10.47.0.1', 'fd47:7c53:1a10::1'])
+    const c2 = await pool.create('tscni-c')
+    await add({ ...base, isGateway: true, isDefaultGateway: false }, { containerId: 'opt-2', netns: c2.path })
+    expect((await c2.ipJson<Array<{ dst: string }>>(['route', 'show', 'table', 'all'])).filter((x) => x.dst === 'default')).toEqual([])
+  })
+
+  it('forceAddress: a conflicting bridge address is replaced', async () => {
+    await host.exec('ip', ['link', 'add', 'cni0', 'type', 'bridge'])
+    await host.exec('ip', ['addr', 'add', '10.47.0.1/8', 'dev', 'cni0'])
+    await add({ ...base, forceAddress: true })
+    expect(await addresses(host, 'cni0')).toEqual(['10.47.0.1/16', 'fd47:7c53:1a10::1/64'])
+  })
+
+  it('the bridge MAC is pinned: unchanged across ADD and DEL of ports with lower MACs', async () => {
+    const r = await add(base)
+    const mac = r.interfaces[0].mac
+    const c2 = await pool.create('tscni-c')
+    await add({ ...base, runtimeConfig: { mac: '02:00:00:00:00:01' } }, { containerId: 'opt-2', netns: c2.path })
+    await bridgeOk('DEL', call, base)
+    expect((await linkDetails(host, 'cni0')).address).toBe(mac)
+    expect((await linkDetails(host, 'cni0')).address).not.toBe(r.interfaces[1].mac)
+  })
+})
+
+describe('link options', () => {
+  it('mtu: both veth ends', async () => {
+    const r = await add({ ...base, mtu: 1400 })
+    expect((await linkDetails(ctr, 'eth0')).mtu).toBe(1400)
+    expect((await linkDetails(host, r.interfaces[1].name)).mtu).toBe(1400)
+  })
+
+  it('hairpinMode: the host veth port reflects frames', async () => {
+    const r = await add({ ...base, hairpinMode: true })
+    expect((await linkDetails(host, r.interfaces[1].name)).linkinfo.info_slave_data.hairpin).toBe(true)
+    const c2 = await pool.create('tscni-c')
+    const r2 = await add(base, { containerId: 'opt-2', netns: c2.path })
+    expect((await linkDetails(host, r2.interfaces[1].name)).linkinfo.info_slave_data.hairpin).toBe(false)
+  })
+
+  it('portIsolation: the host veth port is isolated', async () => {
+    const r = await add({ ...base, portIsolation: true })
+    expect((await linkDetails(host, r.interfaces[1].name)).linkinfo.info_slave_data.isolated).toBe(true)
+  })
+
+  it('promiscMode: the bridge is promiscuous', async () => {
+    await add({ ...base, promiscMode: true })
+    expect((await linkDetails(host, 'cni0')).flags).toContain('PROMISC')
+  })
+
+  it('runtimeConfig.mac beats args.cni.mac beats CNI_ARGS MAC=', async () => {
+    const r = await add({ ...base, runtimeConfig: { mac: '0a:58:0a:00:00:01' }, args: { cni: { mac: '0a:58:0a:00:00:02' } } }, { args: 'IgnoreUnknown=1;MAC=0a:58:0a:00:00:03' })
+    expect(r.interfaces[2].mac).toBe('0a:58:0a:00:00:01')
+    expect((await linkDetails(ctr, 'eth0')).address).toBe('0a:58:0a:00:00:01')
+    const c2 = await pool.create('tscni-c')
+    const r2 = await add(base, { containerId: 'opt-2', netns: c2.path, args: 'IgnoreUnknown=1;MAC=0a:58:0a:00:00:03' })
+    expect((await linkDetails(c2, 'eth0')).address).toBe('0a:58:0a:00:00:03')
+    expect(r2.interfaces[2].mac).toBe('0a:58:0a:00:00:03')
+  })
+
+  it('enabledad: DAD on in the container and ADD waits until no address is tentative; off by default', async () => {
+    await add(base)
+    expect(await containerSysctl('net/ipv6/conf/eth0/accept_dad')).toBe('0')
+    const c2 = await pool.create('tscni-c')
+    await add({ ...base, enabledad: true }, { containerId: 'opt-2', netns: c2.path })
+    expect((await c2.exec('cat', ['/proc/sys/net/ipv6/conf/eth0/accept_dad'])).stdout.trim()).toBe('1')
+    const [eth0] = await c2.ipJson<any[]>(['addr', 'show', 'dev', 'eth0'])
+    expect(eth0.addr_info.filter((a: any) => a.tentative)).toEqual([])
+  })
+
+  it('dns: the config block replaces the IPAM one in the result', async () => {
+    const r = await add({ ...base, dns: { nameservers: ['10.47.0.53'], search: ['svc.local'] } })
+    expect(r.dns).toEqual({ nameservers: ['10.47.0.53'], search: ['svc.local'] })
+  })
+})
+
+describe('L2 and container interface', () => {
+  it('L2 (no IPAM): no addresses, the interface is up; disableContainerInterface leaves it down', async () => {
+    const l2 = { ...base, isGateway: false, isDefaultGateway: false, ipam: {} }
+    delete (l2 as { ipam?: unknown }).ipam
+    const r = await add(l2)
+    expect(r.ips).toBeUndefined()
+    expect((await linkDetails(ctr, 'eth0')).flags).toContain('UP')
+    const c2 = await pool.create('tscni-c')
+    await add({ ...l2, disableContainerInterface: true }, { containerId: 'opt-2', netns: c2.path })
+    expect((await linkDetails(c2, 'eth0')).flags).not.toContain('UP')
+    await bridgeOk('DEL', { ...call, containerId: 'opt-2', netns: c2.path }, { ...l2, disableContainerInterface: true })
+  })
+
+  it('disableContainerInterface with IPAM is refused with the reference message', async () => {
+    const reply = await bridge('ADD', call, { ...base, disableContainerInterface: true })
+    expect(reply.json).toMatchObject({ code: 7, msg: 'cannot use IPAM when DisableContainerInterface flag is set' })
+  })
+})
+
+describe('macspoofchk', () => {
+  it('installs the reference nft rules for the container MAC and DEL removes them', async () => {
+    const r = await add({ ...base, macspoofchk: true })
+    const table = (await host.exec('nft', ['list', 'table', 'bridge', 'nat'])).stdout
+    expect(table).toContain(`iifname "${r.interfaces[1].name}" jump cni-br-iface-opt-1-eth0`)
+    expect(table).toContain(`ether saddr ${r.interfaces[2].mac} return`)
+    expect(table).toContain('comment "macspoofchk-opt-1-eth0"')
+    await bridgeOk('DEL', call, { ...base, macspoofchk: true })
+    const after = (await host.exec('nft', ['list', 'table', 'bridge', 'nat'])).stdout
+    expect(after).not.toContain('opt-1-eth0')
+  })
+})
+
+describe('VLANs', () => {
+  it('vlan and vlanTrunk: the port gets the VLANs, or ADD fails loudly where the kernel has no VLAN filtering', async () => {
+    const config = { ...base, vlan: 100, vlanTrunk: [{ id: 101 }], isGateway: false, isDefaultGateway: false }
+    const reply = await bridge('ADD', call, config)
+    if (!vlanFiltering) {
+      expect(reply.exitCode).toBe(1)
+      expect(reply.json.msg).toContain('configure bridge cni0')
+      expect(reservations(dataDir, 'tscni')).toEqual([])
+      expect((await linkNames(host)).filter((n) => n.startsWith('veth'))).toEqual([])
+      return
+    }
+    expect(reply.exitCode).toBe(0)
+    const vlans = (await host.exec('bridge', ['-j', 'vlan', 'show', 'dev', reply.json.interfaces[1].name])).stdout
+    expect(vlans).toContain('"vlan":100')
+    expect(vlans).toContain('"vlan":101')
+    expect(vlans).not.toContain('"vlan":1,')
+  })
+})
