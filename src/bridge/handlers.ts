@@ -6,6 +6,7 @@ import { CniError, ErrorCode, normalizeError } from '../plugin/errors.ts'
 import { hostVethName } from '../plugin/ids.ts'
 import type { Context, RoleHandlers } from '../plugin/role.ts'
 import type { Result } from '../plugin/result.ts'
+import type { IpLink } from '../system/index.ts'
 import { decodeResult } from '../plugin/version.ts'
 import { applyPlan, BridgeRace, createUndoStack } from './apply.ts'
 import { compareState } from './check.ts'
@@ -40,6 +41,9 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
       await requireNetns(ctx)
       const undo = createUndoStack()
       try {
+        // Reading the bridge needs no address, so it runs while IPAM allocates (one process less on the clock).
+        const firstLook = observe(ctx, config)
+        firstLook.catch(() => undefined)
         let ipam: Result | undefined
         if (config.ipamType) {
           ipam = await ctx.trace.step('ipam add', () => ctx.ipam.add(config.ipamType, ctx))
@@ -48,7 +52,8 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
         const fw = firewall(ctx.sys, ctx.log)
         const applyDeps = { sys: ctx.sys, log: ctx.log, sleep, masqBackend: () => fw.select(config.ipMasqBackend) }
         for (let attempt = 1; ; attempt++) {
-          const plan = await ctx.trace.step('plan', () => makePlan(ctx, config, ipam, randomMac))
+          const seen = attempt === 1 ? await firstLook : await observe(ctx, config)
+          const plan = await ctx.trace.step('plan', async () => makePlan(ctx, config, ipam, seen, randomMac))
           try {
             await ctx.trace.step('apply', () => applyPlan(plan, applyDeps, undo))
             undo.clear()
@@ -137,25 +142,36 @@ async function requireNetns(ctx: Context): Promise<void> {
   }
 }
 
-async function makePlan(ctx: Context, config: BridgeConfig, ipam: Result | undefined, randomMac: () => string): Promise<BridgePlan> {
+/** The bridge (and the VLAN gateway interface) as they are now. */
+interface Seen {
+  readonly bridge?: IpLink
+  readonly pinned: boolean
+  readonly vlanGateway?: IpLink
+}
+
+async function observe(ctx: Context, config: BridgeConfig): Promise<Seen> {
   const { ip, sysctl } = ctx.sys
-  const gwName = `${config.bridge}.${config.vlan}`
-  const wantVlanGw = config.vlan !== 0 && config.isGateway && ipam !== undefined
+  // The VLAN gateway carries addresses only in L3 mode with isGateway.
+  const wantVlanGw = config.vlan !== 0 && config.isGateway && config.ipamType !== ''
   const [bridges, assignType, vlanGws] = await Promise.all([
     ip.links({ dev: config.bridge }),
     sysctl.linkAttr(config.bridge, 'addr_assign_type'),
-    wantVlanGw ? ip.links({ dev: gwName }) : Promise.resolve([]),
+    wantVlanGw ? ip.links({ dev: `${config.bridge}.${config.vlan}` }) : Promise.resolve([]),
   ])
+  // NET_ADDR_SET (3): someone set the MAC explicitly, so it no longer follows the ports.
+  return { ...(bridges[0] ? { bridge: bridges[0] } : {}), pinned: assignType === '3', ...(vlanGws[0] ? { vlanGateway: vlanGws[0] } : {}) }
+}
+
+function makePlan(ctx: Context, config: BridgeConfig, ipam: Result | undefined, seen: Seen, randomMac: () => string): BridgePlan {
   return buildPlan({
     config,
     containerId: ctx.env.containerId,
     ifname: ctx.env.ifname,
     netns: ctx.env.netns,
     ...(ipam ? { ipam } : {}),
-    ...(bridges[0] ? { bridge: bridges[0] } : {}),
-    // NET_ADDR_SET (3): someone set the MAC explicitly, so it no longer follows the ports.
-    bridgeMacPinned: assignType === '3',
-    ...(vlanGws[0] ? { vlanGateway: vlanGws[0] } : {}),
+    ...(seen.bridge ? { bridge: seen.bridge } : {}),
+    bridgeMacPinned: seen.pinned,
+    ...(seen.vlanGateway ? { vlanGateway: seen.vlanGateway } : {}),
     macs: { bridge: randomMac(), host: randomMac(), container: randomMac(), vlanGateway: randomMac(), vlanGatewayPeer: randomMac() },
   })
 }

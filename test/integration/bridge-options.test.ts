@@ -1,7 +1,7 @@
 // Each bridge option through the real executable, with an assertion that fails if the option were ignored.
 import { execa } from 'execa'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { addresses, bridge, bridgeConf, bridgeOk, linkDetails, linkNames, makeBinDir, makeDataDir, reservations, type Call } from '../support/bridge.ts'
+import { addresses, output, bridge, bridgeConf, bridgeOk, linkDetails, linkNames, makeBinDir, makeDataDir, reservations, type Call } from '../support/bridge.ts'
 import { NetnsPool, type TestNetns } from '../support/netns.ts'
 
 const CONF = 'bridge-host-local.conflist'
@@ -40,7 +40,7 @@ beforeAll(async () => {
 })
 
 const add = (config: Record<string, unknown>, extra: Partial<Call> = {}) => bridgeOk('ADD', { ...call, ...extra }, config).then((r) => r.json)
-const containerSysctl = async (key: string) => (await ctr.exec('cat', [`/proc/sys/${key}`])).stdout.trim()
+const containerSysctl = async (key: string) => await output(ctr, 'cat', [`/proc/sys/${key}`])
 
 describe('gateway options', () => {
   it('bridge: the configured name is created', async () => {
@@ -52,11 +52,11 @@ describe('gateway options', () => {
   it('isGateway: gateway addresses on the bridge, forwarding on; without it neither', async () => {
     await add({ ...base, isGateway: false, isDefaultGateway: false })
     expect(await addresses(host, 'cni0')).toEqual([])
-    expect((await host.exec('cat', ['/proc/sys/net/ipv4/ip_forward'])).stdout.trim()).toBe('0')
+    expect(await output(host, 'cat', ['/proc/sys/net/ipv4/ip_forward'])).toBe('0')
     await add({ ...base, isGateway: true, isDefaultGateway: false }, { containerId: 'opt-2', netns: (await pool.create('tscni-c')).path })
     expect(await addresses(host, 'cni0')).toEqual(['10.47.0.1/16', 'fd47:7c53:1a10::1/64'])
-    expect((await host.exec('cat', ['/proc/sys/net/ipv4/ip_forward'])).stdout.trim()).toBe('1')
-    expect((await host.exec('cat', ['/proc/sys/net/ipv6/conf/all/forwarding'])).stdout.trim()).toBe('1')
+    expect(await output(host, 'cat', ['/proc/sys/net/ipv4/ip_forward'])).toBe('1')
+    expect(await output(host, 'cat', ['/proc/sys/net/ipv6/conf/all/forwarding'])).toBe('1')
   })
 
   it('isDefaultGateway: a default route per family in the container; without it none', async () => {
@@ -127,7 +127,7 @@ describe('link options', () => {
     expect(await containerSysctl('net/ipv6/conf/eth0/accept_dad')).toBe('0')
     const c2 = await pool.create('tscni-c')
     await add({ ...base, enabledad: true }, { containerId: 'opt-2', netns: c2.path })
-    expect((await c2.exec('cat', ['/proc/sys/net/ipv6/conf/eth0/accept_dad'])).stdout.trim()).toBe('1')
+    expect(await output(c2, 'cat', ['/proc/sys/net/ipv6/conf/eth0/accept_dad'])).toBe('1')
     const [eth0] = await c2.ipJson<any[]>(['addr', 'show', 'dev', 'eth0'])
     expect(eth0.addr_info.filter((a: any) => a.tentative)).toEqual([])
   })
@@ -160,12 +160,12 @@ describe('L2 and container interface', () => {
 describe('macspoofchk', () => {
   it('installs the reference nft rules for the container MAC and DEL removes them', async () => {
     const r = await add({ ...base, macspoofchk: true })
-    const table = (await host.exec('nft', ['list', 'table', 'bridge', 'nat'])).stdout
+    const table = await output(host, 'nft', ['list', 'table', 'bridge', 'nat'])
     expect(table).toContain(`iifname "${r.interfaces[1].name}" jump cni-br-iface-opt-1-eth0`)
     expect(table).toContain(`ether saddr ${r.interfaces[2].mac} return`)
     expect(table).toContain('comment "macspoofchk-opt-1-eth0"')
     await bridgeOk('DEL', call, { ...base, macspoofchk: true })
-    const after = (await host.exec('nft', ['list', 'table', 'bridge', 'nat'])).stdout
+    const after = await output(host, 'nft', ['list', 'table', 'bridge', 'nat'])
     expect(after).not.toContain('opt-1-eth0')
   })
 })

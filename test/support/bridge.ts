@@ -99,10 +99,16 @@ export async function tcpGet(ns: TestNetns, addr: string, port: number): Promise
   const target = addr.includes(':') ? `TCP6:[${addr}]:${port}` : `TCP4:${addr}:${port}`
   for (let i = 0; i < 30; i++) {
     const res = await ns.exec('socat', ['-T', '2', '-', target], { reject: false, input: '' })
-    if (res.exitCode === 0 && res.stdout.trim()) return res.stdout.trim()
+    const text = String(res.stdout ?? '').trim()
+    if (res.exitCode === 0 && text) return text
     await new Promise((r) => setTimeout(r, 100))
   }
   return ''
+}
+
+/** What a command run in the namespace printed, trimmed (it must succeed). */
+export async function output(ns: TestNetns, cmd: string, args: readonly string[]): Promise<string> {
+  return String((await ns.exec(cmd, args)).stdout ?? '').trim()
 }
 
 /** Plugin call parameters common to a test. */
