@@ -2,10 +2,12 @@
 import { createExec, type Exec } from './exec.ts'
 import { createLocker, type Locker } from './lock.ts'
 import { createNetns, type Netns } from './netns.ts'
+import { createNetfilter, type Netfilter } from './netfilter.ts'
 
 export type { Exec, RunOptions, RunResult } from './exec.ts'
 export type { HeldLock, Locker } from './lock.ts'
 export type { Netns, NetnsState } from './netns.ts'
+export type { Netfilter, NetfilterFamily } from './netfilter.ts'
 export { SystemError } from './errors.ts'
 
 /** Everything that touches the host, grouped by tool. Roles receive it in their Context; tests pass fakes. */
@@ -13,6 +15,7 @@ export interface System {
   readonly exec: Exec
   readonly netns: Netns
   readonly locker: Locker
+  readonly netfilter: Netfilter
 }
 
 /** Options for the real System. */
@@ -26,5 +29,5 @@ export interface SystemOptions {
 /** Builds the real System. */
 export function createSystem(options: SystemOptions): System {
   const exec = createExec(options.pathEnv, options.onRun)
-  return { exec, netns: createNetns(), locker: createLocker(exec) }
+  return { exec, netns: createNetns(), locker: createLocker(exec), netfilter: createNetfilter(exec) }
 }
