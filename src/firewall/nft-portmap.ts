@@ -6,7 +6,7 @@
 //   pm-<H(net)>-<H(if:id)>: the owner's hairpin/localhost "jump mark-<bit>" and DNAT rules, both families
 //   mark-<bit>: sets the bit;  postrouting (nat, 100): masquerade packets carrying it
 // ADD touches only the owner's chain (plus one jump when new); DEL lists only the dispatch chain.
-import { formatCidr, formatIp, type IpNet } from '../plugin/addr.ts'
+import { formatCidr, formatIp, networkOf, type IpNet } from '../plugin/addr.ts'
 import { sha512Hex, shortHash } from '../plugin/ids.ts'
 import type { Owner, PortmapIntent } from './model.ts'
 import { hostMatch } from './iptables-rules.ts'
@@ -53,7 +53,7 @@ function familyRules(intent: PortmapIntent, container: IpNet): string[] {
     if (intent.snat) {
       const jump = `jump ${markChain(intent.markMasqBit)}`
       if (intent.masqAll) out.push(`${base} ${jump}`)
-      else out.push(`${ip} saddr ${formatCidr(container)} ${base} ${jump}`)
+      else out.push(`${ip} saddr ${formatCidr(networkOf(container))} ${base} ${jump}`)
       if (family === 4 && !intent.masqAll) out.push(`ip saddr 127.0.0.1 ${base} ${jump}`)
     }
     out.push(`${base} dnat ${ip} to ${family === 4 ? addr : `[${addr}]`}:${m.containerPort}`)
