@@ -52,7 +52,11 @@ export function createNftablesBackend(deps: BackendDeps): FirewallBackend {
         throw applyError('nft -f', full, err)
       }
     },
-    remove: (owner: Owner) => run(async () => renderRemoveChains([ownerChain(owner)], await list(...chain(HOSTPORT_TABLE, 'hostports')))),
+    // Lists only the dispatch chain (one jump per owner); without it there is no table, so nothing to remove.
+    remove: (owner: Owner) => run(async () => {
+      const json = await deps.netfilter.nftList(chain(HOSTPORT_TABLE, 'hostports'))
+      return json === undefined ? '' : renderRemoveChains([ownerChain(owner)], parseNftList(json))
+    }),
     async gc(network: string, valid: readonly Owner[]): Promise<void> {
       await run(async () => {
         const all = await list(...table(HOSTPORT_TABLE))
