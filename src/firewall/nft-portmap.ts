@@ -2,16 +2,18 @@
 //
 // table inet tscni_hostport
 //   prerouting / output (nat, -100): fib daddr type local jump hostports     -- never the input hook (user-asks B16)
-//   hostports: one jump per owner, pre-filtered by an anonymous (proto . port) set, commented with the owner
+//   hostports: 16 jumps to bucket chains hostports-0..f (by the owner hash's first digit)
+//   hostports-<x>: one jump per owner, pre-filtered by an anonymous (proto . port) set, commented with the owner
 //   pm-<H(net)>-<H(if:id)>: the owner's hairpin/localhost "jump mark-<bit>" and DNAT rules, both families
 //   mark-<bit>: sets the bit;  postrouting (nat, 100): masquerade packets carrying it
-// ADD touches only the owner's chain (plus one jump when new); DEL lists only the dispatch chain.
+// ADD of a new owner is one transaction that lists nothing; DEL lists only its bucket (about N/16 jumps), so
+// neither grows much with the number of other owners.
 import { formatCidr, formatIp, networkOf, type IpNet } from '../plugin/addr.ts'
 import { sha512Hex, shortHash } from '../plugin/ids.ts'
 import type { Owner, PortmapIntent } from './model.ts'
 import { hostMatch } from './iptables-rules.ts'
 import { masqNftComment } from './nft-masq.ts'
-import { jumpTarget, nftRulesOf, nftString, type NftListing } from './nft-json.ts'
+import { jumpTarget, nftRulesOf, nftString, type NftListing, type NftRule } from './nft-json.ts'
 
 /** tscni's portmap table: one inet table, so a dual-stack owner is one chain and one transaction. */
 export const HOSTPORT_TABLE = 'inet tscni_hostport'
@@ -21,6 +23,13 @@ const DISPATCH = 'hostports'
 export function ownerChain(owner: Owner): string {
   return `pm-${shortHash(owner.network)}-${shortHash(`${owner.ifname}:${owner.containerId}`)}`
 }
+
+/** The dispatch bucket holding the owner's jump: DEL lists only this chain. */
+export function bucketChain(owner: Owner): string {
+  return `${DISPATCH}-${shortHash(`${owner.ifname}:${owner.containerId}`)[0]}`
+}
+
+const BUCKETS = [...'0123456789abcdef'].map((x) => `${DISPATCH}-${x}`)
 
 /** The chain that sets the masquerade mark bit. */
 export function markChain(bit: number): string {
@@ -89,6 +98,10 @@ export function renderSetup(bit: number | undefined, listing: NftListing): strin
     `add chain ${t} output { type nat hook output priority -100 ; policy accept ; }`,
     `add chain ${t} postrouting { type nat hook postrouting priority 100 ; policy accept ; }`,
   ]
+  for (const bucket of BUCKETS) {
+    out.push(`add chain ${t} ${bucket}`)
+    if (!nftRulesOf(listing, DISPATCH).some((r) => jumpTarget(r) === bucket)) out.push(`add rule ${t} ${DISPATCH} jump ${bucket}`)
+  }
   for (const hook of ['prerouting', 'output']) {
     if (!nftRulesOf(listing, hook).some((r) => r.comment === 'tscni-dispatch')) {
       out.push(`add rule ${t} ${hook} fib daddr type local jump ${DISPATCH} comment "tscni-dispatch"`)
@@ -113,25 +126,33 @@ export function renderSetup(bit: number | undefined, listing: NftListing): strin
 export function renderOwner(intent: PortmapIntent, exists: boolean, dispatch?: NftListing): string[] {
   const t = HOSTPORT_TABLE
   const chain = ownerChain(intent.owner)
-  const out = [exists ? `flush chain ${t} ${chain}` : `add chain ${t} ${chain}`]
+  // "create" fails when the chain exists: a new owner's ADD needs no listing, and a repeated one cannot duplicate.
+  const out = [exists ? `flush chain ${t} ${chain}` : `create chain ${t} ${chain}`]
   for (const r of ownerRules(intent)) out.push(`add rule ${t} ${chain} ${r} comment "${ruleTag(r)}"`)
-  const jump = `add rule ${t} ${DISPATCH} ${dispatchRule(intent)} comment ${nftString(masqNftComment(intent.owner))}`
+  const jump = `add rule ${t} ${bucketChain(intent.owner)} ${dispatchRule(intent)} comment ${nftString(masqNftComment(intent.owner))}`
   if (!exists) out.push(jump)
   else if (dispatch) {
-    for (const r of jumpsTo(dispatch, [chain])) out.push(`delete rule ${t} ${DISPATCH} handle ${r}`)
+    out.push(...deleteJumps(dispatch, [chain]))
     out.push(jump)
   }
   return out
 }
 
-function jumpsTo(listing: NftListing, chains: readonly string[]): number[] {
-  return nftRulesOf(listing, DISPATCH).filter((r) => chains.includes(jumpTarget(r) ?? '')).map((r) => r.handle)
+function jumpsTo(listing: NftListing, chains: readonly string[]): NftRule[] {
+  return listing.rules.filter((r) => chains.includes(jumpTarget(r) ?? ''))
 }
 
-/** Deletes owner chains and their jumps; "add, flush, delete" makes a missing chain harmless in one transaction. */
+function deleteJumps(listing: NftListing, chains: readonly string[]): string[] {
+  return jumpsTo(listing, chains).map((r) => `delete rule ${HOSTPORT_TABLE} ${r.chain} handle ${r.handle}`)
+}
+
+/**
+ * Deletes owner chains and the jumps to them found in `dispatch` (the owner's bucket, or the whole table);
+ * "add, flush, delete" makes a missing chain harmless in one transaction.
+ */
 export function renderRemoveChains(chains: readonly string[], dispatch: NftListing): string {
   const t = HOSTPORT_TABLE
-  const out = jumpsTo(dispatch, chains).map((h) => `delete rule ${t} ${DISPATCH} handle ${h}`)
+  const out = deleteJumps(dispatch, chains)
   for (const c of chains) out.push(`add chain ${t} ${c}`, `flush chain ${t} ${c}`, `delete chain ${t} ${c}`)
   return out.length ? `${out.join('\n')}\n` : ''
 }
@@ -149,7 +170,7 @@ export function missingPortmap(intent: PortmapIntent, listing: NftListing): stri
   if (!listing.chains.has(chain)) return [`chain ${chain} not found in table ${HOSTPORT_TABLE}`]
   const have = new Set(nftRulesOf(listing, chain).map((r) => r.comment))
   const missing = ownerRules(intent).filter((r) => !have.has(ruleTag(r))).map((r) => `${chain}: ${r}`)
-  if (jumpsTo(listing, [chain]).length === 0) missing.push(`${DISPATCH}: jump ${chain}`)
+  if (jumpsTo(listing, [chain]).length === 0) missing.push(`${bucketChain(intent.owner)}: jump ${chain}`)
   for (const hook of ['prerouting', 'output']) {
     if (!nftRulesOf(listing, hook).some((r) => r.comment === 'tscni-dispatch')) missing.push(`${hook}: jump ${DISPATCH}`)
   }

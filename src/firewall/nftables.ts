@@ -6,7 +6,7 @@ import { applyError, applyWithRetry, locked, type BackendDeps } from './apply.ts
 import { EMPTY_LISTING, parseNftList, type NftListing } from './nft-json.ts'
 import { MASQ_TABLE, missingNftMasq, renderNftMasqEnsure, renderNftMasqGc, renderNftMasqRemove } from './nft-masq.ts'
 import {
-  HOSTPORT_TABLE, missingPortmap, ownerChain, ownerChainMatches, renderOwner, renderRemoveChains, renderSetup, staleOwnerChains,
+  bucketChain, HOSTPORT_TABLE, missingPortmap, ownerChain, ownerChainMatches, renderOwner, renderRemoveChains, renderSetup, staleOwnerChains,
 } from './nft-portmap.ts'
 
 export { parseNftList } from './nft-json.ts'
@@ -31,30 +31,30 @@ export function createNftablesBackend(deps: BackendDeps): FirewallBackend {
 
   const portmap = {
     async ensure(intent: PortmapIntent): Promise<void> {
+      // Fast path, the common ADD: a new owner's chain ("create" fails if it exists), rules and dispatch jump, with
+      // no listing at all, so its cost does not grow with the number of other owners. It fails, applying nothing,
+      // when the owner exists already or a shared object (table, dispatch chain, mark chain) is missing.
+      try {
+        await apply(`${renderOwner(intent, false).join('\n')}\n`)
+        return
+      } catch (err) {
+        deps.log.debug(`nft fast path failed, reading ${HOSTPORT_TABLE}: ${(err as Error).message}`)
+      }
       const own = await deps.netfilter.nftList(chain(HOSTPORT_TABLE, ownerChain(intent.owner)))
       const current = own === undefined ? undefined : parseNftList(own)
       if (current && ownerChainMatches(intent, current)) return
-      const dispatch = current ? await list(...chain(HOSTPORT_TABLE, 'hostports')) : undefined
-      const body = renderOwner(intent, current !== undefined, dispatch)
-      const bit = intent.snat ? intent.markMasqBit : undefined
-      // Fast path: only the owner's objects. It fails (nothing applied) when the table, the dispatch chain or the
-      // mark chain is missing; then the whole table is read once and the missing shared objects are added too.
-      try {
-        await apply(`${body.join('\n')}\n`)
-        return
-      } catch (err) {
-        deps.log.debug(`nft fast path failed, setting up ${HOSTPORT_TABLE}: ${(err as Error).message}`)
-      }
-      const full = `${[...renderSetup(bit, await list(...table(HOSTPORT_TABLE))), ...body].join('\n')}\n`
+      const all = await list(...table(HOSTPORT_TABLE))
+      const setup = renderSetup(intent.snat ? intent.markMasqBit : undefined, all)
+      const full = `${[...setup, ...renderOwner(intent, current !== undefined, all)].join('\n')}\n`
       try {
         await apply(full)
       } catch (err) {
         throw applyError('nft -f', full, err)
       }
     },
-    // Lists only the dispatch chain (one jump per owner); without it there is no table, so nothing to remove.
+    // Lists only the owner's dispatch bucket; without it there is no table, so nothing to remove.
     remove: (owner: Owner) => run(async () => {
-      const json = await deps.netfilter.nftList(chain(HOSTPORT_TABLE, 'hostports'))
+      const json = await deps.netfilter.nftList(chain(HOSTPORT_TABLE, bucketChain(owner)))
       return json === undefined ? '' : renderRemoveChains([ownerChain(owner)], parseNftList(json))
     }),
     async gc(network: string, valid: readonly Owner[]): Promise<void> {

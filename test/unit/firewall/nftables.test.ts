@@ -83,8 +83,11 @@ describe('portmap scripts', () => {
   it('a changed re-ADD flushes the owner chain and swaps its dispatch jump', () => {
     const lines = renderOwner({ ...portmap, mappings: portmap.mappings.slice(0, 1) }, true, hostports)
     expect(lines[0]).toBe(`flush chain inet tscni_hostport ${ownerChain(owner)}`)
-    expect(lines.filter((l) => l.startsWith('delete rule inet tscni_hostport hostports handle'))).toHaveLength(1)
-    expect(lines.at(-1)).toMatch(/^add rule inet tscni_hostport hostports meta l4proto \. th dport \{ tcp \. 8080 \} jump pm-/)
+    expect(lines.filter((l) => l.startsWith('delete rule inet tscni_hostport hostports-'))).toHaveLength(1)
+    expect(lines.at(-1)).toMatch(/^add rule inet tscni_hostport hostports-[0-9a-f] meta l4proto \. th dport \{ tcp \. 8080 \} jump pm-/)
+  })
+  it('a fresh node gets the dispatch buckets once', () => {
+    expect(renderSetup(undefined, EMPTY_LISTING).filter((l) => /^add rule inet tscni_hostport hostports jump hostports-[0-9a-f]$/.test(l))).toHaveLength(16)
   })
   it('owners differ by network, container and ifname', () => {
     const names = new Set([owner, { ...owner, network: 'n2' }, { ...owner, containerId: 'c2' }, { ...owner, ifname: 'eth1' }].map(ownerChain))
@@ -93,7 +96,7 @@ describe('portmap scripts', () => {
   })
   it('remove deletes the jump by handle and the chain, even when the chain is missing', () => {
     const s = renderRemoveChains([ownerChain(owner)], hostports)
-    expect(s).toMatch(/^delete rule inet tscni_hostport hostports handle \d+\n/)
+    expect(s).toMatch(/^delete rule inet tscni_hostport hostports-[0-9a-f] handle \d+\n/)
     expect(s).toContain(`add chain inet tscni_hostport ${ownerChain(owner)}\nflush chain inet tscni_hostport ${ownerChain(owner)}\ndelete chain`)
   })
   it('gc selects stale owner chains of one network by name', () => {
@@ -106,7 +109,7 @@ describe('portmap scripts', () => {
 describe('parseNftList', () => {
   it('reads chains with hooks, rules with handles, comments and jump targets', () => {
     expect(hostports.chains.get('prerouting')?.hook).toBe('prerouting')
-    const jump = hostports.rules.find((r) => r.chain === 'hostports')!
+    const jump = hostports.rules.find((r) => r.chain.startsWith('hostports-'))!
     expect(jumpTarget(jump)).toBe(ownerChain(owner))
     expect(typeof jump.handle).toBe('number')
   })
