@@ -3,11 +3,13 @@ import { createConntrack, type Conntrack } from './conntrack.ts'
 import { createExec, type Exec } from './exec.ts'
 import { createLocker, type Locker } from './lock.ts'
 import { createNetns, type Netns } from './netns.ts'
+import { createNetfilter, type Netfilter } from './netfilter.ts'
 
 export type { Conntrack } from './conntrack.ts'
 export type { Exec, RunOptions, RunResult } from './exec.ts'
 export type { HeldLock, Locker } from './lock.ts'
 export type { Netns, NetnsState } from './netns.ts'
+export type { Netfilter, NetfilterFamily } from './netfilter.ts'
 export { SystemError } from './errors.ts'
 
 /** Everything that touches the host, grouped by tool. Roles receive it in their Context; tests pass fakes. */
@@ -16,6 +18,7 @@ export interface System {
   readonly netns: Netns
   readonly locker: Locker
   readonly conntrack: Conntrack
+  readonly netfilter: Netfilter
 }
 
 /** Options for the real System. */
@@ -29,5 +32,5 @@ export interface SystemOptions {
 /** Builds the real System. */
 export function createSystem(options: SystemOptions): System {
   const exec = createExec(options.pathEnv, options.onRun)
-  return { exec, netns: createNetns(), locker: createLocker(exec), conntrack: createConntrack(exec) }
+  return { exec, netns: createNetns(), locker: createLocker(exec), conntrack: createConntrack(exec), netfilter: createNetfilter(exec) }
 }
