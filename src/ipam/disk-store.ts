@@ -1,5 +1,5 @@
 // host-local reservations on disk, byte-compatible with the reference (digest 3.3): one file per address.
-import { accessSync, closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { accessSync, closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { formatIp, parseIp, type Ip } from '../plugin/addr.ts'
 import { CniError, ErrorCode } from '../plugin/errors.ts'
@@ -38,8 +38,7 @@ export class DiskStore implements NetworkStore {
   /** True when the network directory exists (DEL, CHECK and GC need not create it). */
   exists(): boolean {
     try {
-      readdirSync(this.dir)
-      return true
+      return statSync(this.dir).isDirectory()
     } catch {
       return false
     }
