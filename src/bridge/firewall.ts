@@ -1,6 +1,5 @@
 // The firewall seam as the bridge sees it: pick a backend for ADD/CHECK, or every usable one for DEL and GC.
 import type { BackendName, FirewallBackend } from '../firewall/backend.ts'
-import { CniError, ErrorCode } from '../plugin/errors.ts'
 import type { Logger } from '../plugin/log.ts'
 import type { System } from '../system/index.ts'
 
@@ -12,15 +11,5 @@ export interface Firewalls {
   usable(): Promise<FirewallBackend[]>
 }
 
-/** Builds the firewall backends for one invocation. */
+/** Builds the firewall backends for one invocation (firewall/select.ts createFirewall; tests pass fakes). */
 export type FirewallFactory = (sys: System, log: Logger) => Firewalls
-
-/** Used when this build has no firewall layer: ipMasq cannot be set up, and there is nothing to clean. */
-export const noFirewall: FirewallFactory = () => ({
-  async select() {
-    throw new CniError(ErrorCode.NotAvailable, 'ipMasq needs a firewall backend (iptables or nftables), and this build of tscni has none')
-  },
-  async usable() {
-    return []
-  },
-})

@@ -1,6 +1,7 @@
 // The bridge role: ADD (IPAM, plan, apply, result), DEL (tolerant, collects errors), CHECK, GC and STATUS.
 import { randomBytes } from 'node:crypto'
 import type { MasqIntent, Owner } from '../firewall/model.ts'
+import { createFirewall } from '../firewall/select.ts'
 import { parseCidr } from '../plugin/addr.ts'
 import { CniError, ErrorCode, normalizeError } from '../plugin/errors.ts'
 import { hostVethName } from '../plugin/ids.ts'
@@ -11,7 +12,7 @@ import { decodeResult } from '../plugin/version.ts'
 import { applyPlan, BridgeRace, createUndoStack } from './apply.ts'
 import { compareState } from './check.ts'
 import { parseBridgeConfig, type BridgeConfig } from './config.ts'
-import { noFirewall, type FirewallFactory } from './firewall.ts'
+import type { FirewallFactory } from './firewall.ts'
 import { buildPlan, type BridgePlan } from './plan.ts'
 import { buildResult } from './result.ts'
 import { teardownSpoofCheck } from './spoofcheck.ts'
@@ -29,7 +30,7 @@ const MAX_ATTEMPTS = 3
 
 /** Builds the bridge role's handlers. */
 export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
-  const firewall = deps.firewall ?? noFirewall
+  const firewall = deps.firewall ?? ((sys, log) => createFirewall(sys, log))
   const randomMac = deps.randomMac ?? defaultRandomMac
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)))
 

@@ -58,12 +58,11 @@ export function renderSpoofTeardown(refId: string, tableJson: string | undefined
 
 /** Installs the check. */
 export async function setupSpoofCheck(sys: System, sc: SpoofCheck): Promise<void> {
-  await sys.exec.run('nft', ['-f', '-'], { input: renderSpoofSetup(sc) })
+  await sys.netfilter.nftApply(renderSpoofSetup(sc))
 }
 
 /** Removes the check of `refId`; nothing to do when the table or its objects are gone. */
 export async function teardownSpoofCheck(sys: System, refId: string): Promise<void> {
-  const listed = await sys.exec.run('nft', ['-j', 'list', 'table', 'bridge', 'nat'], { allowFailure: true })
-  const script = renderSpoofTeardown(refId, listed.exitCode === 0 ? listed.stdout : undefined)
-  if (script) await sys.exec.run('nft', ['-f', '-'], { input: script })
+  const script = renderSpoofTeardown(refId, await sys.netfilter.nftList(['table', 'bridge', 'nat']))
+  if (script) await sys.netfilter.nftApply(script)
 }

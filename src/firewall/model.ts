@@ -21,7 +21,10 @@ export interface PortMapping {
   readonly hostPort: number
   readonly containerPort: number
   readonly protocol: 'tcp' | 'udp' | 'sctp'
-  /** Host address to match; undefined for any (also when the config said 0.0.0.0 or ::). */
+  /**
+   * Host address to match; undefined for any. The unspecified addresses 0.0.0.0 and :: are accepted too and mean
+   * any host address of that family only (the mapping is skipped for the other family), as in the reference.
+   */
   readonly hostIp?: string
 }
 

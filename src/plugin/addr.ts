@@ -21,18 +21,39 @@ export function familyBits(family: IpFamily): number {
   return family === 4 ? 32 : 128
 }
 
-type Address = ReturnType<typeof IPCIDR.createAddress>
+const V4_MAPPED_PREFIX = 0xffffn
 
-function toIp(address: Address): Ip {
-  // `v4` rather than the class name: class names do not survive minification.
-  const family: IpFamily = address.v4 ? 4 : 6
-  return { family, value: BigInt(address.bigInteger() as unknown as bigint) }
+/**
+ * Parses a plain address ("10.1.2.3", "2001:db8::1"); undefined when it is not one (a prefix is not allowed).
+ * The family comes from the text, not from ip-cidr's `v4` flag, which is also set for IPv6 text with an embedded
+ * dotted quad ("2001:db8::1.2.3.4"). An IPv4-mapped address ("::ffff:10.0.0.1") is IPv4, as Go's To4() reads it,
+ * so host-local names its file (and compares it) exactly as the reference does.
+ */
+export function parseIp(text: string): Ip | undefined {
+  if (typeof text !== 'string' || text.includes('/') || text.includes('%')) return undefined
+  if (!text.includes(':')) return IPCIDR.isValidAddress(text) ? { family: 4, value: bigValue(text) } : undefined
+  // ip-cidr's createAddress keeps only the dotted part of "2001:db8::1.2.3.4": hand it pure hex instead.
+  const hex = embeddedV4AsHex(text)
+  if (hex === undefined || !IPCIDR.isValidAddress(hex)) return undefined
+  const value = bigValue(hex)
+  if (value >> 32n === V4_MAPPED_PREFIX) return { family: 4, value: value & 0xffffffffn }
+  return { family: 6, value }
 }
 
-/** Parses a plain address ("10.1.2.3", "2001:db8::1"); undefined when it is not one (a prefix is not allowed). */
-export function parseIp(text: string): Ip | undefined {
-  if (typeof text !== 'string' || text.includes('/') || text.includes('%') || !IPCIDR.isValidAddress(text)) return undefined
-  return toIp(IPCIDR.createAddress(text))
+function bigValue(text: string): bigint {
+  return BigInt(IPCIDR.createAddress(text).bigInteger() as unknown as bigint)
+}
+
+// "::ffff:1.2.3.4" -> "::ffff:102:304"; undefined when the dotted tail is not an IPv4 address.
+function embeddedV4AsHex(text: string): string | undefined {
+  const at = text.lastIndexOf(':')
+  const tail = text.slice(at + 1)
+  if (!tail.includes('.')) return text
+  const v4 = parseIp(tail)
+  if (!v4) return undefined
+  const high = Number(v4.value >> 16n).toString(16)
+  const low = Number(v4.value & 0xffffn).toString(16)
+  return `${text.slice(0, at + 1)}${high}:${low}`
 }
 
 /** Parses "address/prefix"; undefined when it is not one. Host bits are kept. */

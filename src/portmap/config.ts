@@ -55,13 +55,13 @@ export function parsePortmapConfig(raw: Readonly<Record<string, unknown>>): Port
   }
   const backend = chooseBackend(parsed)
   const mappings = (parsed.runtimeConfig?.portMappings ?? []).map((m): PortMapping => {
+    // 0.0.0.0 and :: stay: they mean "any host address of this family only" (the reference's golden case).
     const hostIp = m.hostIP ? parseIp(m.hostIP) : undefined
-    const any = hostIp !== undefined && hostIp.value === 0n
     return {
       hostPort: m.hostPort,
       containerPort: m.containerPort,
       protocol: (m.protocol ?? 'tcp').toLowerCase() as PortMapping['protocol'],
-      ...(hostIp && !any ? { hostIp: formatIp(hostIp) } : {}),
+      ...(hostIp ? { hostIp: formatIp(hostIp) } : {}),
     }
   })
   return {

@@ -4,12 +4,14 @@ import { createExec, type Exec } from './exec.ts'
 import { createIp, type IpTool } from './ip.ts'
 import { createLocker, type Locker } from './lock.ts'
 import { createNetns, type Netns } from './netns.ts'
+import { createNetfilter, type Netfilter } from './netfilter.ts'
 import { createSysctl, type Sysctl } from './sysctl.ts'
 
 export type { Conntrack } from './conntrack.ts'
 export type { Exec, RunOptions, RunResult } from './exec.ts'
 export type { HeldLock, Locker } from './lock.ts'
 export type { Netns, NetnsState } from './netns.ts'
+export type { Netfilter, NetfilterFamily } from './netfilter.ts'
 export type { BatchOptions, IpFailure, IpOp, IpTool, RouteSpec, VethEnd, VlanOp } from './ip.ts'
 export type { IpAddrInfo, IpLink, IpRoute } from './ip-json.ts'
 export type { Sysctl, SysctlWrite } from './sysctl.ts'
@@ -21,6 +23,7 @@ export interface System {
   readonly netns: Netns
   readonly locker: Locker
   readonly conntrack: Conntrack
+  readonly netfilter: Netfilter
   /** iproute2: batches per namespace and `ip -j` reads. */
   readonly ip: IpTool
   /** Host sysctls and link attributes (container sysctls go with an ip batch). */
@@ -38,5 +41,13 @@ export interface SystemOptions {
 /** Builds the real System. */
 export function createSystem(options: SystemOptions): System {
   const exec = createExec(options.pathEnv, options.onRun)
-  return { exec, netns: createNetns(), locker: createLocker(exec), conntrack: createConntrack(exec), ip: createIp(exec), sysctl: createSysctl() }
+  return {
+    exec,
+    netns: createNetns(),
+    locker: createLocker(exec),
+    conntrack: createConntrack(exec),
+    netfilter: createNetfilter(exec),
+    ip: createIp(exec),
+    sysctl: createSysctl(),
+  }
 }

@@ -133,10 +133,9 @@ describe('ADD rollback after a failure at each step', () => {
       expect(vethDeleted, `call ${n} (${failed.method}): veth deleted`).toBe(hostBatchDone)
       if (log.includes('ipam.add')) expect(log, `call ${n}: IPAM released`).toContain('ipam.del')
       if (log.includes('iptables.ensure')) expect(log, `call ${n}: masquerade removed`).toContain('iptables.remove')
-      const nft = sys.calls.map((c, i) => ({ c, i })).filter(({ c }) => c.method === 'exec.run' && c.args[0] === 'nft')
-      const setupDone = nft.some(({ c, i }) => (c.args[1] as string[])[0] === '-f' && i !== n - 1)
-      const teardownAsked = nft.some(({ c }) => (c.args[1] as string[])[0] === '-j')
-      expect(teardownAsked, `call ${n}: spoof check removed`).toBe(setupDone || nft.some(({ i }) => i === n - 1))
+      const setup = sys.calls.findIndex((c) => c.method === 'netfilter.nftApply')
+      const teardownAsked = sys.calls.some((c) => c.method === 'netfilter.nftList')
+      expect(teardownAsked, `call ${n}: spoof check removed`).toBe(setup >= 0)
     }
     expect(failures).toBeGreaterThan(5)
   })

@@ -19,7 +19,7 @@ describe('parsePortmapConfig defaults', () => {
     expect(parsePortmapConfig(base)).toEqual({ mappings: [], snat: true, masqAll: false, markMasqBit: 13, prevResult: undefined })
   })
 
-  it('reads mappings, lowercases the protocol and drops an unspecified hostIP', () => {
+  it('reads mappings, lowercases the protocol and keeps hostIP canonical (0.0.0.0 and :: restrict the family)', () => {
     const c = parsePortmapConfig(withMappings([
       { hostPort: 8080, containerPort: 80, protocol: 'TCP' },
       { hostPort: 53, containerPort: 53, protocol: 'udp', hostIP: '0.0.0.0' },
@@ -29,10 +29,10 @@ describe('parsePortmapConfig defaults', () => {
     ]))
     expect(c.mappings).toEqual([
       { hostPort: 8080, containerPort: 80, protocol: 'tcp' },
-      { hostPort: 53, containerPort: 53, protocol: 'udp' },
+      { hostPort: 53, containerPort: 53, protocol: 'udp', hostIp: '0.0.0.0' },
       { hostPort: 8443, containerPort: 443, protocol: 'sctp', hostIp: '192.168.0.2' },
       { hostPort: 9000, containerPort: 90, protocol: 'tcp', hostIp: '2001:db8::1' },
-      { hostPort: 9001, containerPort: 91, protocol: 'tcp' },
+      { hostPort: 9001, containerPort: 91, protocol: 'tcp', hostIp: '::' },
     ])
   })
 

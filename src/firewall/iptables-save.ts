@@ -1,0 +1,72 @@
+// Parses `iptables-save -t nat` output into chains and rules, keeping each rule's exact text for "-D".
+import { canonicalKey, tokenize } from './iptables-text.ts'
+
+/** One rule as iptables-save printed it. */
+export interface SavedRule {
+  readonly chain: string
+  /** The arguments after "-A <chain> ", exactly as printed: valid restore syntax for an exact "-D". */
+  readonly text: string
+  readonly args: readonly string[]
+  /** The chain or target after -j or -g, if any. */
+  readonly target: string | undefined
+  /** The value of --comment, if any. */
+  readonly comment: string | undefined
+  /** canonicalKey(args), for comparisons. */
+  readonly key: string
+}
+
+/** The nat table as read from iptables-save. */
+export interface NatState {
+  /** Every chain declared in the table, built-in ones included. */
+  readonly chains: ReadonlySet<string>
+  /** Rules in table order. */
+  readonly rules: readonly SavedRule[]
+}
+
+/** An empty table (no iptables state yet). */
+export const EMPTY_NAT: NatState = { chains: new Set(), rules: [] }
+
+/** Parses the `*nat` section of iptables-save output; other tables and comment lines are ignored. */
+export function parseSave(text: string, table = 'nat'): NatState {
+  const chains = new Set<string>()
+  const rules: SavedRule[] = []
+  let inTable = false
+  for (const rawLine of text.split('\n')) {
+    const line = rawLine.trim()
+    if (line.startsWith('*')) { inTable = line.slice(1) === table; continue }
+    if (!inTable || line === '' || line.startsWith('#')) continue
+    if (line === 'COMMIT') { inTable = false; continue }
+    if (line.startsWith(':')) {
+      chains.add(line.slice(1).split(' ')[0]!)
+    } else if (line.startsWith('-A ')) {
+      const rest = line.slice(3)
+      const space = rest.indexOf(' ')
+      const chain = space === -1 ? rest : rest.slice(0, space)
+      const ruleText = space === -1 ? '' : rest.slice(space + 1)
+      rules.push(savedRule(chain, ruleText))
+    }
+  }
+  return { chains, rules }
+}
+
+/** Builds a SavedRule from a chain and the rule's argument text. */
+export function savedRule(chain: string, text: string): SavedRule {
+  const args = tokenize(text)
+  return { chain, text, args, target: valueAfter(args, ['-j', '--jump', '-g', '--goto']), comment: valueAfter(args, ['--comment']), key: canonicalKey(args) }
+}
+
+/** Rules of one chain, in order. */
+export function rulesOf(state: NatState, chain: string): SavedRule[] {
+  return state.rules.filter((r) => r.chain === chain)
+}
+
+/** True when `chain` holds a rule equal (canonically) to `args`. */
+export function hasRule(state: NatState, chain: string, args: readonly string[]): boolean {
+  const key = canonicalKey(args)
+  return state.rules.some((r) => r.chain === chain && r.key === key)
+}
+
+function valueAfter(args: readonly string[], names: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length - 1; i++) if (names.includes(args[i]!)) return args[i + 1]
+  return undefined
+}

@@ -1,0 +1,62 @@
+// The iptables backend: read the nat table, render one iptables-restore script, apply it; per family, under a lock.
+import type { IpFamily } from '../plugin/addr.ts'
+import { CniError, ErrorCode } from '../plugin/errors.ts'
+import type { FirewallBackend } from './backend.ts'
+import type { FirewallIntent, IntentKind, Owner } from './model.ts'
+import { applyWithRetry, locked, type BackendDeps } from './apply.ts'
+import { parseSave, type NatState } from './iptables-save.ts'
+import { missingRules, renderGc, renderMasqEnsure, renderPortmapEnsure, renderRemove } from './iptables-render.ts'
+
+export { parseSave } from './iptables-save.ts'
+
+/** The iptables backend's dependencies: the shared ones plus which families (iptables, ip6tables) work here. */
+export interface IptablesDeps extends BackendDeps {
+  usableFamilies(): Promise<readonly IpFamily[]>
+}
+
+/** The families an intent touches. */
+export function intentFamilies(intent: FirewallIntent): IpFamily[] {
+  const fams = intent.kind === 'masquerade'
+    ? intent.addresses.map((a) => a.ip.family)
+    : [intent.containerV4 && 4, intent.containerV6 && 6].filter((f): f is IpFamily => f === 4 || f === 6)
+  return ([4, 6] as const).filter((f) => fams.includes(f))
+}
+
+/** Builds the backend. Every method runs at most one iptables-restore per family (plus one retry on a race). */
+export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
+  const read = async (family: IpFamily): Promise<NatState> => parseSave(await deps.netfilter.save(family, 'nat'))
+  const tool = (family: IpFamily): string => (family === 4 ? 'iptables-restore' : 'ip6tables-restore')
+  const run = (family: IpFamily, render: (state: NatState) => string): Promise<void> =>
+    applyWithRetry(tool(family), async () => render(await read(family)), (s) => deps.netfilter.restore(family, s), deps.log)
+
+  return {
+    name: 'iptables',
+    ensure(intent) {
+      return locked(deps, async () => {
+        for (const family of intentFamilies(intent)) {
+          await run(family, (state) => intent.kind === 'masquerade' ? renderMasqEnsure(intent, family, state) : renderPortmapEnsure(intent, family, state))
+        }
+      })
+    },
+    remove(kind: IntentKind, owner: Owner) {
+      return locked(deps, async () => {
+        for (const family of await deps.usableFamilies()) await run(family, (state) => renderRemove(kind, owner, state))
+      })
+    },
+    gc(kind: IntentKind, network: string, valid: readonly Owner[]) {
+      return locked(deps, async () => {
+        for (const family of await deps.usableFamilies()) await run(family, (state) => renderGc(kind, network, valid, state))
+      })
+    },
+    async verify(intent) {
+      const missing: string[] = []
+      for (const family of intentFamilies(intent)) {
+        for (const line of missingRules(intent, family, await read(family))) missing.push(`${family === 4 ? 'iptables' : 'ip6tables'}: ${line}`)
+      }
+      if (missing.length > 0) {
+        const what = intent.kind === 'masquerade' ? 'ipMasq' : 'portmap'
+        throw new CniError(ErrorCode.Internal, `${what} rules for container ${intent.owner.containerId} on network "${intent.owner.network}" are missing: ${missing[0]}${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}`, { details: missing.join('\n') })
+      }
+    },
+  }
+}

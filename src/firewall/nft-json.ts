@@ -1,0 +1,68 @@
+// Parses `nft -j -a list ...` output (an edge, so zod checks its shape) into chains and rules with handles.
+import * as z from 'zod/mini'
+import { CniError, ErrorCode } from '../plugin/errors.ts'
+
+/** A chain as listed; `hook` is set for base chains. */
+export interface NftChain {
+  readonly name: string
+  readonly hook: string | undefined
+}
+
+/** A rule as listed: its handle (for delete), comment, and raw expression list. */
+export interface NftRule {
+  readonly chain: string
+  readonly handle: number
+  readonly comment: string | undefined
+  readonly expr: readonly unknown[]
+}
+
+/** One table's (or chain's) listing. */
+export interface NftListing {
+  readonly chains: ReadonlyMap<string, NftChain>
+  readonly rules: readonly NftRule[]
+}
+
+/** Nothing listed (the table does not exist yet). */
+export const EMPTY_LISTING: NftListing = { chains: new Map(), rules: [] }
+
+const Chain = z.object({ name: z.string(), hook: z.optional(z.string()) })
+const Rule = z.object({ chain: z.string(), handle: z.number(), comment: z.optional(z.string()), expr: z.array(z.unknown()) })
+const Listing = z.object({ nftables: z.array(z.record(z.string(), z.unknown())) })
+
+/** Parses nft's JSON; a shape it does not expect is an error naming the nft output. */
+export function parseNftList(json: string): NftListing {
+  let parsed
+  try {
+    parsed = Listing.parse(JSON.parse(json))
+  } catch (err) {
+    throw new CniError(ErrorCode.Internal, 'cannot parse nft -j output', { details: json.slice(0, 2000), cause: err })
+  }
+  const chains = new Map<string, NftChain>()
+  const rules: NftRule[] = []
+  for (const item of parsed.nftables) {
+    if (item.chain !== undefined) {
+      const c = Chain.parse(item.chain)
+      chains.set(c.name, { name: c.name, hook: c.hook })
+    } else if (item.rule !== undefined) {
+      const r = Rule.parse(item.rule)
+      rules.push({ chain: r.chain, handle: r.handle, comment: r.comment, expr: r.expr })
+    }
+  }
+  return { chains, rules }
+}
+
+/** Rules of one chain, in order. */
+export function nftRulesOf(listing: NftListing, chain: string): NftRule[] {
+  return listing.rules.filter((r) => r.chain === chain)
+}
+
+/** The jump or goto target of a rule's last statement, if it has one. */
+export function jumpTarget(rule: NftRule): string | undefined {
+  const last = rule.expr[rule.expr.length - 1] as { jump?: { target?: string }; goto?: { target?: string } } | undefined
+  return last?.jump?.target ?? last?.goto?.target
+}
+
+/** An nft double-quoted string: nft has no escapes inside quotes, so quotes are dropped (as the reference does). */
+export function nftString(text: string): string {
+  return `"${text.replaceAll('"', '')}"`
+}

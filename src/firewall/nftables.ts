@@ -1,0 +1,85 @@
+// The nftables backend: list what is needed, render one nft script, apply it with one `nft -f -`, under a lock.
+import { CniError, ErrorCode } from '../plugin/errors.ts'
+import type { FirewallBackend } from './backend.ts'
+import type { FirewallIntent, IntentKind, MasqIntent, Owner, PortmapIntent } from './model.ts'
+import { applyError, applyWithRetry, locked, type BackendDeps } from './apply.ts'
+import { EMPTY_LISTING, parseNftList, type NftListing } from './nft-json.ts'
+import { MASQ_TABLE, missingNftMasq, renderNftMasqEnsure, renderNftMasqGc, renderNftMasqRemove } from './nft-masq.ts'
+import {
+  bucketChain, HOSTPORT_TABLE, missingPortmap, ownerChain, ownerChainMatches, renderOwner, renderRemoveChains, renderSetup, staleOwnerChains,
+} from './nft-portmap.ts'
+
+export { parseNftList } from './nft-json.ts'
+
+/** Builds the backend. */
+export function createNftablesBackend(deps: BackendDeps): FirewallBackend {
+  const list = async (...what: string[]): Promise<NftListing> => {
+    const json = await deps.netfilter.nftList(what)
+    return json === undefined ? EMPTY_LISTING : parseNftList(json)
+  }
+  const table = (t: string): string[] => ['table', ...t.split(' ')]
+  const chain = (t: string, c: string): string[] => ['chain', ...t.split(' '), c]
+  const apply = (s: string): Promise<void> => deps.netfilter.nftApply(s)
+  const run = (render: () => Promise<string>): Promise<void> => applyWithRetry('nft -f', render, apply, deps.log)
+
+  // The masquerade layout is the reference's: its one chain holds every owner's rules, so it is listed whole.
+  const masq = {
+    ensure: (i: MasqIntent) => run(async () => renderNftMasqEnsure(i, await list(...table(MASQ_TABLE)))),
+    remove: (o: Owner) => run(async () => renderNftMasqRemove(o, await list(...chain(MASQ_TABLE, 'masq_checks')))),
+    gc: (net: string, valid: readonly Owner[]) => run(async () => renderNftMasqGc(net, valid, await list(...chain(MASQ_TABLE, 'masq_checks')))),
+  }
+
+  const portmap = {
+    async ensure(intent: PortmapIntent): Promise<void> {
+      // Fast path, the common ADD: a new owner's chain ("create" fails if it exists), rules and dispatch jump, with
+      // no listing at all, so its cost does not grow with the number of other owners. It fails, applying nothing,
+      // when the owner exists already or a shared object (table, dispatch chain, mark chain) is missing.
+      try {
+        await apply(`${renderOwner(intent, false).join('\n')}\n`)
+        return
+      } catch (err) {
+        deps.log.debug(`nft fast path failed, reading ${HOSTPORT_TABLE}: ${(err as Error).message}`)
+      }
+      const own = await deps.netfilter.nftList(chain(HOSTPORT_TABLE, ownerChain(intent.owner)))
+      const current = own === undefined ? undefined : parseNftList(own)
+      if (current && ownerChainMatches(intent, current)) return
+      const all = await list(...table(HOSTPORT_TABLE))
+      const setup = renderSetup(intent.snat ? intent.markMasqBit : undefined, all)
+      const full = `${[...setup, ...renderOwner(intent, current !== undefined, all)].join('\n')}\n`
+      try {
+        await apply(full)
+      } catch (err) {
+        throw applyError('nft -f', full, err)
+      }
+    },
+    // Lists only the owner's dispatch bucket; without it there is no table, so nothing to remove.
+    remove: (owner: Owner) => run(async () => {
+      const json = await deps.netfilter.nftList(chain(HOSTPORT_TABLE, bucketChain(owner)))
+      return json === undefined ? '' : renderRemoveChains([ownerChain(owner)], parseNftList(json))
+    }),
+    async gc(network: string, valid: readonly Owner[]): Promise<void> {
+      await run(async () => {
+        const all = await list(...table(HOSTPORT_TABLE))
+        const stale = staleOwnerChains(network, valid, all)
+        return stale.length ? renderRemoveChains(stale, all) : ''
+      })
+    },
+  }
+
+  return {
+    name: 'nftables',
+    ensure: (intent: FirewallIntent) => locked(deps, () => (intent.kind === 'masquerade' ? masq.ensure(intent) : portmap.ensure(intent))),
+    remove: (kind: IntentKind, owner: Owner) => locked(deps, () => (kind === 'masquerade' ? masq.remove(owner) : portmap.remove(owner))),
+    gc: (kind: IntentKind, network: string, valid: readonly Owner[]) =>
+      locked(deps, () => (kind === 'masquerade' ? masq.gc(network, valid) : portmap.gc(network, valid))),
+    async verify(intent: FirewallIntent) {
+      const missing = intent.kind === 'masquerade'
+        ? missingNftMasq(intent, await list(...table(MASQ_TABLE)))
+        : missingPortmap(intent, await list(...table(HOSTPORT_TABLE)))
+      if (missing.length > 0) {
+        const what = intent.kind === 'masquerade' ? 'ipMasq' : 'portmap'
+        throw new CniError(ErrorCode.Internal, `${what} nftables rules for container ${intent.owner.containerId} on network "${intent.owner.network}" are missing: ${missing[0]}${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}`, { details: missing.join('\n') })
+      }
+    },
+  }
+}

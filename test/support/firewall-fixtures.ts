@@ -1,0 +1,43 @@
+// Intents, owners and namespace dumps shared by the firewall integration tests and the benchmark.
+import { parseCidr } from '../../src/plugin/addr.ts'
+import type { MasqIntent, Owner, PortmapIntent } from '../../src/firewall/model.ts'
+import type { TestNetns } from './netns.ts'
+
+/** An owner on network `network` (default "net1"). */
+export function owner(containerId: string, network = 'net1', ifname = 'eth0'): Owner {
+  return { network, containerId, ifname }
+}
+
+/** A dual-stack portmap intent with a TCP and a UDP mapping, addresses derived from `n`. */
+export function portmapIntent(o: Owner, n = 2, port = 8080): PortmapIntent {
+  return {
+    kind: 'portmap', owner: o, snat: true, masqAll: false, markMasqBit: 13,
+    containerV4: parseCidr(v4(n)),
+    containerV6: parseCidr(`fd00:88::${(n + 2).toString(16)}/64`),
+    mappings: [
+      { hostPort: port, containerPort: 80, protocol: 'tcp' },
+      { hostPort: port, containerPort: 53, protocol: 'udp' },
+    ],
+  }
+}
+
+/** A dual-stack masquerade intent. */
+export function masqIntent(o: Owner, n = 2): MasqIntent {
+  return { kind: 'masquerade', owner: o, addresses: [parseCidr(v4(n))!, parseCidr(`fd00:88::${(n + 2).toString(16)}/64`)!] }
+}
+
+/** The nat tables of both families as iptables-save prints them, without the timestamp comments. */
+export async function iptablesDump(ns: TestNetns): Promise<string> {
+  const [v4, v6] = await Promise.all([ns.exec('iptables-save', ['-t', 'nat']), ns.exec('ip6tables-save', ['-t', 'nat'])])
+  return `${String(v4.stdout)}\n${String(v6.stdout)}`.split('\n').filter((l) => !l.startsWith('#')).join('\n')
+}
+
+/** `nft -j list ruleset` as text (handles included, so a rewrite shows up as a difference). */
+export async function nftDump(ns: TestNetns): Promise<string> {
+  return String((await ns.exec('nft', ['-j', '-a', 'list', 'ruleset'])).stdout)
+}
+
+// 10.88.x.y/16 for container number n (0..62000), unique per n.
+function v4(n: number): string {
+  return `10.88.${Math.floor(n / 250)}.${(n % 250) + 2}/16`
+}

@@ -1,0 +1,119 @@
+// nftables: reference masquerade comments and rules, tscni's portmap layout (golden scripts), parsing nft -j output.
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { parseCidr } from '../../../src/plugin/addr.ts'
+import { shortHash } from '../../../src/plugin/ids.ts'
+import type { MasqIntent, PortmapIntent } from '../../../src/firewall/model.ts'
+import { EMPTY_LISTING, jumpTarget, parseNftList } from '../../../src/firewall/nft-json.ts'
+import {
+  masqNftComment, masqNftRule, missingNftMasq, renderNftMasqEnsure, renderNftMasqGc, renderNftMasqRemove,
+} from '../../../src/firewall/nft-masq.ts'
+import {
+  missingPortmap, ownerChain, ownerChainMatches, renderOwner, renderRemoveChains, renderSetup, staleOwnerChains,
+} from '../../../src/firewall/nft-portmap.ts'
+
+const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/firewall/${name}`, import.meta.url), 'utf8')
+const owner = { network: 'test', containerId: 'c1', ifname: 'eth0' }
+// The intents whose ensure produced nft-hostport-list.json and nft-masq-list.json on the real kernel.
+const portmap: PortmapIntent = {
+  kind: 'portmap', owner, containerV4: parseCidr('10.0.0.2/24'), containerV6: parseCidr('2001:db8::2/64'), snat: true, masqAll: false, markMasqBit: 13,
+  mappings: [
+    { hostPort: 8080, containerPort: 80, protocol: 'tcp' }, { hostPort: 8081, containerPort: 80, protocol: 'tcp' },
+    { hostPort: 8080, containerPort: 81, protocol: 'udp' }, { hostPort: 8083, containerPort: 83, protocol: 'tcp', hostIp: '192.168.0.2' },
+    { hostPort: 8084, containerPort: 84, protocol: 'tcp', hostIp: '0.0.0.0' }, { hostPort: 8085, containerPort: 85, protocol: 'tcp', hostIp: '2001:db8:a::1' },
+  ],
+}
+const masq: MasqIntent = { kind: 'masquerade', owner, addresses: [parseCidr('10.0.0.2/24')!, parseCidr('2001:db8::2/64')!] }
+const hostports = parseNftList(fixture('nft-hostport-list.json'))
+const masqList = parseNftList(fixture('nft-masq-list.json'))
+
+describe('reference masquerade naming', () => {
+  it.each([['unit-test', '6fd94d501e58f0aa'], ['eth0:one', '287fc69eff0574a2'], ['alternate', '82783ef24bdc7036'], ['net1:three', 'acb19d111858e348']])(
+    'H(%s) = %s', (text, hash) => expect(shortHash(text)).toBe(hash))
+  it('comment: hashes, then names without double quotes, cut to 128', () => {
+    expect(masqNftComment({ network: 'unit-test', containerId: 'one', ifname: 'eth0' }))
+      .toBe('6fd94d501e58f0aa-287fc69eff0574a2, net: unit-test, if: eth0, id: one')
+    expect(masqNftComment({ network: 'a"b', containerId: 'x'.repeat(200), ifname: 'eth0' })).toHaveLength(128)
+    expect(masqNftComment({ network: 'a"b', containerId: 'c', ifname: 'eth0' })).toContain('net: ab,')
+  })
+  it('rule per address: saddr is the address, daddr the subnet', () => {
+    expect(masqNftRule(parseCidr('10.1.2.5/24')!)).toBe('ip saddr 10.1.2.5 ip daddr != 10.1.2.0/24 masquerade')
+    expect(masqNftRule(parseCidr('2001:db8::5/64')!)).toBe('ip6 saddr 2001:db8::5 ip6 daddr != 2001:db8::/64 masquerade')
+  })
+})
+
+describe('masquerade scripts', () => {
+  it('on an empty table: the reference layout in one script (golden)', async () => {
+    await expect(renderNftMasqEnsure(masq, EMPTY_LISTING)).toMatchFileSnapshot('../../fixtures/firewall/nft-masq-add.nft')
+  })
+  it('nothing to do when the listing already holds it; CHECK passes', () => {
+    expect(renderNftMasqEnsure(masq, masqList)).toBe('')
+    expect(missingNftMasq(masq, masqList)).toEqual([])
+  })
+  it('a changed address replaces the stale rule by handle, postrouting untouched', () => {
+    const s = renderNftMasqEnsure({ ...masq, addresses: [parseCidr('10.0.0.3/24')!] }, masqList)
+    expect(s.match(/^delete rule inet cni_plugins_masquerade masq_checks handle \d+$/gm)).toHaveLength(2)
+    expect(s).not.toContain('flush chain')
+    expect(missingNftMasq({ ...masq, addresses: [parseCidr('10.0.0.3/24')!] }, masqList)).toHaveLength(1)
+  })
+  it('remove needs only the owner; gc keeps valid attachments of the network', () => {
+    expect(renderNftMasqRemove(owner, masqList).split('\n').filter(Boolean)).toHaveLength(2)
+    expect(renderNftMasqRemove({ ...owner, ifname: 'eth1' }, masqList)).toBe('')
+    expect(renderNftMasqGc('test', [owner], masqList)).toBe('')
+    expect(renderNftMasqGc('test', [], masqList).split('\n').filter(Boolean)).toHaveLength(2)
+    expect(renderNftMasqGc('other', [], masqList)).toBe('')
+  })
+})
+
+describe('portmap scripts', () => {
+  it('first ADD on a node: setup plus the owner chain and its jump (golden)', async () => {
+    const script = [...renderSetup(13, EMPTY_LISTING), ...renderOwner(portmap, false)].join('\n')
+    await expect(`${script}\n`).toMatchFileSnapshot('../../fixtures/firewall/nft-portmap-add.nft')
+    expect(script).not.toMatch(/hook input/)
+  })
+  it('setup adds nothing that the listing already has', () => {
+    expect(renderSetup(13, hostports).filter((l) => l.startsWith('add rule'))).toEqual([])
+    expect(renderSetup(5, hostports).filter((l) => l.startsWith('add rule'))).toHaveLength(2)
+  })
+  it('the recorded owner chain matches its intent; CHECK passes', () => {
+    expect(ownerChainMatches(portmap, hostports)).toBe(true)
+    expect(missingPortmap(portmap, hostports)).toEqual([])
+    expect(ownerChainMatches({ ...portmap, snat: false }, hostports)).toBe(false)
+  })
+  it('a changed re-ADD flushes the owner chain and swaps its dispatch jump', () => {
+    const lines = renderOwner({ ...portmap, mappings: portmap.mappings.slice(0, 1) }, true, hostports)
+    expect(lines[0]).toBe(`flush chain inet tscni_hostport ${ownerChain(owner)}`)
+    expect(lines.filter((l) => l.startsWith('delete rule inet tscni_hostport hostports-'))).toHaveLength(1)
+    expect(lines.at(-1)).toMatch(/^add rule inet tscni_hostport hostports-[0-9a-f] meta l4proto \. th dport \{ tcp \. 8080 \} jump pm-/)
+  })
+  it('a fresh node gets the dispatch buckets once', () => {
+    expect(renderSetup(undefined, EMPTY_LISTING).filter((l) => /^add rule inet tscni_hostport hostports jump hostports-[0-9a-f]$/.test(l))).toHaveLength(16)
+  })
+  it('owners differ by network, container and ifname', () => {
+    const names = new Set([owner, { ...owner, network: 'n2' }, { ...owner, containerId: 'c2' }, { ...owner, ifname: 'eth1' }].map(ownerChain))
+    expect(names.size).toBe(4)
+    expect(ownerChain(owner)).toBe(`pm-${shortHash('test')}-${shortHash('eth0:c1')}`)
+  })
+  it('remove deletes the jump by handle and the chain, even when the chain is missing', () => {
+    const s = renderRemoveChains([ownerChain(owner)], hostports)
+    expect(s).toMatch(/^delete rule inet tscni_hostport hostports-[0-9a-f] handle \d+\n/)
+    expect(s).toContain(`add chain inet tscni_hostport ${ownerChain(owner)}\nflush chain inet tscni_hostport ${ownerChain(owner)}\ndelete chain`)
+  })
+  it('gc selects stale owner chains of one network by name', () => {
+    expect(staleOwnerChains('test', [owner], hostports)).toEqual([])
+    expect(staleOwnerChains('test', [], hostports)).toEqual([ownerChain(owner)])
+    expect(staleOwnerChains('other', [], hostports)).toEqual([])
+  })
+})
+
+describe('parseNftList', () => {
+  it('reads chains with hooks, rules with handles, comments and jump targets', () => {
+    expect(hostports.chains.get('prerouting')?.hook).toBe('prerouting')
+    const jump = hostports.rules.find((r) => r.chain.startsWith('hostports-'))!
+    expect(jumpTarget(jump)).toBe(ownerChain(owner))
+    expect(typeof jump.handle).toBe('number')
+  })
+  it('rejects output that is not nft JSON', () => {
+    expect(() => parseNftList('{"x":1}')).toThrow(/cannot parse nft -j output/)
+  })
+})
