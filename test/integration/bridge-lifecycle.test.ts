@@ -3,11 +3,10 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { bridge, bridgeConf, bridgeOk, linkNames, makeBinDir, makeDataDir, reservations, type Call } from '../support/bridge.ts'
+import { bridge, bridgeConf, firewallText, bridgeOk, linkNames, makeBinDir, makeDataDir, reservations, type Call } from '../support/bridge.ts'
 import { NetnsPool, type TestNetns } from '../support/netns.ts'
 
 const CONF = 'bridge-host-local.conflist'
-const REFERENCE_IPAM = true
 const pool = new NetnsPool()
 const cleanups: Array<() => void> = []
 afterEach(async () => {
@@ -24,16 +23,17 @@ let config: Record<string, unknown>
 beforeEach(async () => {
   host = await pool.create('tscni-h')
   ctr = await pool.create('tscni-c')
-  const b = makeBinDir(REFERENCE_IPAM)
+  const b = makeBinDir()
   const d = makeDataDir()
   cleanups.push(b.cleanup, d.cleanup)
   bin = b.dir
   dataDir = d.dir
   call = { host, bin, containerId: 'life-1', netns: ctr.path }
-  config = bridgeConf(CONF, '1.0.0', dataDir, { ipMasq: false })
+  config = bridgeConf(CONF, '1.0.0', dataDir)
 })
 
 async function nothingLeft(): Promise<void> {
+  expect(await firewallText(host)).not.toContain('life-1')
   expect((await linkNames(host)).filter((n) => n.startsWith('veth'))).toEqual([])
   expect(await linkNames(ctr)).toEqual(['lo'])
   expect(reservations(dataDir, 'tscni')).toEqual([])
@@ -50,6 +50,7 @@ describe('DEL', () => {
     expect(reservations(dataDir, 'tscni')).toHaveLength(2)
     await bridgeOk('DEL', { ...call, netns: netns() }, config)
     expect(reservations(dataDir, 'tscni')).toEqual([])
+    expect(await firewallText(host)).not.toContain('life-1')
     // The host veth is found by its deterministic name even without the namespace.
     expect((await linkNames(host)).filter((n) => n.startsWith('veth'))).toEqual([])
   })
@@ -61,9 +62,12 @@ describe('DEL', () => {
     await host.exec('true', [])
     const { execa } = await import('execa')
     await execa('ip', ['netns', 'del', gone.name])
+    expect(await firewallText(host)).toContain('life-1')
     await bridgeOk('DEL', { ...call, netns: gone.path }, config)
     expect(reservations(dataDir, 'tscni')).toEqual([])
     expect((await linkNames(host)).filter((n) => n.startsWith('veth'))).toEqual([])
+    // The reference leaks its masquerade chain here (it needs the addresses from the gone interface).
+    expect(await firewallText(host)).not.toContain('life-1')
   })
 
   it('twice succeeds; DEL without any ADD succeeds', async () => {
@@ -109,6 +113,18 @@ describe('ADD errors and rollback', () => {
     const reply = await bridge('ADD', call, { ...config, ipam: { ...(config.ipam as object), routes: [{ dst: '10.99.0.0/16', gw: '192.0.2.1' }] } })
     expect(reply.exitCode).toBe(1)
     expect(reply.json.msg).toContain(`configure eth0 in ${ctr.path}`)
+    await nothingLeft()
+  })
+
+  it.each(['iptables', 'nftables'])('a failing masquerade set-up (%s): veth deleted, addresses released, no rule left', async (backend) => {
+    // A base chain of the wrong type where the backend needs a nat postrouting chain makes its transaction fail.
+    const blocker = backend === 'iptables'
+      ? 'add table ip nat\nadd chain ip nat POSTROUTING { type filter hook postrouting priority 100 ; }\n'
+      : 'add table inet cni_plugins_masquerade\nadd chain inet cni_plugins_masquerade postrouting { type filter hook postrouting priority 0 ; }\n'
+    await host.exec('nft', ['-f', '-'], { input: blocker })
+    const reply = await bridge('ADD', call, { ...config, ipMasqBackend: backend })
+    expect(reply.exitCode).toBe(1)
+    expect(reply.json.msg).toContain(`set up ipMasq with ${backend}`)
     await nothingLeft()
   })
 

@@ -5,7 +5,6 @@ import { addresses, output, bridge, bridgeConf, bridgeOk, linkDetails, linkNames
 import { NetnsPool, type TestNetns } from '../support/netns.ts'
 
 const CONF = 'bridge-host-local.conflist'
-const REFERENCE_IPAM = true
 const pool = new NetnsPool()
 const cleanups: Array<() => void> = []
 afterEach(async () => {
@@ -21,7 +20,7 @@ let base: Record<string, unknown>
 beforeEach(async () => {
   host = await pool.create('tscni-h')
   ctr = await pool.create('tscni-c')
-  const b = makeBinDir(REFERENCE_IPAM)
+  const b = makeBinDir()
   const d = makeDataDir()
   cleanups.push(b.cleanup, d.cleanup)
   dataDir = d.dir

@@ -1,13 +1,12 @@
 // bridge end to end through the real executable in throwaway namespaces: two containers on one bridge reach each
-// other and the gateway over IPv4 and IPv6 (ping and TCP), CHECK, DEL, and nothing left afterwards.
+// other and the gateway over IPv4 and IPv6 (ping and TCP), for each spec version and firewall backend; CHECK, DEL,
+// and nothing left afterwards (no veth, reservation, rule or chain); GC and STATUS; IPAM executed from CNI_PATH.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { addresses, bridgeConf, bridgeOk, firewallText, linkNames, listen, makeBinDir, makeDataDir, ping, reservations, tcpGet, type Call } from '../support/bridge.ts'
 import { NetnsPool, type TestNetns } from '../support/netns.ts'
 
 const VERSIONS = ['0.3.1', '0.4.0', '1.0.0', '1.1.0']
 const CONF = 'bridge-host-local.conflist'
-// tscni's host-local is not on this branch yet: the reference plugin serves IPAM through CNI_PATH.
-const REFERENCE_IPAM = true
 
 const pool = new NetnsPool()
 const cleanups: Array<() => void> = []
@@ -21,16 +20,19 @@ let bin: string
 let dataDir: string
 beforeEach(async () => {
   host = await pool.create('tscni-h')
-  const b = makeBinDir(REFERENCE_IPAM)
+  const b = makeBinDir()
   const d = makeDataDir()
   cleanups.push(b.cleanup, d.cleanup)
   bin = b.dir
   dataDir = d.dir
 })
 
-describe.each(VERSIONS)('cniVersion %s', (version) => {
+const BACKENDS = ['iptables', 'nftables'] as const
+const MATRIX = VERSIONS.flatMap((v) => BACKENDS.map((b) => [v, b] as const))
+
+describe.each(MATRIX)('cniVersion %s, ipMasq with %s', (version, backend) => {
   it('two containers reach each other and the gateway over IPv4 and IPv6; CHECK; DEL leaves nothing', async () => {
-    const config = bridgeConf(CONF, version, dataDir, { ipMasq: false })
+    const config = bridgeConf(CONF, version, dataDir, { ipMasqBackend: backend })
     const [c1, c2] = [await pool.create('tscni-c'), await pool.create('tscni-c')]
     const call = (ns: TestNetns, id: string): Call => ({ host, bin, containerId: id, netns: ns.path })
     const r1 = (await bridgeOk('ADD', call(c1, 'ctr-1'), config)).json
@@ -52,6 +54,9 @@ describe.each(VERSIONS)('cniVersion %s', (version) => {
     for (const addr of ips2) expect(await tcpGet(c1, addr, 8080), `tcp ${addr}`).toBe('hello-from-c2')
     expect(await tcpGet(host, ips2[0]!, 8080), 'tcp from the host side').toBe('hello-from-c2')
 
+    const rules = await firewallText(host)
+    // iptables comments read `name: "tscni" id: "ctr-1"` (escaped in iptables-save), nft ones `... id: ctr-1`.
+    for (const id of ['ctr-1', 'ctr-2']) expect(rules, `masquerade rules of ${id}`).toMatch(backend === 'iptables' ? new RegExp(`-A POSTROUTING -s [0-9.]+/32 .*id: \\\\"${id}\\\\".* -j CNI-`) : new RegExp(`masquerade comment ".*id: ${id}"`))
     if (version !== '0.3.1') {
       await bridgeOk('CHECK', call(c1, 'ctr-1'), { ...config, prevResult: r1 })
     }
@@ -64,9 +69,41 @@ describe.each(VERSIONS)('cniVersion %s', (version) => {
   })
 })
 
+describe('GC and STATUS (1.1.0)', () => {
+  it('GC releases the reservations and masquerade rules of attachments not in the valid list', async () => {
+    const config = bridgeConf(CONF, '1.1.0', dataDir, { ipMasqBackend: 'nftables' })
+    const [c1, c2] = [await pool.create('tscni-c'), await pool.create('tscni-c')]
+    await bridgeOk('ADD', { host, bin, containerId: 'keep-1', netns: c1.path }, config)
+    await bridgeOk('ADD', { host, bin, containerId: 'stale-2', netns: c2.path }, config)
+    expect(reservations(dataDir, 'tscni')).toHaveLength(4)
+    await bridgeOk('STATUS', { host, bin, containerId: '', netns: '' }, config)
+    await bridgeOk('GC', { host, bin, containerId: '', netns: '', ifname: '' }, { ...config, 'cni.dev/valid-attachments': [{ containerID: 'keep-1', ifname: 'eth0' }] })
+    expect(reservations(dataDir, 'tscni').sort()).toEqual(['10.47.0.2', 'fd47:7c53:1a10::2'])
+    const rules = await firewallText(host)
+    expect(rules).toContain('id: keep-1')
+    expect(rules).not.toContain('stale-2')
+    expect(await ping(c1, '10.47.0.1')).toBe(true)
+  })
+})
+
+describe('IPAM executed from CNI_PATH', () => {
+  it('works with the reference host-local (any IPAM type other than our own is executed)', async () => {
+    const ref = makeBinDir(true)
+    cleanups.push(ref.cleanup)
+    const config = bridgeConf(CONF, '1.0.0', dataDir, { ipMasq: false })
+    const c1 = await pool.create('tscni-c')
+    const call: Call = { host, bin: ref.dir, containerId: 'ref-1', netns: c1.path }
+    const r = (await bridgeOk('ADD', call, config)).json
+    expect(r.ips.map((ip: { address: string }) => ip.address)).toEqual(['10.47.0.2/16', 'fd47:7c53:1a10::2/64'])
+    expect(await ping(c1, 'fd47:7c53:1a10::1')).toBe(true)
+    await bridgeOk('DEL', call, config)
+    expect(reservations(dataDir, 'tscni')).toEqual([])
+  })
+})
+
 describe('the conf/ lists load and work', () => {
   it.each(['bridge-host-local.conflist', 'bridge-host-local-portmap-iptables.conflist', 'bridge-host-local-portmap-nftables.conflist'])('%s: bridge ADD and DEL', async (file) => {
-    const config = bridgeConf(file, '1.1.0', dataDir, { ipMasq: false })
+    const config = bridgeConf(file, '1.1.0', dataDir)
     const c1 = await pool.create('tscni-c')
     const call: Call = { host, bin, containerId: 'conf-1', netns: c1.path }
     const r = (await bridgeOk('ADD', call, config)).json

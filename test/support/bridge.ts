@@ -17,12 +17,12 @@ export function bridgeConf(file: string, cniVersion: string, dataDir: string, ov
 }
 
 /**
- * A temporary bin dir for CNI_PATH: our executable under every role name, except that `host-local` is the
- * reference plugin when `referenceIpam` is set (while tscni's host-local is not on this branch). The reference
+ * A temporary bin dir for CNI_PATH: our executable under every role name; with `referenceIpam`, `host-local` is
+ * the reference plugin instead, so the bridge executes it as it would any other IPAM plugin. The reference
  * (Debian 1.1.1) speaks up to 1.0.0, so a 1.1.0 config reaches it as 1.0.0; its result says 1.0.0, which the
  * bridge reads like any delegate result.
  */
-export function makeBinDir(referenceIpam: boolean): { dir: string; cleanup(): void } {
+export function makeBinDir(referenceIpam = false): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'tscni-bridge-bin-'))
   const exe = join(binDir(), 'tscni')
   for (const name of ['tscni', 'tscni-bridge', 'bridge', 'tscni-host-local', 'portmap', 'tscni-portmap']) symlinkSync(exe, join(dir, name))
