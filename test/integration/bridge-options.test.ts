@@ -1,7 +1,7 @@
 // Each bridge option through the real executable, with an assertion that fails if the option were ignored.
 import { execa } from 'execa'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { addresses, output, bridge, bridgeConf, bridgeOk, linkDetails, linkNames, makeBinDir, makeDataDir, reservations, type Call } from '../support/bridge.ts'
+import { addresses, listen, output, tcpGet, bridge, bridgeConf, bridgeOk, linkDetails, linkNames, makeBinDir, makeDataDir, reservations, type Call } from '../support/bridge.ts'
 import { NetnsPool, type TestNetns } from '../support/netns.ts'
 
 const CONF = 'bridge-host-local.conflist'
@@ -153,6 +153,26 @@ describe('L2 and container interface', () => {
   it('disableContainerInterface with IPAM is refused with the reference message', async () => {
     const reply = await bridge('ADD', call, { ...base, disableContainerInterface: true })
     expect(reply.json).toMatchObject({ code: 7, msg: 'cannot use IPAM when DisableContainerInterface flag is set' })
+  })
+})
+
+describe('ipMasq', () => {
+  it.each(['iptables', 'nftables'])('%s: traffic leaving the subnet carries the host address; without ipMasq it does not', async (backend) => {
+    // An "outside" network behind the host: 192.0.2.0/24 on a veth, with no route back to the container subnet.
+    const outside = await pool.create('tscni-o')
+    await host.exec('ip', ['link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside.path])
+    await host.exec('ip', ['addr', 'add', '192.0.2.1/24', 'dev', 'up0'])
+    await host.exec('ip', ['link', 'set', 'up0', 'up'])
+    await outside.exec('ip', ['addr', 'add', '192.0.2.2/24', 'dev', 'eth0'])
+    await outside.exec('ip', ['link', 'set', 'eth0', 'up'])
+    const listener = listen(outside, 9090, '$SOCAT_PEERADDR')
+    cleanups.push(listener.stop)
+    await add({ ...base, ipMasq: true, ipMasqBackend: backend })
+    // The dual-stack listener sees IPv4 peers as v4-mapped IPv6: 192.0.2.1 is ...:ffff:c000:0201.
+    expect(await tcpGet(ctr, '192.0.2.2', 9090)).toMatch(/:ffff:c000:0201\]$/)
+    const c2 = await pool.create('tscni-c')
+    await add({ ...base, ipMasq: false }, { containerId: 'opt-2', netns: c2.path })
+    expect(await tcpGet(c2, '192.0.2.2', 9090, 3)).toBe('')
   })
 })
 

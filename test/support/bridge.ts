@@ -94,10 +94,10 @@ export function listen(ns: TestNetns, port: number, reply: string): { stop(): vo
   return { stop: () => void proc.kill('SIGKILL') }
 }
 
-/** Connects from `ns` to addr:port and returns what the listener said ('' when nothing answered in ~3 s). */
-export async function tcpGet(ns: TestNetns, addr: string, port: number): Promise<string> {
-  const target = addr.includes(':') ? `TCP6:[${addr}]:${port}` : `TCP4:${addr}:${port}`
-  for (let i = 0; i < 30; i++) {
+/** Connects from `ns` to addr:port and returns what the listener said ('' when nothing answered in `tries` tries). */
+export async function tcpGet(ns: TestNetns, addr: string, port: number, tries = 30): Promise<string> {
+  const target = `${addr.includes(':') ? `TCP6:[${addr}]` : `TCP4:${addr}`}:${port},connect-timeout=1`
+  for (let i = 0; i < tries; i++) {
     const res = await ns.exec('socat', ['-T', '2', '-', target], { reject: false, input: '' })
     const text = String(res.stdout ?? '').trim()
     if (res.exitCode === 0 && text) return text
