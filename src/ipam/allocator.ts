@@ -1,4 +1,5 @@
 // host-local's allocation policy over a Store (digest 3.5): round-robin, requested IPs, release, GC. Pure.
+import type { ValidAttachment } from '../plugin/attachments.ts'
 import { formatIp, ipAdd, ipEquals, type Ip } from '../plugin/addr.ts'
 import { CniError, ErrorCode, wrapError } from '../plugin/errors.ts'
 import { rangeCapacity, rangeFor, rangeSetContains, rangeSetToString, type Range, type RangeSet } from './range.ts'
@@ -141,10 +142,7 @@ export function holdsAny(store: Store, owner: Owner): boolean {
 }
 
 /** An attachment the runtime still considers valid (an entry of `cni.dev/valid-attachments`). */
-export interface Attachment {
-  readonly containerID: string
-  readonly ifname: string
-}
+export type Attachment = ValidAttachment
 
 /**
  * GC: releases every reservation whose owner is not a valid attachment. A legacy id-only file stays when any

@@ -6,7 +6,6 @@ import type { CniArgs } from '../plugin/env.ts'
 import { CniError, ErrorCode, invalidConfig } from '../plugin/errors.ts'
 import type { ResultRoute } from '../plugin/result.ts'
 import { compareVersions } from '../plugin/version.ts'
-import type { Attachment } from './allocator.ts'
 import { canonicalizeRangeSets, rangeSetFamily, type RangeInput, type RangeSet } from './range.ts'
 
 /** The reference's default data directory. */
@@ -51,7 +50,6 @@ const ipamSchema = z.object({
 })
 const ipListSchema = z.optional(z.array(z.string()))
 const runtimeSchema = z.object({ ipRanges: z.optional(rangeSetsSchema), ips: ipListSchema })
-const attachmentsSchema = z.array(z.object({ containerID: z.string(), ifname: z.string() }))
 
 type Json = Record<string, unknown>
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -156,15 +154,3 @@ function requestedIp(text: string, field: string): Ip {
   return parsed.ip
 }
 
-/**
- * The GC input: `cni.dev/valid-attachments`, or the older `cni.dev/attachments`. Undefined when neither key is
- * present (or is null): GC then releases nothing. An empty list means no attachment is valid.
- */
-export function parseValidAttachments(raw: Readonly<Json>): Attachment[] | undefined {
-  for (const key of ['cni.dev/valid-attachments', 'cni.dev/attachments']) {
-    const value = raw[key]
-    if (value === undefined || value === null) continue
-    return parseConfigPart(attachmentsSchema, value, key)
-  }
-  return undefined
-}

@@ -1,6 +1,7 @@
 // The host-local config: range order and folding, requested IPs from three routes, version limit, errors.
 import { describe, expect, it } from 'vitest'
-import { parseIpamConfig, parseStoreLocation, parseValidAttachments } from '../../../src/ipam/config.ts'
+import { parseIpamConfig, parseStoreLocation } from '../../../src/ipam/config.ts'
+import { parseValidAttachments } from '../../../src/plugin/attachments.ts'
 import { rangeSetToString } from '../../../src/ipam/range.ts'
 import { formatIp } from '../../../src/plugin/addr.ts'
 import type { NetConf } from '../../../src/plugin/config.ts'
