@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import type { MasqIntent, Owner } from '../firewall/model.ts'
 import { createFirewall } from '../firewall/select.ts'
 import { parseCidr } from '../plugin/addr.ts'
+import { parseValidAttachments } from '../plugin/attachments.ts'
 import { CniError, ErrorCode, normalizeError } from '../plugin/errors.ts'
 import { hostVethName } from '../plugin/ids.ts'
 import type { Context, RoleHandlers } from '../plugin/role.ts'
@@ -113,7 +114,7 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
 
     async gc(ctx) {
       const config = parseBridgeConfig(ctx.conf, ctx.env.args)
-      const valid = validAttachments(ctx.conf.raw)
+      const valid = parseValidAttachments(ctx.conf.raw)
       const errors: string[] = []
       if (config.ipamType) await ctx.ipam.gc(config.ipamType, ctx).catch((err: unknown) => errors.push(`IPAM GC: ${normalizeError(err).message}`))
       // Without the key the runtime did not say what is valid, so nothing may be removed (digest 3.6).
@@ -205,18 +206,6 @@ function masqFromResult(config: BridgeConfig, ctx: Context, prev: Result): MasqI
     return net ? [net] : []
   })
   return { kind: 'masquerade', owner: ownerOf(config, ctx), addresses }
-}
-
-type Attachment = { containerID: string; ifname: string }
-
-function validAttachments(raw: Readonly<Record<string, unknown>>): Attachment[] | undefined {
-  const list = raw['cni.dev/valid-attachments'] ?? raw['cni.dev/attachments']
-  if (list === undefined) return undefined
-  if (!Array.isArray(list)) throw new CniError(ErrorCode.InvalidConfig, 'cni.dev/valid-attachments must be a list of {containerID, ifname}')
-  return list.flatMap((a: unknown) => {
-    const o = a as Record<string, unknown> | null
-    return o && typeof o.containerID === 'string' && typeof o.ifname === 'string' ? [{ containerID: o.containerID, ifname: o.ifname }] : []
-  })
 }
 
 function defaultRandomMac(): string {
