@@ -1,11 +1,127 @@
-// The portmap role. Not implemented yet: every verb but VERSION answers with a clear error.
-import { CniError, ErrorCode } from '../plugin/errors.ts'
-import type { RoleHandlers } from '../plugin/role.ts'
+// The portmap role: publishes container ports on the host through the firewall backends. Chained after bridge.
+import { createFirewall, type Firewall } from '../firewall/select.ts'
+import type { Owner } from '../firewall/model.ts'
+import { formatIp, type IpNet } from '../plugin/addr.ts'
+import { parseValidAttachments } from '../plugin/attachments.ts'
+import { CniError, ErrorCode, invalidConfig, normalizeError, wrapError } from '../plugin/errors.ts'
+import type { Context, RoleHandlers } from '../plugin/role.ts'
+import type { Result } from '../plugin/result.ts'
+import { decodeResult } from '../plugin/version.ts'
+import { parsePortmapConfig, type PortmapConfig } from './config.ts'
+import { containerAddresses, portmapIntent, udpHostPorts, type ContainerAddresses } from './plan.ts'
+
+/** What the role needs besides the Context: the firewall (a seam for handler tests). */
+export interface PortmapDeps {
+  firewall(ctx: Context): Firewall
+}
+
+const realDeps: PortmapDeps = { firewall: (ctx) => createFirewall(ctx.sys, ctx.log) }
 
 /** Builds the portmap role's handlers. */
-export function createPortmap(): RoleHandlers {
-  const notYet = async (): Promise<never> => {
-    throw new CniError(ErrorCode.Internal, 'the portmap role is not implemented in this build of tscni yet')
+export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
+  return {
+    about: 'tscni portmap: publishes container ports on host ports (iptables or nftables), chained after bridge',
+
+    async add(ctx) {
+      const config = parsePortmapConfig(ctx.conf.raw)
+      const prev = prevResultOf(ctx, config, 'must be called as chained plugin')
+      // No mappings: nothing to do, and the chain's result passes through untouched (user-asks B24).
+      if (config.mappings.length === 0) return prev
+      const addrs = containerAddresses(prev, ctx.env.ifname)
+      if (!addrs.v4 && !addrs.v6) {
+        throw invalidConfig(`prevResult has no address on the container interface "${ctx.env.ifname}": there is nothing to forward host ports to`)
+      }
+      const owner = ownerOf(ctx)
+      const backend = await ctx.trace.step('firewall select', () => deps.firewall(ctx).select(config.backend))
+      await ctx.trace.step(`${backend.name} ensure`, () => backend.ensure(portmapIntent(config, owner, addrs)))
+      try {
+        if (config.snat && addrs.v4) await ctx.trace.step('route_localnet', () => enableRouteLocalnet(ctx, addrs.v4!))
+      } catch (err) {
+        await backend.remove('portmap', owner).catch((e: unknown) => ctx.log.warn(`rollback of ${backend.name} rules failed: ${String(e)}`))
+        throw wrapError('unable to enable route_localnet', err)
+      }
+      await ctx.trace.step('conntrack flush', () => flushConntrack(ctx, config, familiesOf(addrs)))
+      return prev
+    },
+
+    async del(ctx) {
+      // DEL needs neither mappings nor prevResult nor the netns: rules are found by owner (the reference leaks
+      // them when the runtime does not resend the mappings). A config it cannot read still releases the rules.
+      let config: PortmapConfig | undefined
+      try {
+        config = parsePortmapConfig(ctx.conf.raw)
+      } catch (err) {
+        ctx.log.warn(`DEL continues despite an unreadable config: ${normalizeError(err).message}`)
+      }
+      const owner = ownerOf(ctx)
+      const errors: string[] = []
+      for (const backend of await deps.firewall(ctx).usable()) {
+        await ctx.trace.step(`${backend.name} remove`, () => backend.remove('portmap', owner)).catch((err: unknown) => errors.push(`${backend.name}: ${normalizeError(err).message}`))
+      }
+      // DEL does not know the addresses: flush both families.
+      if (config) await flushConntrack(ctx, config, [4, 6])
+      if (errors.length > 0) throw new CniError(ErrorCode.Internal, `portmap DEL failed: ${errors.join('; ')}`)
+    },
+
+    async check(ctx) {
+      const config = parsePortmapConfig(ctx.conf.raw)
+      const prev = prevResultOf(ctx, config, 'Required prevResult missing')
+      if (config.mappings.length === 0) return
+      const addrs = containerAddresses(prev, ctx.env.ifname)
+      const backend = await deps.firewall(ctx).select(config.backend)
+      await backend.verify(portmapIntent(config, ownerOf(ctx), addrs))
+    },
+
+    async gc(ctx) {
+      const valid = parseValidAttachments(ctx.conf.raw)
+      if (valid === undefined) return
+      const owners: Owner[] = valid.map((a) => ({ network: ctx.conf.name, containerId: a.containerID, ifname: a.ifname }))
+      const errors: string[] = []
+      for (const backend of await deps.firewall(ctx).usable()) {
+        await backend.gc('portmap', ctx.conf.name, owners).catch((err: unknown) => errors.push(`${backend.name}: ${normalizeError(err).message}`))
+      }
+      if (errors.length > 0) throw new CniError(ErrorCode.Internal, `portmap GC failed: ${errors.join('; ')}`)
+    },
+
+    async status(ctx) {
+      const config = parsePortmapConfig(ctx.conf.raw)
+      const probe = await deps.firewall(ctx).probe()
+      const wanted = config.backend
+      const ok = wanted ? probe[wanted] : probe.iptables || probe.nftables
+      if (!ok) {
+        throw new CniError(ErrorCode.NotAvailable, wanted ? `the configured firewall backend ${wanted} is not usable here` : 'no usable firewall backend: neither iptables nor nftables works here')
+      }
+    },
   }
-  return { about: 'tscni portmap', add: notYet, del: notYet, check: notYet, gc: notYet, status: notYet }
+}
+
+function familiesOf(addrs: ContainerAddresses): Array<4 | 6> {
+  return [...(addrs.v4 ? [4 as const] : []), ...(addrs.v6 ? [6 as const] : [])]
+}
+
+function ownerOf(ctx: Context): Owner {
+  return { network: ctx.conf.name, containerId: ctx.env.containerId, ifname: ctx.env.ifname }
+}
+
+function prevResultOf(ctx: Context, config: PortmapConfig, missing: string): Result {
+  if (config.prevResult === undefined || config.prevResult === null) throw invalidConfig(missing)
+  return decodeResult(config.prevResult, ctx.conf.cniVersion, 'prevResult')
+}
+
+// 127.0.0.1 -> hostPort needs route_localnet on the interface that routes to the container (digest 4.3).
+async function enableRouteLocalnet(ctx: Context, v4: IpNet): Promise<void> {
+  const dev = await ctx.sys.ip.routeDev(formatIp(v4.ip))
+  if (!dev) throw new CniError(ErrorCode.Internal, `no route to container address ${formatIp(v4.ip)}`)
+  await ctx.sys.sysctl.ensure(`net/ipv4/conf/${dev}/route_localnet`, '1')
+}
+
+// Stale UDP conntrack entries would keep sending a re-used host port to an old pod (user-asks B21). Not fatal.
+async function flushConntrack(ctx: Context, config: PortmapConfig, families: ReadonlyArray<4 | 6>): Promise<void> {
+  const ports = udpHostPorts(config)
+  if (ports.length === 0) return
+  for (const family of families) {
+    for (const failure of await ctx.sys.conntrack.flushUdpPorts(family, ports)) {
+      ctx.log.warn(`conntrack flush of udp port ${failure.port} (IPv${family}) failed: ${failure.error}`)
+    }
+  }
 }

@@ -140,3 +140,9 @@ function dropUndefined<T extends object>(o: T): T {
   for (const key of Object.keys(o) as Array<keyof T>) if (o[key] === undefined) delete o[key]
   return o
 }
+
+/** The output device of `ip -j route get <addr>`; undefined when the reply names none. */
+export function parseRouteGetDev(text: string): string | undefined {
+  const [first] = parseIpJson(text, 'route get')
+  return isObject(first) && typeof first.dev === 'string' ? first.dev : undefined
+}

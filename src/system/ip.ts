@@ -3,7 +3,7 @@
 import { readlinkSync } from 'node:fs'
 import type { Exec } from './exec.ts'
 import { SystemError } from './errors.ts'
-import { parseLinks, parseRoutes, type IpLink, type IpRoute } from './ip-json.ts'
+import { parseLinks, parseRouteGetDev, parseRoutes, type IpLink, type IpRoute } from './ip-json.ts'
 import { sysctlScript, type SysctlWrite } from './sysctl.ts'
 
 /** `link add ... type bridge`. The MAC is given at creation so it is pinned from the start (trap 21). */
@@ -168,6 +168,8 @@ export interface IpTool {
   links(options?: { dev?: string; netns?: string }): Promise<IpLink[]>
   /** `ip -j route show table all` (both families). */
   routes(options?: { netns?: string }): Promise<IpRoute[]>
+  /** The device the kernel would send to `address` on (`ip -j route get`); undefined when unreachable. */
+  routeDev(address: string): Promise<string | undefined>
   /** Classifies an error thrown by this tool. */
   failure(err: unknown): IpFailure
 }
@@ -206,6 +208,10 @@ export function createIp(exec: Exec): IpTool {
     async routes(options = {}) {
       const res = await exec.run('ip', ['-j', 'route', 'show', 'table', 'all'], { netns: options.netns })
       return parseRoutes(res.stdout)
+    },
+    async routeDev(address) {
+      const res = await exec.run('ip', ['-j', 'route', 'get', address], { allowFailure: true })
+      return res.exitCode === 0 ? parseRouteGetDev(res.stdout) : undefined
     },
     failure(err) {
       const line = failedBatchLine(err)

@@ -49,6 +49,7 @@ export function createFakeSystem(): FakeSystem {
     'ip.vlans': () => undefined,
     'ip.links': (): IpLink[] => [],
     'ip.routes': (): IpRoute[] => [],
+    'ip.routeDev': () => 'cni0',
     'sysctl.get': () => '0',
     'sysctl.set': () => undefined,
     'sysctl.ensure': () => undefined,
@@ -91,6 +92,7 @@ export function createFakeSystem(): FakeSystem {
       vlans: (...args) => call('ip.vlans', args),
       links: (...args) => call('ip.links', args),
       routes: (...args) => call('ip.routes', args),
+      routeDev: (...args) => call('ip.routeDev', args),
       failure: (err) => (err instanceof FakeError ? err.failure : { exists: false, noDevice: false }),
     },
     sysctl: {

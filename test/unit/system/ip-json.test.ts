@@ -1,7 +1,7 @@
 // system/ip-json.ts on recorded `ip -j` output (test/fixtures/ip, iproute2 6.1; the tentative sample is `ip -j addr` without -d, taken while DAD ran).
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { parseLinks, parseRoutes } from '../../../src/system/ip-json.ts'
+import { parseLinks, parseRouteGetDev, parseRoutes } from '../../../src/system/ip-json.ts'
 
 const fixture = (name: string) => readFileSync(new URL(`../../fixtures/ip/${name}`, import.meta.url), 'utf8')
 
@@ -40,5 +40,14 @@ describe('ip -j parsers', () => {
     expect(parseLinks('')).toEqual([])
     expect(() => parseLinks('{')).toThrow('unexpected ip -j output')
     expect(() => parseRoutes('[{"x":1}]')).toThrow('lacks dst')
+  })
+})
+
+describe('parseRouteGetDev', () => {
+  it('reads the output device of ip -j route get', () => {
+    expect(parseRouteGetDev('[{"dst":"10.9.0.5","dev":"d0","prefsrc":"10.9.0.1","flags":[],"uid":0,"cache":[]}]\n')).toBe('d0')
+  })
+  it('is undefined when the reply names no device', () => {
+    expect(parseRouteGetDev('[{"dst":"10.9.0.5","type":"blackhole"}]')).toBeUndefined()
   })
 })
