@@ -46,13 +46,16 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
         // Reading the bridge needs no address, so it runs while IPAM allocates (one process less on the clock).
         const firstLook = observe(ctx, config)
         firstLook.catch(() => undefined)
+        // Choosing the masquerade backend probes iptables: also done while IPAM allocates.
+        const fw = firewall(ctx.sys, ctx.log)
+        const masqBackend = config.ipMasq && config.ipamType ? fw.select(config.ipMasqBackend) : undefined
+        masqBackend?.catch(() => undefined)
         let ipam: Result | undefined
         if (config.ipamType) {
           ipam = await ctx.trace.step('ipam add', () => ctx.ipam.add(config.ipamType, ctx))
           undo.push('release IPAM addresses', () => ctx.ipam.del(config.ipamType, ctx))
         }
-        const fw = firewall(ctx.sys, ctx.log)
-        const applyDeps = { sys: ctx.sys, log: ctx.log, sleep, masqBackend: () => fw.select(config.ipMasqBackend) }
+        const applyDeps = { sys: ctx.sys, log: ctx.log, sleep, masqBackend: () => masqBackend ?? fw.select(config.ipMasqBackend) }
         for (let attempt = 1; ; attempt++) {
           const seen = attempt === 1 ? await firstLook : await observe(ctx, config)
           const plan = await ctx.trace.step('plan', async () => makePlan(ctx, config, ipam, seen, randomMac))

@@ -61,7 +61,8 @@ export function createFirewall(sys: System, log: Logger, options: FirewallOption
   return {
     probe,
     async select(configured) {
-      const name = configured ?? selectBackend(undefined, await probe())
+      // iptables usable decides the automatic choice alone; nft is probed (~9 ms: nft --check) only without it.
+      const name = configured ?? ((await usableFamilies()).includes(4) ? 'iptables' : selectBackend(undefined, await probe()))
       log.debug(`firewall backend: ${name}${configured ? ' (configured)' : ' (detected)'}`)
       return backends[name]
     },

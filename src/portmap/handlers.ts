@@ -33,12 +33,15 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
       }
       const owner = ownerOf(ctx)
       const backend = await ctx.trace.step('firewall select', () => deps.firewall(ctx).select(config.backend))
-      await ctx.trace.step(`${backend.name} ensure`, () => backend.ensure(portmapIntent(config, owner, addrs)))
-      try {
-        if (config.snat && addrs.v4) await ctx.trace.step('route_localnet', () => enableRouteLocalnet(ctx, addrs.v4!))
-      } catch (err) {
+      // route_localnet is a host setting, idempotent and harmless alone, so it runs beside the rule transaction.
+      const [rules, localnet] = await Promise.allSettled([
+        ctx.trace.step(`${backend.name} ensure`, () => backend.ensure(portmapIntent(config, owner, addrs))),
+        config.snat && addrs.v4 ? ctx.trace.step('route_localnet', () => enableRouteLocalnet(ctx, addrs.v4!)) : Promise.resolve(),
+      ])
+      if (rules.status === 'rejected') throw rules.reason
+      if (localnet.status === 'rejected') {
         await backend.remove('portmap', owner).catch((e: unknown) => ctx.log.warn(`rollback of ${backend.name} rules failed: ${String(e)}`))
-        throw wrapError('unable to enable route_localnet', err)
+        throw wrapError('unable to enable route_localnet', localnet.reason)
       }
       await ctx.trace.step('conntrack flush', () => flushConntrack(ctx, config, familiesOf(addrs)))
       return prev
@@ -119,9 +122,8 @@ async function enableRouteLocalnet(ctx: Context, v4: IpNet): Promise<void> {
 async function flushConntrack(ctx: Context, config: PortmapConfig, families: ReadonlyArray<4 | 6>): Promise<void> {
   const ports = udpHostPorts(config)
   if (ports.length === 0) return
-  for (const family of families) {
-    for (const failure of await ctx.sys.conntrack.flushUdpPorts(family, ports)) {
-      ctx.log.warn(`conntrack flush of udp port ${failure.port} (IPv${family}) failed: ${failure.error}`)
-    }
-  }
+  const results = await Promise.all(families.map((family) => ctx.sys.conntrack.flushUdpPorts(family, ports)))
+  results.forEach((failures, i) => {
+    for (const failure of failures) ctx.log.warn(`conntrack flush of udp port ${failure.port} (IPv${families[i]}) failed: ${failure.error}`)
+  })
 }

