@@ -3,6 +3,7 @@
 import { realpathSync } from 'node:fs'
 import { basename } from 'node:path'
 import { isSea } from 'node:sea'
+import { startupSnapshot } from 'node:v8'
 import { createBridge } from './bridge/handlers.ts'
 import { runCli } from './cli/index.ts'
 import { createHostLocal } from './ipam/handlers.ts'
@@ -23,7 +24,8 @@ async function main(): Promise<void> {
   const sea = isSea()
   // A link keeps its own name in argv0 for the single executable and in argv[1] for the bundle.
   const invokedAs = basename(sea ? process.argv0 : process.argv[1] ?? 'tscni')
-  const selfPath = sea ? process.execPath : realpathSync(process.argv[1] ?? '')
+  // Resolved only when needed (install, and deciding whether "host-local" on CNI_PATH is this executable).
+  const selfPath = (): string => (sea ? process.execPath : realpathSync(process.argv[1] ?? ''))
   const invocation = resolveInvocation(invokedAs, process.argv.slice(2))
   const outcome = await run(invocation, env, selfPath, sea)
   if (outcome.stderr) process.stderr.write(outcome.stderr)
@@ -31,12 +33,12 @@ async function main(): Promise<void> {
   process.exitCode = outcome.exitCode
 }
 
-async function run(invocation: ReturnType<typeof resolveInvocation>, env: Record<string, string | undefined>, selfPath: string, sea: boolean): Promise<Outcome> {
+async function run(invocation: ReturnType<typeof resolveInvocation>, env: Record<string, string | undefined>, selfPath: () => string, sea: boolean): Promise<Outcome> {
   const pathEnv = env.PATH ? `${env.PATH}:${SYSTEM_PATH}` : SYSTEM_PATH
   if (invocation.kind === 'unknown') {
     return { stdout: '', stderr: `tscni: invoked as "${invocation.name}", which is not a role (bridge, host-local, portmap) or tscni\n`, exitCode: 2 }
   }
-  if (invocation.kind === 'cli') return runCli(invocation.args, { env, selfPath, isSea: sea, pathEnv, nodeVersion: process.versions.node })
+  if (invocation.kind === 'cli') return runCli(invocation.args, { env, selfPath: selfPath(), isSea: sea, pathEnv, nodeVersion: process.versions.node })
 
   const log = createLogger((line) => process.stderr.write(line), `tscni-${invocation.role}`, levelFromEnv(env.TSCNI_LOG_LEVEL))
   const sys = createSystem({ pathEnv, onRun: (cmd, args, ms) => log.debug(`${ms.toFixed(1)} ms: ${cmd} ${args.join(' ')}`) })
@@ -61,11 +63,11 @@ async function run(invocation: ReturnType<typeof resolveInvocation>, env: Record
   return outcome
 }
 
-async function isSelf(type: string, cniPath: readonly string[], selfPath: string): Promise<boolean> {
+async function isSelf(type: string, cniPath: readonly string[], selfPath: () => string): Promise<boolean> {
   const found = await findInPath(type, cniPath)
   if (!found) return false
   try {
-    return realpathSync(found) === selfPath
+    return realpathSync(found) === selfPath()
   } catch {
     return false
   }
@@ -77,9 +79,16 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8')
 }
 
-main().catch((err: unknown) => {
-  // Only reached on a bug in main itself; runPlugin already turns every verb failure into error JSON.
-  process.stderr.write(`tscni: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
-  process.stdout.write(`${JSON.stringify({ cniVersion: '1.1.0', code: 999, msg: `internal error: ${String(err)}` })}\n`)
-  process.exitCode = 1
-})
+function start(): void {
+  main().catch((err: unknown) => {
+    // Only reached on a bug in main itself; runPlugin already turns every verb failure into error JSON.
+    process.stderr.write(`tscni: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+    process.stdout.write(`${JSON.stringify({ cniVersion: '1.1.0', code: 999, msg: `internal error: ${String(err)}` })}\n`)
+    process.exitCode = 1
+  })
+}
+
+// In the single executable built with a startup snapshot, module initialisation happened at build time and
+// start() runs when the snapshot is deserialised; otherwise it runs now.
+if (startupSnapshot.isBuildingSnapshot()) startupSnapshot.setDeserializeMainFunction(start)
+else start()
