@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { CniRuntime, loadConfList, type Attachment } from '../test/support/cni-runtime.ts'
 import { NetnsPool, type TestNetns } from '../test/support/netns.ts'
-import { detail, step, StepFailed, table } from './steps.ts'
+import { renderTable as table } from '../src/cli/table.ts'
+import { detail, step, StepFailed } from './steps.ts'
 
 const BACKEND = process.env.DEMO_BACKEND === 'iptables' ? 'iptables' : 'nftables'
 const CONF_FILE = resolve(`conf/bridge-host-local-portmap-${BACKEND}.conflist`)

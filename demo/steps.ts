@@ -23,10 +23,3 @@ export async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
 export function detail(text: string): void {
   for (const line of text.split('\n')) process.stdout.write(`    ${line}\n`)
 }
-
-/** Renders rows as an aligned text table. */
-export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const fmt = (r: readonly string[]) => r.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  ').trimEnd()
-  return [fmt(header), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)].join('\n')
-}

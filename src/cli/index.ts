@@ -1,7 +1,8 @@
-// The tscni command for people: help, version, install (and later ls, gc, doctor). Never on a plugin's stdout path.
+// The tscni command for people: help, version, install, ls, gc, doctor. Never on a plugin's stdout path.
 import type { Outcome } from '../plugin/dispatch.ts'
 import { SUPPORTED_VERSIONS } from '../plugin/version.ts'
 import { runInstall } from './install.ts'
+import { runLs } from './ls.ts'
 import { TSCNI_VERSION } from './version.ts'
 
 /** What the command-line tool gets from main.ts. */
@@ -23,6 +24,10 @@ Usage:
                                      copy this executable into DIR (e.g. /opt/cni/bin) and link its roles:
                                      tscni-bridge, tscni-host-local, tscni-portmap; with --standard-names also
                                      bridge, host-local, portmap (replacing the reference plugins needs --force)
+  tscni ls [--data-dir DIR] [--conf-dir DIR] [--json]
+                                     networks under the host-local data dir (default /var/lib/cni/networks),
+                                     how full their ranges are (from the configs in /etc/cni/net.d), and which
+                                     container and interface hold each address
 
 As a CNI plugin, run it through one of those names (or "tscni ROLE") with CNI_COMMAND set.
 `
@@ -44,6 +49,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<Outcom
       }
     case 'install':
       return runInstall(rest, io)
+    case 'ls':
+      return runLs(rest)
     default:
       return { stdout: '', stderr: `tscni: unknown command "${command}"\n\n${HELP}`, exitCode: 2 }
   }

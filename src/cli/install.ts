@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import type { Outcome } from '../plugin/dispatch.ts'
 import type { CliIo } from './index.ts'
+import { parseOptions } from './options.ts'
 
 // Present in every tscni build (bundle and single executable), so install can recognise its own files.
 const MARKER = 'tscni-multicall-executable-marker-v1'
@@ -20,19 +21,11 @@ export interface InstallOptions {
 
 /** Parses the arguments; a string is a usage error. */
 export function parseInstallArgs(args: readonly string[]): InstallOptions | string {
-  let binDir: string | undefined
-  let standardNames = false
-  let force = false
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!
-    if (arg === '--bin-dir') binDir = args[++i]
-    else if (arg.startsWith('--bin-dir=')) binDir = arg.slice('--bin-dir='.length)
-    else if (arg === '--standard-names') standardNames = true
-    else if (arg === '--force') force = true
-    else return `unknown argument "${arg}"`
-  }
+  const opts = parseOptions(args, { values: ['--bin-dir'], flags: ['--standard-names', '--force'] })
+  if (typeof opts === 'string') return opts
+  const binDir = opts.values['--bin-dir']
   if (!binDir) return '--bin-dir DIR is required (for example --bin-dir /opt/cni/bin)'
-  return { binDir, standardNames, force }
+  return { binDir, standardNames: opts.flags.has('--standard-names'), force: opts.flags.has('--force') }
 }
 
 /** Runs `tscni install`. */

@@ -1,0 +1,143 @@
+// Reads what a node holds for people: host-local reservations under a data dir and the network configs in a
+// config dir that allocate from them (for range sizes). Read-only: takes no lock and changes nothing.
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { formatIp, parseIp, type Ip } from '../plugin/addr.ts'
+import { parseCniArgs } from '../plugin/env.ts'
+import { normalizeError } from '../plugin/errors.ts'
+import { parseIpamConfig, DEFAULT_DATA_DIR } from '../ipam/config.ts'
+import { rangeCapacity, rangeFor, rangeSetToString, type RangeSet } from '../ipam/range.ts'
+import { parseOwner } from '../ipam/store.ts'
+
+/** Where `ls`, `gc` and `doctor` look by default. */
+export const DEFAULT_CONF_DIR = '/etc/cni/net.d'
+
+/** One reserved address. `ifname` is undefined for a legacy id-only file. */
+export interface ReservationInfo {
+  readonly ip: string
+  readonly containerId: string
+  readonly ifname: string | undefined
+}
+
+/** How full one range set is. */
+export interface RangeSetUsage {
+  readonly rangeSet: string
+  readonly used: number
+  /** Usable addresses (gateway excluded), as text: IPv6 sizes exceed a JS number. */
+  readonly size: string
+}
+
+/** A network directory under the data dir, with the config that allocates from it when one was found. */
+export interface NetworkInfo {
+  readonly name: string
+  readonly dir: string
+  readonly configFile?: string
+  readonly rangeSets?: readonly RangeSetUsage[]
+  readonly reservations: readonly ReservationInfo[]
+}
+
+/** Everything `ls` shows about a node. */
+export interface NodeIpam {
+  readonly dataDir: string
+  readonly confDir: string
+  readonly networks: readonly NetworkInfo[]
+  /** Problems met while reading (an unreadable config, say): reported, never fatal. */
+  readonly notes: readonly string[]
+}
+
+/** A host-local config found in the config dir. */
+interface FoundConfig {
+  readonly file: string
+  readonly name: string
+  readonly dataDir: string
+  readonly rangeSets: readonly RangeSet[]
+}
+
+/** Reads every network directory of `dataDir`, matching configs from `confDir` by name and data dir. */
+export function readNodeIpam(dataDir: string = DEFAULT_DATA_DIR, confDir: string = DEFAULT_CONF_DIR): NodeIpam {
+  const notes: string[] = []
+  const configs = readConfigs(confDir, notes)
+  const networks = listDirs(dataDir).map((name): NetworkInfo => {
+    const dir = join(dataDir, name)
+    const reservations = readReservations(dir)
+    const config = configs.find((c) => c.name === name && c.dataDir === dataDir)
+    const rangeSets = config?.rangeSets.map((set) => usageOf(set, reservations))
+    return { name, dir, ...(config ? { configFile: config.file, rangeSets } : {}), reservations }
+  })
+  return { dataDir, confDir, networks, notes }
+}
+
+/** The reservations of one network directory, sorted by address; `lock`, `last_reserved_ip.*` and other files are skipped. */
+export function readReservations(dir: string): ReservationInfo[] {
+  const out: Array<ReservationInfo & { key: Ip }> = []
+  for (const file of safeList(dir)) {
+    const ip = parseIp(file)
+    if (!ip || formatIp(ip) !== file) continue
+    let content: string
+    try {
+      content = readFileSync(join(dir, file), 'utf8').trim()
+    } catch {
+      continue
+    }
+    const owner = parseOwner(content)
+    out.push({ ip: file, containerId: owner.containerId, ifname: owner.ifname, key: ip })
+  }
+  out.sort((a, b) => (a.key.family !== b.key.family ? a.key.family - b.key.family : a.key.value < b.key.value ? -1 : 1))
+  return out.map(({ key: _key, ...rest }) => rest)
+}
+
+function usageOf(set: RangeSet, reservations: readonly ReservationInfo[]): RangeSetUsage {
+  const used = reservations.filter((r) => {
+    const ip = parseIp(r.ip)
+    return ip !== undefined && rangeFor(set, ip) !== undefined
+  }).length
+  const size = set.reduce((sum, range) => sum + rangeCapacity(range), 0n)
+  return { rangeSet: rangeSetToString(set), used, size: size.toString() }
+}
+
+// Config lists (*.conflist) and single configs (*.conf, *.json) whose plugins use host-local IPAM.
+function readConfigs(confDir: string, notes: string[]): FoundConfig[] {
+  const out: FoundConfig[] = []
+  for (const file of safeList(confDir).filter((f) => /\.(conflist|conf|json)$/.test(f)).sort()) {
+    const path = join(confDir, file)
+    let doc: Record<string, unknown>
+    try {
+      doc = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>
+    } catch (err) {
+      notes.push(`${path}: not valid JSON (${(err as Error).message})`)
+      continue
+    }
+    const plugins = Array.isArray(doc.plugins) ? (doc.plugins as Array<Record<string, unknown>>) : [doc]
+    for (const plugin of plugins) {
+      const ipam = plugin.ipam as Record<string, unknown> | undefined
+      if (!ipam || !['host-local', 'tscni-host-local'].includes(String(ipam.type))) continue
+      const name = String(doc.name ?? '')
+      const raw = { ...plugin, name, cniVersion: String(doc.cniVersion ?? '1.0.0') }
+      try {
+        const conf = parseIpamConfig({ cniVersion: raw.cniVersion, name, type: String(plugin.type ?? ''), raw }, parseCniArgs(''))
+        out.push({ file: path, name, dataDir: conf.location.dataDir, rangeSets: conf.rangeSets })
+      } catch (err) {
+        notes.push(`${path}: network "${name}": ${normalizeError(err).message}`)
+      }
+    }
+  }
+  return out
+}
+
+function listDirs(dir: string): string[] {
+  return safeList(dir).filter((name) => {
+    try {
+      return statSync(join(dir, name)).isDirectory()
+    } catch {
+      return false
+    }
+  }).sort()
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+  } catch {
+    return []
+  }
+}
