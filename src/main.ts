@@ -38,28 +38,41 @@ async function run(invocation: ReturnType<typeof resolveInvocation>, env: Record
   if (invocation.kind === 'unknown') {
     return { stdout: '', stderr: `tscni: invoked as "${invocation.name}", which is not a role (bridge, host-local, portmap) or tscni\n`, exitCode: 2 }
   }
-  if (invocation.kind === 'cli') return runCli(invocation.args, { env, selfPath: selfPath(), isSea: sea, pathEnv, nodeVersion: process.versions.node })
+  if (invocation.kind === 'cli') {
+    return runCli(invocation.args, {
+      env, selfPath: selfPath(), isSea: sea, pathEnv, nodeVersion: process.versions.node, readStdin,
+      // The tool runs roles in-process through the same dispatcher a runtime's call goes through (tscni gc).
+      runRole: (role, roleEnv, stdin) => runRole(role, roleEnv, async () => stdin, pathEnv, selfPath, { allInProcess: true }),
+    })
+  }
+  return runRole(invocation.role, env, readStdin, pathEnv, selfPath, { allInProcess: false })
+}
 
-  const log = createLogger((line) => process.stderr.write(line), `tscni-${invocation.role}`, levelFromEnv(env.TSCNI_LOG_LEVEL))
+// One CNI invocation of a role: System, roles and IPAM delegate composed, the verb run, the JSON-lines log written.
+async function runRole(role: RoleName, env: Readonly<Record<string, string | undefined>>, stdin: () => Promise<string>, pathEnv: string,
+  selfPath: () => string, options: { allInProcess: boolean }): Promise<Outcome> {
+  const log = createLogger((line) => process.stderr.write(line), `tscni-${role}`, levelFromEnv(env.TSCNI_LOG_LEVEL))
   const sys = createSystem({ pathEnv, onRun: (cmd, args, ms) => log.debug(`${ms.toFixed(1)} ms: ${cmd} ${args.join(' ')}`) })
   const hostLocal = createHostLocal()
   const roles: Record<RoleName, RoleHandlers> = { bridge: createBridge(), 'host-local': hostLocal, portmap: createPortmap() }
   const ipam = createDelegate({
     exec: sys.exec,
     env,
-    // tscni-host-local is always ours; "host-local" is ours only when CNI_PATH resolves it to this executable.
-    inProcess: async (type, cniPath) => (type === 'tscni-host-local' || (type === 'host-local' && (await isSelf(type, cniPath, selfPath))) ? hostLocal : undefined),
+    // tscni-host-local is always ours; "host-local" is ours only when CNI_PATH resolves it to this executable
+    // (or, for the tool's own in-process runs, always: the on-disk format is the reference's anyway).
+    inProcess: async (type, cniPath) =>
+      type === 'tscni-host-local' || (type === 'host-local' && (options.allInProcess || (await isSelf(type, cniPath, selfPath)))) ? hostLocal : undefined,
   })
   const tracer = createTracer()
   const record: InvocationRecord = {}
   const started = performance.now()
-  const outcome = await runPlugin(roles[invocation.role], {
+  const outcome = await runPlugin(roles[role], {
     env,
-    readStdin,
+    readStdin: stdin,
     sys,
-    makeContext: (cniEnv, conf, stdin) => ({ env: cniEnv, conf, stdin, sys, ipam, log, trace: tracer }),
+    makeContext: (cniEnv, conf, raw) => ({ env: cniEnv, conf, stdin: raw, sys, ipam, log, trace: tracer }),
   }, record)
-  await writeInvocationLog({ env, role: invocation.role, record, steps: tracer.steps, totalMs: performance.now() - started, log })
+  await writeInvocationLog({ env, role, record, steps: tracer.steps, totalMs: performance.now() - started, log })
   return outcome
 }
 

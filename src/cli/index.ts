@@ -1,7 +1,9 @@
 // The tscni command for people: help, version, install, ls, gc, doctor. Never on a plugin's stdout path.
 import type { Outcome } from '../plugin/dispatch.ts'
+import type { RoleName } from '../plugin/role.ts'
 import { SUPPORTED_VERSIONS } from '../plugin/version.ts'
 import { runInstall } from './install.ts'
+import { runGc } from './gc.ts'
 import { runLs } from './ls.ts'
 import { TSCNI_VERSION } from './version.ts'
 
@@ -13,6 +15,10 @@ export interface CliIo {
   readonly isSea: boolean
   readonly pathEnv: string
   readonly nodeVersion: string
+  /** Reads this process's stdin (for `--valid -`). */
+  readStdin(): Promise<string>
+  /** Runs one CNI verb of a role in-process, exactly as an invocation of its executable would. */
+  runRole(role: RoleName, env: Readonly<Record<string, string | undefined>>, stdin: string): Promise<Outcome>
 }
 
 const HELP = `tscni ${TSCNI_VERSION}: CNI bridge, host-local and portmap plugins in one executable
@@ -28,6 +34,10 @@ Usage:
                                      networks under the host-local data dir (default /var/lib/cni/networks),
                                      how full their ranges are (from the configs in /etc/cni/net.d), and which
                                      container and interface hold each address
+  tscni gc --network NAME --valid FILE|- [--data-dir DIR] [--dry-run]
+                                     release the addresses and firewall rules (masquerade, port mappings) of
+                                     NAME whose attachment is not in FILE: a JSON list of
+                                     {"containerID": "...", "ifname": "..."} ("-" reads stdin; [] means none)
 
 As a CNI plugin, run it through one of those names (or "tscni ROLE") with CNI_COMMAND set.
 `
@@ -51,6 +61,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<Outcom
       return runInstall(rest, io)
     case 'ls':
       return runLs(rest)
+    case 'gc':
+      return runGc(rest, io)
     default:
       return { stdout: '', stderr: `tscni: unknown command "${command}"\n\n${HELP}`, exitCode: 2 }
   }
