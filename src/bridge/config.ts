@@ -41,7 +41,8 @@ const bool = z.optional(z.boolean({ error: 'expected true or false' }))
 const vid = z.optional(z.number({ error: 'expected an integer' }).check(z.int({ error: 'expected an integer' })))
 const strings = z.optional(z.array(z.string({ error: 'expected a string' })))
 
-const schema = z.object({
+/** The bridge options as accepted on stdin (docs/configuration.md is checked against it). */
+export const bridgeConfigSchema = z.object({
   bridge: z.optional(z.string({ error: 'expected a string' })),
   isGateway: bool,
   isDefaultGateway: bool,
@@ -64,14 +65,14 @@ const schema = z.object({
   runtimeConfig: z.optional(z.object({ mac: z.optional(z.string({ error: 'expected a MAC address string' })) })),
 })
 
-const KEYS = Object.keys(schema.shape)
+const KEYS = Object.keys(bridgeConfigSchema.shape)
 const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/
 // IFNAMSIZ, and nothing that would split or comment out an ip -batch line.
 const IFNAME = /^[^\s/:'"#\\]{1,15}$/
 
 /** Parses and validates the bridge options of a decoded config; `args` is CNI_ARGS (for MAC=). */
 export function parseBridgeConfig(conf: NetConf, args: CniArgs): BridgeConfig {
-  const raw = parseConfigPart(schema, canonicalKeys(conf.raw, KEYS), '')
+  const raw = parseConfigPart(bridgeConfigSchema, canonicalKeys(conf.raw, KEYS), '')
   const bridge = raw.bridge || 'cni0'
   if (!IFNAME.test(bridge) || bridge === '.' || bridge === '..') {
     throw invalidConfig(`invalid bridge name "${bridge}": an interface name has 1 to 15 characters and no whitespace, '/', ':', quotes, '#' or '\\'`)

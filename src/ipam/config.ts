@@ -51,6 +51,9 @@ const ipamSchema = z.object({
 const ipListSchema = z.optional(z.array(z.string()))
 const runtimeSchema = z.object({ ipRanges: z.optional(rangeSetsSchema), ips: ipListSchema })
 
+/** Every config part host-local reads, by where it sits (docs/configuration.md is checked against them). */
+export const hostLocalConfigSchemas = { ipam: ipamSchema, runtimeConfig: runtimeSchema, 'args.cni.ips': ipListSchema }
+
 type Json = Record<string, unknown>
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
 

@@ -33,7 +33,8 @@ const MappingSchema = z.object({
 
 const ConditionsSchema = z.optional(z.array(z.string()))
 
-const PortmapSchema = z.object({
+/** The portmap options as accepted on stdin (docs/configuration.md is checked against it). */
+export const portmapConfigSchema = z.object({
   snat: z.optional(z.boolean()),
   masqAll: z.optional(z.boolean()),
   markMasqBit: z.optional(z.number().check(z.int(), z.minimum(0, 'MasqMarkBit must be between 0 and 31'), z.maximum(31, 'MasqMarkBit must be between 0 and 31'))),
@@ -49,7 +50,7 @@ export function parsePortmapConfig(raw: Readonly<Record<string, unknown>>): Port
   const obj = canonicalKeys(raw, ['runtimeConfig', 'prevResult'])
   const runtime = obj.runtimeConfig
   if (runtime && typeof runtime === 'object') obj.runtimeConfig = canonicalKeys(runtime as Record<string, unknown>, ['portMappings'])
-  const parsed = parseConfigPart(PortmapSchema, obj, '')
+  const parsed = parseConfigPart(portmapConfigSchema, obj, '')
   if (parsed.externalSetMarkChain !== undefined && parsed.markMasqBit !== undefined) {
     throw invalidConfig('Cannot specify externalSetMarkChain and markMasqBit')
   }
@@ -84,7 +85,7 @@ function conditionsBackend(conditions: readonly string[] | undefined): BackendNa
   return first.startsWith('-') || first.startsWith('!') ? 'iptables' : 'nftables'
 }
 
-function chooseBackend(parsed: z.output<typeof PortmapSchema>): BackendName | undefined {
+function chooseBackend(parsed: z.output<typeof portmapConfigSchema>): BackendName | undefined {
   const wants = new Map<string, BackendName>()
   if (parsed.externalSetMarkChain !== undefined) wants.set('externalSetMarkChain', 'iptables')
   for (const key of ['conditionsV4', 'conditionsV6'] as const) {
