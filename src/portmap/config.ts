@@ -1,20 +1,13 @@
 // portmap's config: runtimeConfig.portMappings and the backend options, validated and defaulted (pure).
 import * as z from 'zod/mini'
 import type { BackendName } from '../firewall/backend.ts'
-import type { PortMapping } from '../firewall/model.ts'
+import type { PortMapping, PortmapIntent } from '../firewall/model.ts'
 import { formatIp, parseIp } from '../plugin/addr.ts'
 import { canonicalKeys, parseConfigPart } from '../plugin/config.ts'
 import { invalidConfig } from '../plugin/errors.ts'
 
-/** portmap's options after validation. */
-export interface PortmapConfig {
-  readonly mappings: readonly PortMapping[]
-  readonly snat: boolean
-  readonly masqAll: boolean
-  readonly markMasqBit: number
-  readonly externalSetMarkChain?: string
-  readonly conditionsV4?: readonly string[]
-  readonly conditionsV6?: readonly string[]
+/** portmap's options after validation: the intent's options, the backend wish and the raw prevResult. */
+export type PortmapConfig = Pick<PortmapIntent, 'mappings' | 'snat' | 'masqAll' | 'markMasqBit' | 'externalSetMarkChain' | 'conditionsV4' | 'conditionsV6'> & {
   /** The backend the config asks for, explicitly or through backend-specific options; undefined = detect. */
   readonly backend?: BackendName
   /** prevResult as received (decoded by the handler in the config's version). */

@@ -1,18 +1,8 @@
 import * as z from 'zod/mini'
 import { describe, expect, it } from 'vitest'
 import { canonicalKeys, decodeNetConf, parseConfigPart } from '../../../src/plugin/config.ts'
-import { CniError } from '../../../src/plugin/errors.ts'
+import { errorOf } from '../../support/errors.ts'
 import type { Verb } from '../../../src/plugin/env.ts'
-
-function errorOf(fn: () => unknown): CniError {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof CniError) return err
-    throw err
-  }
-  throw new Error('expected a CniError')
-}
 
 const conf = (o: Record<string, unknown>) => JSON.stringify({ name: 'net', type: 'bridge', ...o })
 

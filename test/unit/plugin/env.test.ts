@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { parseCniArgs, parseEnv, readVerb, validateIfname, type Verb } from '../../../src/plugin/env.ts'
-import { CniError } from '../../../src/plugin/errors.ts'
+import { errorOf } from '../../support/errors.ts'
 
 const FULL = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'abc', CNI_NETNS: '/run/netns/x', CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin:/usr/lib/cni' }
-
-function errorOf(fn: () => unknown): CniError {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof CniError) return err
-    throw err
-  }
-  throw new Error('expected a CniError')
-}
 
 describe('readVerb', () => {
   it('returns undefined without CNI_COMMAND (the about text case)', () => {

@@ -1,21 +1,11 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { CniError } from '../../../src/plugin/errors.ts'
+import { errorOf } from '../../support/errors.ts'
 import type { Result } from '../../../src/plugin/result.ts'
 import { compareVersions, decodeResult, encodeResult, SUPPORTED_VERSIONS, versionReply } from '../../../src/plugin/version.ts'
 
 const fixture = (name: string): any => JSON.parse(readFileSync(new URL(`../../fixtures/version/${name}.json`, import.meta.url), 'utf8'))
 const internal: Result = fixture('internal')
-
-function errorOf(fn: () => unknown): CniError {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof CniError) return err
-    throw err
-  }
-  throw new Error('expected a CniError')
-}
 
 describe('encodeResult golden files', () => {
   it.each(SUPPORTED_VERSIONS)('writes the %s shape', (version) => {

@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { CniError } from '../../../src/plugin/errors.ts'
+import { errorOf } from '../../support/errors.ts'
 import { parsePortmapConfig } from '../../../src/portmap/config.ts'
 
-function errorOf(fn: () => unknown): CniError {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof CniError) return err
-    throw err
-  }
-  throw new Error('expected a CniError')
-}
 const base = { cniVersion: '1.0.0', name: 'net', type: 'portmap' }
 const withMappings = (portMappings: unknown[], extra: Record<string, unknown> = {}) => ({ ...base, runtimeConfig: { portMappings }, ...extra })
 

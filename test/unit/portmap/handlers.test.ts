@@ -6,10 +6,10 @@ import type { FirewallIntent, Owner, PortmapIntent } from '../../../src/firewall
 import type { Firewall } from '../../../src/firewall/select.ts'
 import { decodeNetConf } from '../../../src/plugin/config.ts'
 import { parseEnv, type Verb } from '../../../src/plugin/env.ts'
-import { CniError } from '../../../src/plugin/errors.ts'
 import { silentLogger } from '../../../src/plugin/log.ts'
 import { noTrace, type Context } from '../../../src/plugin/role.ts'
 import { createPortmap } from '../../../src/portmap/handlers.ts'
+import { asyncErrorOf } from '../../support/errors.ts'
 import { createFakeSystem, type FakeSystem } from '../../support/fake-system.ts'
 
 const PREV = {
@@ -50,16 +50,6 @@ function setup(opts: Parameters<typeof fakeFirewall>[1] = {}) {
   return { log, sys, role }
 }
 
-async function errorOf(p: Promise<unknown>): Promise<CniError> {
-  try {
-    await p
-  } catch (err) {
-    if (err instanceof CniError) return err
-    throw err
-  }
-  throw new Error('expected a CniError')
-}
-
 describe('portmap ADD', () => {
   it('passes prevResult through untouched when there are no mappings, touching nothing', async () => {
     const { log, sys, role } = setup()
@@ -72,7 +62,7 @@ describe('portmap ADD', () => {
 
   it('requires prevResult (chained plugin)', async () => {
     const { sys, role } = setup()
-    expect(await errorOf(role.add(ctxFor('ADD', { runtimeConfig: { portMappings: MAPPINGS } }, sys)))).toMatchObject({ code: 7, message: 'must be called as chained plugin' })
+    expect(await asyncErrorOf(role.add(ctxFor('ADD', { runtimeConfig: { portMappings: MAPPINGS } }, sys)))).toMatchObject({ code: 7, message: 'must be called as chained plugin' })
   })
 
   it('installs the intent for both families, enables route_localnet on the route device, flushes UDP conntrack', async () => {
@@ -106,7 +96,7 @@ describe('portmap ADD', () => {
   it('removes the rules it installed when route_localnet cannot be enabled', async () => {
     const { log, sys, role } = setup()
     sys.on('ip.routeDev', () => undefined)
-    const err = await errorOf(role.add(ctxFor('ADD', { prevResult: PREV, runtimeConfig: { portMappings: MAPPINGS } }, sys)))
+    const err = await asyncErrorOf(role.add(ctxFor('ADD', { prevResult: PREV, runtimeConfig: { portMappings: MAPPINGS } }, sys)))
     expect(err.message).toBe('unable to enable route_localnet: no route to container address 10.47.0.5')
     expect(log.calls).toEqual(['select:auto', 'iptables.ensure', 'iptables.remove:portmap'])
   })
@@ -114,7 +104,7 @@ describe('portmap ADD', () => {
   it('fails clearly when prevResult has no address on the container interface', async () => {
     const { sys, role } = setup()
     const prev = { ...PREV, ips: [{ address: '10.47.0.1/16', interface: 0 }] }
-    expect((await errorOf(role.add(ctxFor('ADD', { prevResult: prev, runtimeConfig: { portMappings: MAPPINGS } }, sys)))).message).toContain('no address on the container interface "eth0"')
+    expect((await asyncErrorOf(role.add(ctxFor('ADD', { prevResult: prev, runtimeConfig: { portMappings: MAPPINGS } }, sys)))).message).toContain('no address on the container interface "eth0"')
   })
 
   it('a failed ensure is reported and no conntrack entry is flushed', async () => {
@@ -160,7 +150,7 @@ describe('portmap DEL', () => {
 describe('portmap CHECK, GC, STATUS', () => {
   it('CHECK requires prevResult and verifies the intent', async () => {
     const { log, sys, role } = setup()
-    expect((await errorOf(role.check(ctxFor('CHECK', { runtimeConfig: { portMappings: MAPPINGS } }, sys)))).message).toBe('Required prevResult missing')
+    expect((await asyncErrorOf(role.check(ctxFor('CHECK', { runtimeConfig: { portMappings: MAPPINGS } }, sys)))).message).toBe('Required prevResult missing')
     await role.check(ctxFor('CHECK', { prevResult: PREV, runtimeConfig: { portMappings: MAPPINGS } }, sys))
     expect(log.calls).toEqual(['select:auto', 'iptables.verify'])
   })
@@ -181,9 +171,9 @@ describe('portmap CHECK, GC, STATUS', () => {
 
   it('STATUS is 50 when no backend (or not the configured one) is usable', async () => {
     const none = setup({ probe: { iptables: false, nftables: false } })
-    expect((await errorOf(none.role.status(ctxFor('STATUS', { cniVersion: '1.1.0' }, none.sys)))).code).toBe(50)
+    expect((await asyncErrorOf(none.role.status(ctxFor('STATUS', { cniVersion: '1.1.0' }, none.sys)))).code).toBe(50)
     const nftOnly = setup({ probe: { iptables: false, nftables: true } })
     await nftOnly.role.status(ctxFor('STATUS', { cniVersion: '1.1.0' }, nftOnly.sys))
-    expect((await errorOf(nftOnly.role.status(ctxFor('STATUS', { cniVersion: '1.1.0', backend: 'iptables' }, nftOnly.sys)))).message).toContain('iptables is not usable')
+    expect((await asyncErrorOf(nftOnly.role.status(ctxFor('STATUS', { cniVersion: '1.1.0', backend: 'iptables' }, nftOnly.sys)))).message).toContain('iptables is not usable')
   })
 })
