@@ -1,7 +1,7 @@
 // The bridge role: ADD (IPAM, plan, apply, result), DEL (tolerant, collects errors), CHECK, GC and STATUS.
 import { randomBytes } from 'node:crypto'
 import type { MasqIntent, Owner } from '../firewall/model.ts'
-import { createFirewall } from '../firewall/select.ts'
+import { createFirewall, type FirewallFactory } from '../firewall/select.ts'
 import { parseCidr } from '../plugin/addr.ts'
 import { parseValidAttachments } from '../plugin/attachments.ts'
 import { CniError, ErrorCode, normalizeError } from '../plugin/errors.ts'
@@ -13,7 +13,6 @@ import { decodeResult } from '../plugin/version.ts'
 import { applyPlan, BridgeRace, createUndoStack } from './apply.ts'
 import { compareState } from './check.ts'
 import { parseBridgeConfig, type BridgeConfig } from './config.ts'
-import type { FirewallFactory } from './firewall.ts'
 import { buildPlan, type BridgePlan } from './plan.ts'
 import { buildResult } from './result.ts'
 import { teardownSpoofCheck } from './spoofcheck.ts'
@@ -31,7 +30,7 @@ const MAX_ATTEMPTS = 3
 
 /** Builds the bridge role's handlers. */
 export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
-  const firewall = deps.firewall ?? ((sys, log) => createFirewall(sys, log))
+  const firewall: FirewallFactory = deps.firewall ?? createFirewall
   const randomMac = deps.randomMac ?? defaultRandomMac
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)))
 

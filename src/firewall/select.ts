@@ -31,6 +31,9 @@ export interface Firewall {
   probe(): Promise<BackendProbe>
 }
 
+/** How roles receive the firewall: createFirewall in production, a fake in handler tests. */
+export type FirewallFactory = (sys: System, log: Logger) => Firewall
+
 /** Options for createFirewall; the defaults suit a real node. */
 export interface FirewallOptions {
   readonly lockPath?: string

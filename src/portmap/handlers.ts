@@ -1,5 +1,5 @@
 // The portmap role: publishes container ports on the host through the firewall backends. Chained after bridge.
-import { createFirewall, type Firewall } from '../firewall/select.ts'
+import { createFirewall, type FirewallFactory } from '../firewall/select.ts'
 import type { Owner } from '../firewall/model.ts'
 import { formatIp, type IpNet } from '../plugin/addr.ts'
 import { parseValidAttachments } from '../plugin/attachments.ts'
@@ -12,10 +12,10 @@ import { containerAddresses, portmapIntent, udpHostPorts, type ContainerAddresse
 
 /** What the role needs besides the Context: the firewall (a seam for handler tests). */
 export interface PortmapDeps {
-  firewall(ctx: Context): Firewall
+  readonly firewall: FirewallFactory
 }
 
-const realDeps: PortmapDeps = { firewall: (ctx) => createFirewall(ctx.sys, ctx.log) }
+const realDeps: PortmapDeps = { firewall: createFirewall }
 
 /** Builds the portmap role's handlers. */
 export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
@@ -32,7 +32,7 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
         throw invalidConfig(`prevResult has no address on the container interface "${ctx.env.ifname}": there is nothing to forward host ports to`)
       }
       const owner = ownerOf(ctx)
-      const backend = await ctx.trace.step('firewall select', () => deps.firewall(ctx).select(config.backend))
+      const backend = await ctx.trace.step('firewall select', () => deps.firewall(ctx.sys, ctx.log).select(config.backend))
       // route_localnet is a host setting, idempotent and harmless alone, so it runs beside the rule transaction.
       const [rules, localnet] = await Promise.allSettled([
         ctx.trace.step(`${backend.name} ensure`, () => backend.ensure(portmapIntent(config, owner, addrs))),
@@ -58,7 +58,7 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
       }
       const owner = ownerOf(ctx)
       const errors: string[] = []
-      for (const backend of await deps.firewall(ctx).usable()) {
+      for (const backend of await deps.firewall(ctx.sys, ctx.log).usable()) {
         await ctx.trace.step(`${backend.name} remove`, () => backend.remove('portmap', owner)).catch((err: unknown) => errors.push(`${backend.name}: ${normalizeError(err).message}`))
       }
       // DEL does not know the addresses: flush both families.
@@ -71,7 +71,7 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
       const prev = prevResultOf(ctx, config, 'Required prevResult missing')
       if (config.mappings.length === 0) return
       const addrs = containerAddresses(prev, ctx.env.ifname)
-      const backend = await deps.firewall(ctx).select(config.backend)
+      const backend = await deps.firewall(ctx.sys, ctx.log).select(config.backend)
       await backend.verify(portmapIntent(config, ownerOf(ctx), addrs))
     },
 
@@ -80,7 +80,7 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
       if (valid === undefined) return
       const owners: Owner[] = valid.map((a) => ({ network: ctx.conf.name, containerId: a.containerID, ifname: a.ifname }))
       const errors: string[] = []
-      for (const backend of await deps.firewall(ctx).usable()) {
+      for (const backend of await deps.firewall(ctx.sys, ctx.log).usable()) {
         await backend.gc('portmap', ctx.conf.name, owners).catch((err: unknown) => errors.push(`${backend.name}: ${normalizeError(err).message}`))
       }
       if (errors.length > 0) throw new CniError(ErrorCode.Internal, `portmap GC failed: ${errors.join('; ')}`)
@@ -88,7 +88,7 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
 
     async status(ctx) {
       const config = parsePortmapConfig(ctx.conf.raw)
-      const probe = await deps.firewall(ctx).probe()
+      const probe = await deps.firewall(ctx.sys, ctx.log).probe()
       const wanted = config.backend
       const ok = wanted ? probe[wanted] : probe.iptables || probe.nftables
       if (!ok) {

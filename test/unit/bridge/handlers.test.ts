@@ -2,7 +2,7 @@
 // CHECK, GC and STATUS sequencing.
 import { describe, expect, it } from 'vitest'
 import { createBridge } from '../../../src/bridge/handlers.ts'
-import type { FirewallFactory } from '../../../src/bridge/firewall.ts'
+import type { FirewallFactory } from '../../../src/firewall/select.ts'
 import type { FirewallBackend } from '../../../src/firewall/backend.ts'
 import { decodeNetConf } from '../../../src/plugin/config.ts'
 import type { Delegate } from '../../../src/plugin/delegate.ts'
@@ -41,6 +41,7 @@ function fakeFirewall(log: Log, opts: { failEnsure?: boolean; failRemove?: boole
   return () => ({
     select: async (configured) => backend(configured ?? 'iptables'),
     usable: async () => (opts.backends ?? ['iptables', 'nftables']).map(backend),
+    probe: async () => ({ iptables: (opts.backends ?? ['iptables']).includes('iptables'), nftables: (opts.backends ?? ['nftables']).includes('nftables') }),
   })
 }
 
