@@ -1,5 +1,6 @@
 // Firewall scaling: time of ADD and DEL of one more container's port mappings with 1 vs 200 containers already
 // mapped, per backend, each inside a throwaway namespace. Run as root: node bench/firewall-scale.ts [rounds]
+import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { BackendName, FirewallBackend } from '../src/firewall/backend.ts'
@@ -41,9 +42,14 @@ try {
     const results: Record<number, { add: number; del: number }> = {}
     for (const size of SIZES) {
       const ns = await pool.create('tscni-bench')
-      const fw = createFirewall(systemInNetns(ns.path), silentLogger, { lockPath: join(tmpdir(), `${ns.name}.lock`) })
+      const lockPath = join(tmpdir(), `${ns.name}.lock`)
+      const fw = createFirewall(systemInNetns(ns.path), silentLogger, { lockPath })
       const backend = await fw.select(name)
-      results[size] = await measure(backend, size)
+      try {
+        results[size] = await measure(backend, size)
+      } finally {
+        rmSync(lockPath, { force: true })
+      }
       console.log(`${name.padEnd(10)} ${String(size).padStart(8)} ${results[size].add.toFixed(1).padStart(6)} ${results[size].del.toFixed(1).padStart(8)}`)
     }
     const [lo, hi] = [results[SIZES[0]!]!, results[SIZES[1]!]!]

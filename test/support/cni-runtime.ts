@@ -110,6 +110,23 @@ export class CniRuntime {
     }
   }
 
+  /**
+   * One verb of one plugin of the list (by `type`), with the cached ADD result as prevResult, as a runtime would
+   * send it: for re-running a single chained plugin (a repeated portmap ADD) without repeating the whole chain.
+   */
+  async runOne(verb: 'ADD' | 'CHECK' | 'DEL', type: string, att: Attachment): Promise<unknown> {
+    const plugin = this.conf.plugins.find((p) => p.type === type)
+    if (!plugin) throw new Error(`no plugin of type "${type}" in ${this.conf.name}`)
+    // The prevResult a chained plugin gets on ADD is its predecessor's result; for the last plugin (portmap) that
+    // equals the cached final result, since portmap passes it through unchanged.
+    return this.exec(verb, plugin, att, this.stdin(plugin, att, this.cache.get(key(att))))
+  }
+
+  /** The cached ADD result of an attachment. */
+  cached(att: Attachment): any {
+    return this.cache.get(key(att))
+  }
+
   private stdin(plugin: ConfList['plugins'][number], att: Attachment, prev: unknown): Record<string, unknown> {
     const out: Record<string, unknown> = { ...plugin, name: this.conf.name, cniVersion: this.conf.cniVersion }
     if (prev !== undefined) out.prevResult = prev
