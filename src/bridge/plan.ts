@@ -197,7 +197,9 @@ function gatewayAddrOps(gateways: readonly IpNet[], link: IpLink | undefined, de
       deleted.add(a.text)
       ops.push({ op: 'addr-del', cidr: a.text, dev })
     }
-    ops.push({ op: 'addr-add', cidr, dev })
+    // The gateway is this node's own address on a node-local bridge: without nodad it stays tentative for ~2 s
+    // after the bridge is created, and IPv6 traffic to and through it fails meanwhile (the reference waits that out).
+    ops.push({ op: 'addr-add', cidr, dev, ...(gw.ip.family === 6 ? { nodad: true } : {}) })
   }
   return ops
 }

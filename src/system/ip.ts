@@ -37,9 +37,9 @@ export function bridgePortLine(name: string, o: { hairpin?: boolean; isolated?: 
   return join('link set dev', name, 'type bridge_slave', flag('hairpin', o.hairpin), flag('isolated', o.isolated))
 }
 
-/** `addr add <cidr> dev <dev>`. */
-export function addrAddLine(cidr: string, dev: string): string {
-  return `addr add ${cidr} dev ${dev}`
+/** `addr add <cidr> dev <dev> [nodad]` (`nodad`: IPv6 only, usable at once instead of tentative for ~2 s). */
+export function addrAddLine(cidr: string, dev: string, nodad = false): string {
+  return `addr add ${cidr} dev ${dev}${nodad ? ' nodad' : ''}`
 }
 
 /** `addr del <cidr> dev <dev>`. */
@@ -108,7 +108,7 @@ export type IpOp =
   | ({ readonly op: 'link-set'; readonly name: string; readonly master?: string; readonly address?: string; readonly promisc?: boolean; readonly up?: boolean })
   | { readonly op: 'veth-add'; readonly a: VethEnd; readonly b: VethEnd }
   | { readonly op: 'port-flags'; readonly name: string; readonly hairpin?: boolean; readonly isolated?: boolean }
-  | { readonly op: 'addr-add' | 'addr-del'; readonly cidr: string; readonly dev: string }
+  | { readonly op: 'addr-add' | 'addr-del'; readonly cidr: string; readonly dev: string; readonly nodad?: boolean }
   | { readonly op: 'route-add'; readonly route: RouteSpec }
   | { readonly op: 'link-del'; readonly name: string }
 
@@ -122,7 +122,7 @@ export function renderIpOp(o: IpOp): string {
     case 'link-set': return linkSetLine(o.name, o)
     case 'veth-add': return vethAddLine(o.a, o.b)
     case 'port-flags': return bridgePortLine(o.name, o)
-    case 'addr-add': return addrAddLine(o.cidr, o.dev)
+    case 'addr-add': return addrAddLine(o.cidr, o.dev, o.nodad)
     case 'addr-del': return addrDelLine(o.cidr, o.dev)
     case 'route-add': return routeAddLine(o.route)
     case 'link-del': return linkDelLine(o.name)

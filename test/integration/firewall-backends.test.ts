@@ -1,9 +1,9 @@
 // Both firewall backends against the real kernel, each test in a throwaway namespace: install, idempotency,
 // CHECK, removal by owner alone, GC, and removal of what the reference plugins left.
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import type { BackendName, FirewallBackend } from '../../src/firewall/backend.ts'
 import { createFirewall } from '../../src/firewall/select.ts'
 import { masqNftComment } from '../../src/firewall/nft-masq.ts'
@@ -15,10 +15,13 @@ import { iptablesDump, masqIntent, nftDump, owner, portmapIntent } from '../supp
 
 const pool = new NetnsPool()
 afterEach(() => pool.cleanup())
+// The firewall lock files of this file's tests, removed with their directory at the end.
+const lockDir = mkdtempSync(join(tmpdir(), 'tscni-fw-locks-'))
+afterAll(() => rmSync(lockDir, { recursive: true, force: true }))
 
 async function setup(name: BackendName): Promise<{ ns: TestNetns; backend: FirewallBackend; dump: () => Promise<string> }> {
   const ns = await pool.create('tscni-fw')
-  const fw = createFirewall(systemInNetns(ns.path), silentLogger, { lockPath: join(tmpdir(), `tscni-fw-${ns.name}.lock`) })
+  const fw = createFirewall(systemInNetns(ns.path), silentLogger, { lockPath: join(lockDir, `${ns.name}.lock`) })
   const backend = await fw.select(name)
   return { ns, backend, dump: () => (name === 'iptables' ? iptablesDump(ns) : nftDump(ns)) }
 }

@@ -65,7 +65,7 @@ describe('IPv6 and dual stack', () => {
     const p = plan({ isDefaultGateway: true }, { ipam: dual })
     expect(p.hostOps.filter((o) => o.op === 'addr-add')).toEqual([
       { op: 'addr-add', cidr: '10.22.0.1/16', dev: 'cni0' },
-      { op: 'addr-add', cidr: 'fd22::1/64', dev: 'cni0' },
+      { op: 'addr-add', cidr: 'fd22::1/64', dev: 'cni0', nodad: true },
     ])
     expect(p.routes).toEqual([{ dst: '0.0.0.0/0', gw: '10.22.0.1' }, { dst: '::/0', gw: 'fd22::1' }])
     expect(p.forwarding).toEqual(['net/ipv4/ip_forward', 'net/ipv6/conf/all/forwarding'])
@@ -110,7 +110,7 @@ describe('gateways', () => {
     ])
   })
   it('IPv6: a non-overlapping address coexists, an overlapping one conflicts', () => {
-    expect(plan({ isGateway: true }, { ipam: v6, bridge: bridgeLink([['fd99::1', 64], ['fe80::1', 64]]) }).hostOps).toContainEqual({ op: 'addr-add', cidr: 'fd22::1/64', dev: 'cni0' })
+    expect(plan({ isGateway: true }, { ipam: v6, bridge: bridgeLink([['fd99::1', 64], ['fe80::1', 64]]) }).hostOps).toContainEqual({ op: 'addr-add', cidr: 'fd22::1/64', dev: 'cni0', nodad: true })
     expect(() => plan({ isGateway: true }, { ipam: v6, bridge: bridgeLink([['fd22::1', 48]]) })).toThrow('already has an IP address different from fd22::1/64')
   })
   it('an existing link that is not a bridge is refused', () => {

@@ -15,6 +15,7 @@ describe('ip batch lines', () => {
     [{ op: 'veth-add', a: { name: 'a' }, b: { name: 'b' } }, 'link add name a type veth peer name b'],
     [{ op: 'port-flags', name: 'v', hairpin: true, isolated: false }, 'link set dev v type bridge_slave hairpin on isolated off'],
     [{ op: 'addr-add', cidr: 'fd00::1/64', dev: 'cni0' }, 'addr add fd00::1/64 dev cni0'],
+    [{ op: 'addr-add', cidr: 'fd00::1/64', dev: 'cni0', nodad: true }, 'addr add fd00::1/64 dev cni0 nodad'],
     [{ op: 'addr-del', cidr: '10.0.0.1/8', dev: 'cni0' }, 'addr del 10.0.0.1/8 dev cni0'],
     [{ op: 'route-add', route: { dst: '0.0.0.0/0', gw: '10.0.0.1', dev: 'eth0' } }, 'route prepend 0.0.0.0/0 via 10.0.0.1 dev eth0'],
     [{ op: 'route-add', route: { dst: '10.9.0.0/16', dev: 'eth0', metric: 0, table: 100, scope: 253 } }, 'route prepend 10.9.0.0/16 dev eth0 metric 0 table 100 scope 253'],
