@@ -51,25 +51,20 @@ export function renderPortmapEnsure(intent: PortmapIntent, family: IpFamily, sta
   ensureShared(state, TOP_DNAT, [], out)
   ensureEntry(state, 'PREROUTING', TOP_DNAT_ENTRY, out)
   ensureEntry(state, 'OUTPUT', TOP_DNAT_ENTRY, out)
-  // The container chain and its jumps are owned: replaced as a whole when they differ, untouched when equal.
+  // The container chain is named after (network, container) only, as the reference names it, so two interfaces
+  // of one container on one network share it: ensure only appends the rules that are missing (the reference
+  // does the same), and a repeated ensure adds nothing. DEL removes the chain as a whole.
   const chain = dnatChain(intent.owner)
-  const want = dnatRules(intent, container)
-  const have = rulesOf(state, chain)
-  if (!sameRules(have.map((r) => r.key), want)) {
-    out.push(state.chains.has(chain) ? `-F ${chain}` : `-N ${chain}`)
-    for (const r of want) out.push(ruleLine('-A', chain, r))
-  }
-  const wantJumps = dnatEntryRules(intent, family).map((r) => [...r, '-j', chain])
-  const haveJumps = rulesOf(state, TOP_DNAT).filter((r) => r.target === chain)
-  if (!sameRules(haveJumps.map((r) => r.key), wantJumps)) {
-    for (const r of haveJumps) out.push(`-D ${TOP_DNAT} ${r.text}`)
-    for (const r of wantJumps) out.push(ruleLine('-A', TOP_DNAT, r))
-  }
+  if (!state.chains.has(chain)) out.push(`-N ${chain}`)
+  appendMissing(chain, rulesOf(state, chain).map((r) => r.key), dnatRules(intent, container), out)
+  const jumps = dnatEntryRules(intent, family).map((r) => [...r, '-j', chain])
+  appendMissing(TOP_DNAT, rulesOf(state, TOP_DNAT).filter((r) => r.target === chain).map((r) => r.key), jumps, out)
   return wrapScript(out)
 }
 
-function sameRules(haveKeys: readonly string[], want: readonly (readonly string[])[]): boolean {
-  return haveKeys.length === want.length && want.every((r, i) => canonicalKey(r) === haveKeys[i])
+function appendMissing(chain: string, haveKeys: readonly string[], want: readonly (readonly string[])[], out: string[]): void {
+  const have = new Set(haveKeys)
+  for (const r of want) if (!have.has(canonicalKey(r))) out.push(ruleLine('-A', chain, r))
 }
 
 /** The chains an owner has for a kind (portmap also the legacy SNAT chain of old reference versions). */

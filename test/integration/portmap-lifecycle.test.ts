@@ -195,9 +195,9 @@ describe.each(BACKENDS)('portmap lifecycle with %s', (backend) => {
 })
 
 // nftables keys an attachment's chain by (network, container, ifname). iptables keeps the reference's chain name,
-// CNI-DN-<hash(network + container)>, which both interfaces share: the second interface's ADD replaces the first's
-// rules (the reference appends instead, and its DEL of either removes both). Known limitation, kept as it.fails so a
-// fix shows up here.
+// CNI-DN-<hash(network + container)>, which both interfaces share: ADD appends each interface's rules to it, as the
+// reference does, but DEL of either removes both. Known limitation of that naming, kept as it.fails so a fix shows
+// up here.
 async function twoInterfaces(backend: Backend): Promise<void> {
   const cni = runtime(backend)
   const c1 = await pool.create('tscni-c')
@@ -223,4 +223,17 @@ async function twoInterfaces(backend: Backend): Promise<void> {
 describe('two interfaces of one container on one network', () => {
   it('nftables: ADD of the second keeps the first\'s rules; DEL of one keeps the other\'s', () => twoInterfaces('nftables'))
   it.fails('iptables (known limitation, shared chain): the same', () => twoInterfaces('iptables'))
+  it('iptables: the second interface\'s ADD adds its rules beside the first\'s, and both pass CHECK', async () => {
+    const cni = runtime('iptables')
+    const c1 = await pool.create('tscni-c')
+    const eth0 = attachment(c1, 'two-ifs', 8080, 'eth0')
+    const eth1 = attachment(c1, 'two-ifs', 8081, 'eth1')
+    await cni.add(eth0)
+    await cni.add(eth1)
+    await cni.runOne('CHECK', 'portmap', eth0)
+    await cni.runOne('CHECK', 'portmap', eth1)
+    await cni.del(eth1)
+    await cni.del(eth0)
+    expect(await portmapRuleCount(host, 'iptables', ownerOf(eth0))).toBe(0)
+  })
 })

@@ -72,13 +72,14 @@ describe('ensure', () => {
     expect(s).not.toContain('PREROUTING')
     expect(s).toContain('-N CNI-DN-')
   })
-  it('replaces an owner chain whose mappings changed: flush, re-add, swap the jumps', () => {
+  it('adds what a second interface of the container needs to the shared owner chain, removing nothing', () => {
     const changed: PortmapIntent = { ...portmap, mappings: [{ hostPort: 9999, containerPort: 1, protocol: 'tcp' }] }
     const s = renderPortmapEnsure(changed, 4, ours)
-    expect(s).toContain('-F CNI-DN-917f9005c929d67b6ac60\n')
-    expect(s.match(/^-D CNI-HOSTPORT-DNAT /gm)).toHaveLength(2)
+    expect(s).not.toMatch(/^-[FDX] /m)
     expect(s).toContain('--destination-ports 9999 -j CNI-DN-917f9005c929d67b6ac60')
+    expect(s).toMatch(/^-A CNI-DN-917f9005c929d67b6ac60 .*--dport 9999 -j DNAT --to-destination 10\.0\.0\.2:1$/m)
     expect(missingRules(changed, 4, ours).length).toBeGreaterThan(0)
+    expect(renderPortmapEnsure(portmap, 4, ours)).toBe('')
   })
 })
 
