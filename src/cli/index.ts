@@ -1,6 +1,7 @@
 // The tscni command for people: help, version, install, ls, gc, doctor. Never on a plugin's stdout path.
 import type { Outcome } from '../plugin/dispatch.ts'
 import { SUPPORTED_VERSIONS } from '../plugin/version.ts'
+import { runDoctor } from './doctor.ts'
 import { runInstall } from './install.ts'
 import { runLs } from './ls.ts'
 import { TSCNI_VERSION } from './version.ts'
@@ -13,6 +14,8 @@ export interface CliIo {
   readonly isSea: boolean
   readonly pathEnv: string
   readonly nodeVersion: string
+  /** This process's user id (doctor warns when it is not root). */
+  readonly uid?: number | undefined
 }
 
 const HELP = `tscni ${TSCNI_VERSION}: CNI bridge, host-local and portmap plugins in one executable
@@ -28,6 +31,16 @@ Usage:
                                      networks under the host-local data dir (default /var/lib/cni/networks),
                                      how full their ranges are (from the configs in /etc/cni/net.d), and which
                                      container and interface hold each address
+  tscni doctor [--data-dir DIR] [--conf-dir DIR] [--cache-dir DIR] [--json]
+                                     checks the node before the first pod: privileges, tools and versions (ip,
+                                     nsenter, flock, iptables, nft, conntrack), which firewall backend would be
+                                     chosen and why, forwarding, the data dir, configs, leaked reservations (checked
+                                     against the runtime's cache, default /var/lib/cni/results) and stale firewall
+                                     rules; exits 1 when something is wrong
+
+Environment:
+  TSCNI_SYSTEM_PATH                  where tscni looks for ip, nsenter, iptables, nft, flock besides $PATH
+                                     (default /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
 
 As a CNI plugin, run it through one of those names (or "tscni ROLE") with CNI_COMMAND set.
 `
@@ -51,6 +64,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<Outcom
       return runInstall(rest, io)
     case 'ls':
       return runLs(rest)
+    case 'doctor':
+      return runDoctor(rest, io)
     default:
       return { stdout: '', stderr: `tscni: unknown command "${command}"\n\n${HELP}`, exitCode: 2 }
   }
