@@ -68,7 +68,8 @@ function reservationChecks(f: DoctorFacts): Check[] {
     out.push({ check: 'leak', status: 'fail', detail: `${who(h)}: the container is gone (${why})`, remedy: leakRemedy(h) })
   }
   const summary = `${held.length} address(es) reserved: ${live} with a live namespace, ${leaked} leaked, ${unrecorded} without a runtime record`
-  out.push({ check: 'reservations', status: leaked > 0 ? 'fail' : unrecorded > 0 ? 'warn' : 'ok', detail: summary })
+  // The leaks have their own lines: the count is information, so one leak is one problem in the summary.
+  out.push({ check: 'reservations', status: leaked + unrecorded > 0 ? 'info' : 'ok', detail: summary })
   return out
 }
 
