@@ -34,13 +34,15 @@ async function main(): Promise<void> {
 }
 
 async function run(invocation: ReturnType<typeof resolveInvocation>, env: Record<string, string | undefined>, selfPath: () => string, sea: boolean): Promise<Outcome> {
-  const pathEnv = env.PATH ? `${env.PATH}:${SYSTEM_PATH}` : SYSTEM_PATH
+  // TSCNI_SYSTEM_PATH replaces the fallback dirs: for nodes with tools elsewhere, and to test a missing tool.
+  const systemPath = env.TSCNI_SYSTEM_PATH || SYSTEM_PATH
+  const pathEnv = env.PATH ? `${env.PATH}:${systemPath}` : systemPath
   if (invocation.kind === 'unknown') {
     return { stdout: '', stderr: `tscni: invoked as "${invocation.name}", which is not a role (bridge, host-local, portmap) or tscni\n`, exitCode: 2 }
   }
   if (invocation.kind === 'cli') {
     return runCli(invocation.args, {
-      env, selfPath: selfPath(), isSea: sea, pathEnv, nodeVersion: process.versions.node, readStdin,
+      env, selfPath: selfPath(), isSea: sea, pathEnv, nodeVersion: process.versions.node, uid: process.getuid?.(), readStdin,
       // The tool runs roles in-process through the same dispatcher a runtime's call goes through (tscni gc).
       runRole: (role, roleEnv, stdin) => runRole(role, roleEnv, async () => stdin, pathEnv, selfPath, { allInProcess: true }),
     })

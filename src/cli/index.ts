@@ -2,6 +2,7 @@
 import type { Outcome } from '../plugin/dispatch.ts'
 import type { RoleName } from '../plugin/role.ts'
 import { SUPPORTED_VERSIONS } from '../plugin/version.ts'
+import { runDoctor } from './doctor.ts'
 import { runInstall } from './install.ts'
 import { runGc } from './gc.ts'
 import { runLs } from './ls.ts'
@@ -19,6 +20,8 @@ export interface CliIo {
   readStdin(): Promise<string>
   /** Runs one CNI verb of a role in-process, exactly as an invocation of its executable would. */
   runRole(role: RoleName, env: Readonly<Record<string, string | undefined>>, stdin: string): Promise<Outcome>
+  /** This process's user id (doctor warns when it is not root). */
+  readonly uid?: number | undefined
 }
 
 const HELP = `tscni ${TSCNI_VERSION}: CNI bridge, host-local and portmap plugins in one executable
@@ -38,6 +41,16 @@ Usage:
                                      release the addresses and firewall rules (masquerade, port mappings) of
                                      NAME whose attachment is not in FILE: a JSON list of
                                      {"containerID": "...", "ifname": "..."} ("-" reads stdin; [] means none)
+  tscni doctor [--data-dir DIR] [--conf-dir DIR] [--cache-dir DIR] [--json]
+                                     checks the node before the first pod: privileges, tools and versions (ip,
+                                     nsenter, flock, iptables, nft, conntrack), which firewall backend would be
+                                     chosen and why, forwarding, the data dir, configs, leaked reservations (checked
+                                     against the runtime's cache, default /var/lib/cni/results) and stale firewall
+                                     rules; exits 1 when something is wrong
+
+Environment:
+  TSCNI_SYSTEM_PATH                  where tscni looks for ip, nsenter, iptables, nft, flock besides $PATH
+                                     (default /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
 
 As a CNI plugin, run it through one of those names (or "tscni ROLE") with CNI_COMMAND set.
 `
@@ -63,6 +76,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<Outcom
       return runLs(rest)
     case 'gc':
       return runGc(rest, io)
+    case 'doctor':
+      return runDoctor(rest, io)
     default:
       return { stdout: '', stderr: `tscni: unknown command "${command}"\n\n${HELP}`, exitCode: 2 }
   }

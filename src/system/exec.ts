@@ -57,19 +57,26 @@ function spawnCollect(file: string, argv: readonly string[], options: RunOptions
     const child = spawn(file, argv, {
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', ...extra],
       env: options.env ?? { PATH: pathEnv, LC_ALL: 'C' },
-      timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      killSignal: 'SIGKILL',
     })
+    // Our own timer rather than spawn's `timeout`: Node clears that one only on 'exit', which a spawn failure
+    // (a missing tool: ENOENT) never emits, so the process lingered for the whole timeout (nodejs/node#65504).
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      child.kill('SIGKILL')
+    }, options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
     const out: Buffer[] = []
     const err: Buffer[] = []
     child.stdout!.on('data', (b: Buffer) => out.push(b))
     child.stderr!.on('data', (b: Buffer) => err.push(b))
     child.on('error', (cause) => {
+      clearTimeout(timer)
       reject(new SystemError({ cmd: file, args: argv, message: `cannot run ${file}: ${cause.message}`, cause }))
     })
-    child.on('close', (code, signal) => {
+    child.on('close', (code) => {
+      clearTimeout(timer)
       const stderr = Buffer.concat(err).toString('utf8')
-      if (signal === 'SIGKILL' && code === null) {
+      if (timedOut) {
         reject(new SystemError({ cmd: file, args: argv, stderr, timedOut: true }))
         return
       }

@@ -1,0 +1,58 @@
+// `tscni doctor`: what a node operator needs to know before the first pod, one line per check, non-zero exit
+// when something is wrong (a failed check, a leaked reservation, stale firewall rules).
+import { DEFAULT_DATA_DIR } from '../ipam/config.ts'
+import type { Outcome } from '../plugin/dispatch.ts'
+import { doctorChecks, exitCodeOf, type Check, type CheckStatus } from './doctor-checks.ts'
+import { gatherFacts, type DoctorDirs } from './doctor-facts.ts'
+import type { CliIo } from './index.ts'
+import { DEFAULT_CONF_DIR } from './networks.ts'
+import { parseOptions } from './options.ts'
+
+/** libcni's default cache dir: results live under <cacheDir>/results. */
+export const DEFAULT_CACHE_DIR = '/var/lib/cni'
+
+/** Runs `tscni doctor [--data-dir DIR] [--conf-dir DIR] [--cache-dir DIR] [--json]`. */
+export async function runDoctor(args: readonly string[], io: CliIo): Promise<Outcome> {
+  const opts = parseOptions(args, { values: ['--data-dir', '--conf-dir', '--cache-dir'], flags: ['--json'] })
+  if (typeof opts === 'string') return { stdout: '', stderr: `tscni doctor: ${opts}\n`, exitCode: 2 }
+  const dirs: DoctorDirs = {
+    dataDir: opts.values['--data-dir'] ?? DEFAULT_DATA_DIR,
+    confDir: opts.values['--conf-dir'] ?? DEFAULT_CONF_DIR,
+    cacheDir: opts.values['--cache-dir'] ?? DEFAULT_CACHE_DIR,
+  }
+  const checks = doctorChecks(await gatherFacts(dirs, io.pathEnv, io.uid))
+  const exitCode = exitCodeOf(checks)
+  const stdout = opts.flags.has('--json') ? renderDoctorJson(dirs, checks, exitCode) : renderDoctor(dirs, checks, exitCode)
+  return { stdout, stderr: '', exitCode }
+}
+
+const WORD: Readonly<Record<CheckStatus, string>> = { ok: 'ok', warn: 'warn', fail: 'FAIL', info: 'info' }
+
+/** The report for people (pure): a header, one line per check (remedies indented below), a summary. */
+export function renderDoctor(dirs: DoctorDirs, checks: readonly Check[], exitCode: number): string {
+  const width = Math.max(...checks.map((c) => c.check.length))
+  const pad = ' '.repeat(6 + width + 2)
+  const lines = [`tscni doctor: data dir ${dirs.dataDir}, conf dir ${dirs.confDir}, cache dir ${dirs.cacheDir}`, '']
+  for (const c of checks) {
+    lines.push(`${WORD[c.status].padEnd(6)}${c.check.padEnd(width)}  ${c.detail}`)
+    if (c.remedy && (c.status === 'fail' || c.status === 'warn')) lines.push(`${pad}remedy: ${c.remedy}`)
+  }
+  lines.push('', summaryLine(checks, exitCode))
+  return `${lines.join('\n')}\n`
+}
+
+/** The counts per status and the verdict. */
+export function summaryLine(checks: readonly Check[], exitCode: number): string {
+  const count = (s: CheckStatus) => checks.filter((c) => c.status === s).length
+  const counts = `${count('ok')} ok, ${count('warn')} warn, ${count('fail')} FAIL, ${count('info')} info`
+  return exitCode === 0
+    ? `${counts}: ready${count('warn') > 0 ? ' (see the warnings)' : ''}`
+    : `${counts}: ${count('fail')} problem(s) to fix (exit ${exitCode})`
+}
+
+/** The checks as JSON (pure), for scripts and monitoring. */
+export function renderDoctorJson(dirs: DoctorDirs, checks: readonly Check[], exitCode: number): string {
+  const count = (s: CheckStatus) => checks.filter((c) => c.status === s).length
+  const summary = { ok: count('ok'), warn: count('warn'), fail: count('fail'), info: count('info') }
+  return `${JSON.stringify({ ...dirs, healthy: exitCode === 0, exitCode, summary, checks }, null, 2)}\n`
+}
