@@ -2,17 +2,14 @@
 // namespaces: after every failure nothing of the container is left (veth, reservation).
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { bridge, bridgeConf, firewallText, bridgeOk, linkNames, makeBinDir, makeDataDir, reservations, type Call } from '../support/bridge.ts'
-import { NetnsPool, type TestNetns } from '../support/netns.ts'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { bridge, bridgeConf, firewallText, bridgeOk, linkNames, reservations, type Call } from '../support/bridge.ts'
+import type { TestNetns } from '../support/netns.ts'
+import { useTestNode } from '../support/test-node.ts'
 
 const CONF = 'bridge-host-local.conflist'
-const pool = new NetnsPool()
-const cleanups: Array<() => void> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) c()
-  await pool.cleanup()
-})
+const node = useTestNode()
+const pool = node.pool
 
 let host: TestNetns
 let ctr: TestNetns
@@ -21,13 +18,8 @@ let dataDir: string
 let call: Call
 let config: Record<string, unknown>
 beforeEach(async () => {
-  host = await pool.create('tscni-h')
+  ;({ host, bin, dataDir } = node)
   ctr = await pool.create('tscni-c')
-  const b = makeBinDir()
-  const d = makeDataDir()
-  cleanups.push(b.cleanup, d.cleanup)
-  bin = b.dir
-  dataDir = d.dir
   call = { host, bin, containerId: 'life-1', netns: ctr.path }
   config = bridgeConf(CONF, '1.0.0', dataDir)
 })

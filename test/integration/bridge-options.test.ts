@@ -1,16 +1,13 @@
 // Each bridge option through the real executable, with an assertion that fails if the option were ignored.
 import { execa } from 'execa'
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { addresses, listen, output, tcpGet, bridge, bridgeConf, bridgeOk, linkDetails, linkNames, makeBinDir, makeDataDir, reservations, type Call } from '../support/bridge.ts'
-import { NetnsPool, type TestNetns } from '../support/netns.ts'
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { addresses, listen, output, tcpGet, bridge, bridgeConf, bridgeOk, linkDetails, linkNames, reservations, type Call } from '../support/bridge.ts'
+import type { TestNetns } from '../support/netns.ts'
+import { useTestNode } from '../support/test-node.ts'
 
 const CONF = 'bridge-host-local.conflist'
-const pool = new NetnsPool()
-const cleanups: Array<() => void> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) c()
-  await pool.cleanup()
-})
+const node = useTestNode()
+const pool = node.pool
 
 let host: TestNetns
 let ctr: TestNetns
@@ -18,13 +15,9 @@ let call: Call
 let dataDir: string
 let base: Record<string, unknown>
 beforeEach(async () => {
-  host = await pool.create('tscni-h')
+  ;({ host, dataDir } = node)
   ctr = await pool.create('tscni-c')
-  const b = makeBinDir()
-  const d = makeDataDir()
-  cleanups.push(b.cleanup, d.cleanup)
-  dataDir = d.dir
-  call = { host, bin: b.dir, containerId: 'opt-1', netns: ctr.path }
+  call = { host, bin: node.bin, containerId: 'opt-1', netns: ctr.path }
   base = bridgeConf(CONF, '1.0.0', dataDir, { ipMasq: false, hairpinMode: false })
 })
 
@@ -166,7 +159,7 @@ describe('ipMasq', () => {
     await outside.exec('ip', ['addr', 'add', '192.0.2.2/24', 'dev', 'eth0'])
     await outside.exec('ip', ['link', 'set', 'eth0', 'up'])
     const listener = listen(outside, 9090, '$SOCAT_PEERADDR')
-    cleanups.push(listener.stop)
+    node.defer(listener.stop)
     await add({ ...base, ipMasq: true, ipMasqBackend: backend })
     // The dual-stack listener sees IPv4 peers as v4-mapped IPv6: 192.0.2.1 is ...:ffff:c000:0201.
     expect(await tcpGet(ctr, '192.0.2.2', 9090)).toMatch(/:ffff:c000:0201\]$/)

@@ -1,31 +1,20 @@
 // bridge end to end through the real executable in throwaway namespaces: two containers on one bridge reach each
 // other and the gateway over IPv4 and IPv6 (ping and TCP), for each spec version and firewall backend; CHECK, DEL,
 // and nothing left afterwards (no veth, reservation, rule or chain); GC and STATUS; IPAM executed from CNI_PATH.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { addresses, bridgeConf, bridgeOk, firewallText, linkNames, listen, makeBinDir, makeDataDir, ping, reservations, tcpGet, type Call } from '../support/bridge.ts'
-import { NetnsPool, type TestNetns } from '../support/netns.ts'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { addresses, bridgeConf, bridgeOk, firewallText, linkNames, listen, makeBinDir, ping, reservations, tcpGet, type Call } from '../support/bridge.ts'
+import type { TestNetns } from '../support/netns.ts'
+import { useTestNode } from '../support/test-node.ts'
 
 const VERSIONS = ['0.3.1', '0.4.0', '1.0.0', '1.1.0']
 const CONF = 'bridge-host-local.conflist'
 
-const pool = new NetnsPool()
-const cleanups: Array<() => void> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) c()
-  await pool.cleanup()
-})
-
+const node = useTestNode()
+const pool = node.pool
 let host: TestNetns
 let bin: string
 let dataDir: string
-beforeEach(async () => {
-  host = await pool.create('tscni-h')
-  const b = makeBinDir()
-  const d = makeDataDir()
-  cleanups.push(b.cleanup, d.cleanup)
-  bin = b.dir
-  dataDir = d.dir
-})
+beforeEach(() => void ({ host, bin, dataDir } = node))
 
 const BACKENDS = ['iptables', 'nftables'] as const
 const MATRIX = VERSIONS.flatMap((v) => BACKENDS.map((b) => [v, b] as const))
@@ -50,7 +39,7 @@ describe.each(MATRIX)('cniVersion %s, ipMasq with %s', (version, backend) => {
 
     for (const addr of ['10.47.0.1', 'fd47:7c53:1a10::1', ...ips2]) expect(await ping(c1, addr), `ping ${addr}`).toBe(true)
     const listener = listen(c2, 8080, 'hello-from-c2')
-    cleanups.push(listener.stop)
+    node.defer(listener.stop)
     for (const addr of ips2) expect(await tcpGet(c1, addr, 8080), `tcp ${addr}`).toBe('hello-from-c2')
     expect(await tcpGet(host, ips2[0]!, 8080), 'tcp from the host side').toBe('hello-from-c2')
 
@@ -89,7 +78,7 @@ describe('GC and STATUS (1.1.0)', () => {
 describe('IPAM executed from CNI_PATH', () => {
   it('works with the reference host-local (any IPAM type other than our own is executed)', async () => {
     const ref = makeBinDir(true)
-    cleanups.push(ref.cleanup)
+    node.defer(ref.cleanup)
     const config = bridgeConf(CONF, '1.0.0', dataDir, { ipMasq: false })
     const c1 = await pool.create('tscni-c')
     const call: Call = { host, bin: ref.dir, containerId: 'ref-1', netns: c1.path }

@@ -4,33 +4,22 @@
 // twice; CHECK passes, then names what was tampered with; GC keeps only valid attachments; two networks (and, for
 // nftables, two interfaces) of one container keep their rules apart.
 import { execa } from 'execa'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { dnatChain } from '../../src/firewall/iptables-rules.ts'
 import { HOSTPORT_TABLE, ownerChain } from '../../src/firewall/nft-portmap.ts'
 import type { Owner } from '../../src/firewall/model.ts'
-import { firewallText, listen, makeBinDir, makeDataDir, tcpGet } from '../support/bridge.ts'
+import { firewallText, listen, tcpGet } from '../support/bridge.ts'
 import { CniRuntime, PluginFailure, type Attachment } from '../support/cni-runtime.ts'
-import { NetnsPool, type TestNetns } from '../support/netns.ts'
+import type { TestNetns } from '../support/netns.ts'
+import { useTestNode } from '../support/test-node.ts'
 import { BACKENDS, containerIps, gateways, ownedLines, ownedPatterns, portmapNetwork, portmapRuleCount, type Backend } from '../support/portmap.ts'
 
-const pool = new NetnsPool()
-const cleanups: Array<() => void> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) c()
-  await pool.cleanup()
-})
-
+const node = useTestNode()
+const pool = node.pool
 let host: TestNetns
 let bin: string
 let dataDir: string
-beforeEach(async () => {
-  host = await pool.create('tscni-h')
-  const b = makeBinDir()
-  const d = makeDataDir()
-  cleanups.push(b.cleanup, d.cleanup)
-  bin = b.dir
-  dataDir = d.dir
-})
+beforeEach(() => void ({ host, bin, dataDir } = node))
 
 const tcpUdp = (hostPort: number) => [
   { hostPort, containerPort: 80, protocol: 'tcp' },
@@ -92,7 +81,7 @@ describe.each(BACKENDS)('portmap lifecycle with %s', (backend) => {
     const rGone = await cni.add(gone)
     const rKept = await cni.add(kept)
     const keptListener = listen(c2, 80, 'tcp-kept')
-    cleanups.push(keptListener.stop)
+    node.defer(keptListener.stop)
     const mine = patterns(gone, rGone, 8080)
     // The patterns do find the container's rules while it is there (so their absence later means something).
     expect((await ownedLines(host, mine)).length).toBeGreaterThanOrEqual(RULES[backend])
@@ -162,7 +151,7 @@ describe.each(BACKENDS)('portmap lifecycle with %s', (backend) => {
     expect(await ownedLines(host, patterns(keep, rKeep, 8080))).toEqual(keptLines)
     await cni.check(keep)
     const l = listen(c1, 80, 'tcp-gc-keep')
-    cleanups.push(l.stop)
+    node.defer(l.stop)
     expect(await tcpGet(host, gateways(rKeep).v4, 8080, 10)).toBe('tcp-gc-keep')
   })
 
@@ -175,7 +164,7 @@ describe.each(BACKENDS)('portmap lifecycle with %s', (backend) => {
     const rA = await netA.add(onA)
     const rB = await netB.add(onB)
     const l = listen(c1, 80, 'tcp-two-nets')
-    cleanups.push(l.stop)
+    node.defer(l.stop)
     expect(await tcpGet(host, gateways(rA).v4, 8080, 10)).toBe('tcp-two-nets')
     expect(await tcpGet(host, gateways(rB).v4, 8081, 10)).toBe('tcp-two-nets')
     const ownerA = ownerOf(onA)
@@ -216,7 +205,7 @@ async function twoInterfaces(backend: Backend): Promise<void> {
   expect(await portmapRuleCount(host, backend, ownerOf(eth0))).toBe(RULES[backend])
   await cni.runOne('CHECK', 'portmap', eth0)
   const l = listen(c1, 80, 'tcp-two-ifs')
-  cleanups.push(l.stop)
+  node.defer(l.stop)
   expect(await tcpGet(host, gateways(r0).v4, 8080, 10)).toBe('tcp-two-ifs')
 }
 

@@ -2,30 +2,19 @@
 // runtime inside a throwaway host namespace, for both firewall backends. TCP and UDP requests reach the container
 // through its host port from the host address, from 127.0.0.1 (IPv4 only: kernel NAT cannot map ::1), from a second
 // container and by hairpin; a UDP host port moved to a new container is not black-holed by stale conntrack entries.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { listen, makeBinDir, makeDataDir, tcpGet } from '../support/bridge.ts'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { listen, tcpGet } from '../support/bridge.ts'
 import { CniRuntime, type Attachment } from '../support/cni-runtime.ts'
-import { NetnsPool, type TestNetns } from '../support/netns.ts'
+import type { TestNetns } from '../support/netns.ts'
+import { useTestNode } from '../support/test-node.ts'
 import { BACKENDS, containerIps, gateways, ipv6Settled, portmapNetwork, udpGet, udpListen } from '../support/portmap.ts'
 
-const pool = new NetnsPool()
-const cleanups: Array<() => void> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) c()
-  await pool.cleanup()
-})
-
+const node = useTestNode()
+const pool = node.pool
 let host: TestNetns
 let bin: string
 let dataDir: string
-beforeEach(async () => {
-  host = await pool.create('tscni-h')
-  const b = makeBinDir()
-  const d = makeDataDir()
-  cleanups.push(b.cleanup, d.cleanup)
-  bin = b.dir
-  dataDir = d.dir
-})
+beforeEach(() => void ({ host, bin, dataDir } = node))
 
 type Mapping = { hostPort: number; containerPort: number; protocol: string }
 const tcpUdp = (hostPort: number): Mapping[] => [
@@ -39,7 +28,7 @@ function attachment(ns: TestNetns, containerId: string, portMappings: Mapping[])
 
 // A container answering on tcp/80 and udp/53 with its own name, so every reply says who served it.
 function serve(ns: TestNetns, name: string): void {
-  for (const l of [listen(ns, 80, `tcp-${name}`), udpListen(ns, 53, `udp-${name}`)]) cleanups.push(l.stop)
+  for (const l of [listen(ns, 80, `tcp-${name}`), udpListen(ns, 53, `udp-${name}`)]) node.defer(l.stop)
 }
 
 describe.each(BACKENDS)('portmap with %s', (backend) => {
