@@ -1,4 +1,5 @@
 // Intents, owners and namespace dumps shared by the firewall integration tests and the benchmark.
+import { readFileSync } from 'node:fs'
 import { parseCidr } from '../../src/plugin/addr.ts'
 import type { MasqIntent, Owner, PortmapIntent } from '../../src/firewall/model.ts'
 import type { TestNetns } from './netns.ts'
@@ -46,3 +47,27 @@ export async function nftDump(ns: TestNetns): Promise<string> {
 function v4(n: number): string {
   return `10.88.${Math.floor(n / 250)}.${(n % 250) + 2}/16`
 }
+
+/** A recorded file under test/fixtures/firewall/. */
+export function firewallFixture(name: string): string {
+  return readFileSync(new URL(`../fixtures/firewall/${name}`, import.meta.url), 'utf8')
+}
+
+/** The owner of the recorded samples. */
+export const sampleOwner: Owner = { network: 'test', containerId: 'c1', ifname: 'eth0' }
+
+/**
+ * The intent whose ensure produced the recorded portmap states (save-v4-tscni-portmap-masq.txt,
+ * nft-hostport-list.json) on the real kernel: the digest's golden mappings, dual stack.
+ */
+export const samplePortmap: PortmapIntent = {
+  kind: 'portmap', owner: sampleOwner, containerV4: parseCidr('10.0.0.2/24'), containerV6: parseCidr('2001:db8::2/64'), snat: true, masqAll: false, markMasqBit: 13,
+  mappings: [
+    { hostPort: 8080, containerPort: 80, protocol: 'tcp' }, { hostPort: 8081, containerPort: 80, protocol: 'tcp' },
+    { hostPort: 8080, containerPort: 81, protocol: 'udp' }, { hostPort: 8083, containerPort: 83, protocol: 'tcp', hostIp: '192.168.0.2' },
+    { hostPort: 8084, containerPort: 84, protocol: 'tcp', hostIp: '0.0.0.0' }, { hostPort: 8085, containerPort: 85, protocol: 'tcp', hostIp: '2001:db8:a::1' },
+  ],
+}
+
+/** The masquerade intent of the recorded samples (nft-masq-list.json and the iptables save). */
+export const sampleMasq: MasqIntent = { kind: 'masquerade', owner: sampleOwner, addresses: [parseCidr('10.0.0.2/24')!, parseCidr('2001:db8::2/64')!] }

@@ -1,24 +1,15 @@
 // iptables-save parsing and the restore scripts computed from recorded states (ours and the reference's).
-import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { parseCidr } from '../../../src/plugin/addr.ts'
-import type { MasqIntent, PortmapIntent } from '../../../src/firewall/model.ts'
+import type { PortmapIntent } from '../../../src/firewall/model.ts'
 import { EMPTY_NAT, parseSave, rulesOf } from '../../../src/firewall/iptables-save.ts'
 import { canonicalKey, tokenize } from '../../../src/firewall/iptables-text.ts'
 import { missingRules, renderGc, renderMasqEnsure, renderPortmapEnsure, renderRemove } from '../../../src/firewall/iptables-render.ts'
+import { firewallFixture, sampleMasq, sampleOwner, samplePortmap } from '../../support/firewall-fixtures.ts'
 
-const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/firewall/${name}`, import.meta.url), 'utf8')
-const owner = { network: 'test', containerId: 'c1', ifname: 'eth0' }
-// The intent whose ensure (run twice) produced save-v4-tscni-portmap-masq.txt on the real kernel.
-const portmap: PortmapIntent = {
-  kind: 'portmap', owner, containerV4: parseCidr('10.0.0.2/24'), containerV6: parseCidr('2001:db8::2/64'), snat: true, masqAll: false, markMasqBit: 13,
-  mappings: [
-    { hostPort: 8080, containerPort: 80, protocol: 'tcp' }, { hostPort: 8081, containerPort: 80, protocol: 'tcp' },
-    { hostPort: 8080, containerPort: 81, protocol: 'udp' }, { hostPort: 8083, containerPort: 83, protocol: 'tcp', hostIp: '192.168.0.2' },
-    { hostPort: 8084, containerPort: 84, protocol: 'tcp', hostIp: '0.0.0.0' }, { hostPort: 8085, containerPort: 85, protocol: 'tcp', hostIp: '2001:db8:a::1' },
-  ],
-}
-const masq: MasqIntent = { kind: 'masquerade', owner, addresses: [parseCidr('10.0.0.2/24')!, parseCidr('2001:db8::2/64')!] }
+const fixture = firewallFixture
+const owner = sampleOwner
+const portmap = samplePortmap
+const masq = sampleMasq
 const ours = parseSave(fixture('save-v4-tscni-portmap-masq.txt'))
 const reference = parseSave(fixture('reference-save-v4.txt'))
 

@@ -1,9 +1,7 @@
 // nftables: reference masquerade comments and rules, tscni's portmap layout (golden scripts), parsing nft -j output.
-import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { parseCidr } from '../../../src/plugin/addr.ts'
 import { shortHash } from '../../../src/plugin/ids.ts'
-import type { MasqIntent, PortmapIntent } from '../../../src/firewall/model.ts'
 import { EMPTY_LISTING, jumpTarget, parseNftList } from '../../../src/firewall/nft-json.ts'
 import {
   masqNftComment, masqNftRule, missingNftMasq, renderNftMasqEnsure, renderNftMasqGc, renderNftMasqRemove,
@@ -11,19 +9,12 @@ import {
 import {
   missingPortmap, ownerChain, ownerChainMatches, renderOwner, renderRemoveChains, renderSetup, staleOwnerChains,
 } from '../../../src/firewall/nft-portmap.ts'
+import { firewallFixture, sampleMasq, sampleOwner, samplePortmap } from '../../support/firewall-fixtures.ts'
 
-const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/firewall/${name}`, import.meta.url), 'utf8')
-const owner = { network: 'test', containerId: 'c1', ifname: 'eth0' }
-// The intents whose ensure produced nft-hostport-list.json and nft-masq-list.json on the real kernel.
-const portmap: PortmapIntent = {
-  kind: 'portmap', owner, containerV4: parseCidr('10.0.0.2/24'), containerV6: parseCidr('2001:db8::2/64'), snat: true, masqAll: false, markMasqBit: 13,
-  mappings: [
-    { hostPort: 8080, containerPort: 80, protocol: 'tcp' }, { hostPort: 8081, containerPort: 80, protocol: 'tcp' },
-    { hostPort: 8080, containerPort: 81, protocol: 'udp' }, { hostPort: 8083, containerPort: 83, protocol: 'tcp', hostIp: '192.168.0.2' },
-    { hostPort: 8084, containerPort: 84, protocol: 'tcp', hostIp: '0.0.0.0' }, { hostPort: 8085, containerPort: 85, protocol: 'tcp', hostIp: '2001:db8:a::1' },
-  ],
-}
-const masq: MasqIntent = { kind: 'masquerade', owner, addresses: [parseCidr('10.0.0.2/24')!, parseCidr('2001:db8::2/64')!] }
+const fixture = firewallFixture
+const owner = sampleOwner
+const portmap = samplePortmap
+const masq = sampleMasq
 const hostports = parseNftList(fixture('nft-hostport-list.json'))
 const masqList = parseNftList(fixture('nft-masq-list.json'))
 
