@@ -118,6 +118,25 @@ export function parseBridgeConfig(conf: NetConf, args: CniArgs): BridgeConfig {
   }
 }
 
+/** What DEL needs from the config. */
+export interface BridgeDelConfig {
+  readonly network: string
+  readonly ipamType: string
+  readonly ipMasq: boolean
+  readonly macSpoofCheck: boolean
+}
+
+/**
+ * The few fields DEL needs, read leniently: a config that ADD refuses (a bad MAC in CNI_ARGS, an mtu out of range,
+ * hairpinMode with promiscMode) must still be torn down when the runtime DELs after the failed ADD.
+ */
+export function parseBridgeDelConfig(conf: NetConf): BridgeDelConfig {
+  const raw = canonicalKeys(conf.raw, KEYS)
+  const ipam = raw.ipam
+  const type = typeof ipam === 'object' && ipam !== null ? (ipam as Record<string, unknown>).type : undefined
+  return { network: conf.name, ipamType: typeof type === 'string' ? type : '', ipMasq: raw.ipMasq === true, macSpoofCheck: raw.macspoofchk === true }
+}
+
 type TrunkItem = { id?: number | undefined; minID?: number | undefined; maxID?: number | undefined }
 
 /** Expands `vlanTrunk` into sorted unique VLAN ids, with the reference's exact error messages. */

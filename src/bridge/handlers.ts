@@ -9,10 +9,10 @@ import { hostVethName } from '../plugin/ids.ts'
 import type { Context, RoleHandlers } from '../plugin/role.ts'
 import type { Result } from '../plugin/result.ts'
 import type { IpLink } from '../system/index.ts'
-import { decodeResult } from '../plugin/version.ts'
+import { compareVersions, decodeResult } from '../plugin/version.ts'
 import { applyPlan, BridgeRace, createUndoStack } from './apply.ts'
 import { compareState } from './check.ts'
-import { parseBridgeConfig, type BridgeConfig } from './config.ts'
+import { parseBridgeConfig, parseBridgeDelConfig, type BridgeConfig, type BridgeDelConfig } from './config.ts'
 import { buildPlan, type BridgePlan } from './plan.ts'
 import { buildResult } from './result.ts'
 import { teardownSpoofCheck } from './spoofcheck.ts'
@@ -39,7 +39,12 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
 
     async add(ctx) {
       const config = parseBridgeConfig(ctx.conf, ctx.env.args)
+      if (!config.ipamType && compareVersions(config.cniVersion, '0.3.0') < 0) {
+        // Refused before acting: the reference builds everything, then fails to print the result.
+        throw new CniError(ErrorCode.InvalidConfig, `an L2 bridge (no ipam.type) has no address to report in cniVersion ${config.cniVersion}: use cniVersion 0.3.0 or newer`)
+      }
       await requireNetns(ctx)
+      await refuseRepeatedAdd(ctx, config)
       const undo = createUndoStack()
       try {
         // Reading the bridge needs no address, so it runs while IPAM allocates (one process less on the clock).
@@ -74,7 +79,7 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
     },
 
     async del(ctx) {
-      const config = parseBridgeConfig(ctx.conf, ctx.env.args)
+      const config = parseBridgeDelConfig(ctx.conf)
       const owner = ownerOf(config, ctx)
       const fw = firewall(ctx.sys, ctx.log)
       const tasks: Array<[string, Promise<unknown>]> = [['delete the veth pair', deleteVeth(ctx, config)]]
@@ -82,7 +87,11 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
       if (config.ipMasq && config.ipamType) {
         tasks.push(['remove ipMasq rules', fw.usable().then((all) => Promise.all(all.map((b) => b.remove('masquerade', owner))))])
       }
-      if (config.macSpoofCheck) tasks.push(['remove the MAC spoof check', teardownSpoofCheck(ctx.sys, `${ctx.env.containerId}-${ctx.env.ifname}`)])
+      if (config.macSpoofCheck) {
+        // As in the reference, a spoof-check teardown failure (nft missing, say) is reported but does not fail DEL.
+        const refId = `${ctx.env.containerId}-${ctx.env.ifname}`
+        tasks.push(['remove the MAC spoof check', teardownSpoofCheck(ctx.sys, refId).catch((err: unknown) => ctx.log.warn(`MAC spoof check teardown of ${refId}: ${normalizeError(err).message}`))])
+      }
       const settled = await ctx.trace.step('del', () => Promise.allSettled(tasks.map(([, p]) => p)))
       const errors = settled.flatMap((s, i) => (s.status === 'rejected' ? [`${tasks[i]![0]}: ${normalizeError(s.reason).message}`] : []))
       if (errors.length > 0) {
@@ -183,7 +192,17 @@ function makePlan(ctx: Context, config: BridgeConfig, ipam: Result | undefined, 
 // Deleting one end of a veth pair removes both. With the netns: delete CNI_IFNAME inside it (this also finds
 // pairs the reference plugin created, whose host names are random); without it: the host end by its
 // deterministic name. A missing device is success either way (DEL is idempotent).
-async function deleteVeth(ctx: Context, config: BridgeConfig): Promise<void> {
+// A repeated ADD of a live attachment must fail before IPAM: host-local would hand back the addresses the running
+// container holds, and rolling the failed ADD back would then release them under it. The host veth's name is
+// deterministic, so its presence (one sysfs read) says the attachment exists.
+async function refuseRepeatedAdd(ctx: Context, config: BridgeConfig): Promise<void> {
+  const hostVeth = hostVethName(config.network, ctx.env.containerId, ctx.env.ifname)
+  if ((await ctx.sys.sysctl.linkAttr(hostVeth, 'ifindex')) !== undefined) {
+    throw new CniError(ErrorCode.Internal, `container ${ctx.env.containerId} is already attached to network ${config.network} as ${ctx.env.ifname} (host interface ${hostVeth} exists): DEL it before adding it again`)
+  }
+}
+
+async function deleteVeth(ctx: Context, config: BridgeDelConfig): Promise<void> {
   const { ip } = ctx.sys
   const tolerate = (err: unknown) => {
     if (!ip.failure(err).noDevice) throw err
@@ -197,7 +216,7 @@ async function deleteVeth(ctx: Context, config: BridgeConfig): Promise<void> {
   await ip.batch([{ op: 'link-del', name: hostVethName(config.network, ctx.env.containerId, ctx.env.ifname) }]).catch(tolerate)
 }
 
-function ownerOf(config: BridgeConfig, ctx: Context): Owner {
+function ownerOf(config: { readonly network: string }, ctx: Context): Owner {
   return { network: config.network, containerId: ctx.env.containerId, ifname: ctx.env.ifname }
 }
 

@@ -100,6 +100,23 @@ describe('ADD sequencing', () => {
   })
 })
 
+describe('ADD refuses before acting', () => {
+  it('a repeated ADD of a live attachment (its host veth exists) fails before IPAM, so its addresses stay reserved', async () => {
+    const log: Log = []
+    const sys = createFakeSystem().on('sysctl.linkAttr', (name: string, attr: string) => (name === VETH && attr === 'ifindex' ? '7' : undefined))
+    await expect(createBridge(deps(log)).add(ctxFor(sys, fakeIpam(log), 'ADD', BASE))).rejects.toThrow(`container c1 is already attached to network net1 as eth0 (host interface ${VETH} exists)`)
+    expect(log).toEqual([])
+    expect(sys.callsOf('ip.batch')).toEqual([])
+  })
+
+  it.each(['0.1.0', '0.2.0'])('an L2 bridge with cniVersion %s (no way to print its result) is refused before any change', async (cniVersion) => {
+    const log: Log = []
+    const sys = createFakeSystem()
+    await expect(createBridge(deps(log)).add(ctxFor(sys, fakeIpam(log), 'ADD', { cniVersion, name: 'net1', type: 'bridge' }))).rejects.toThrow(`no address to report in cniVersion ${cniVersion}`)
+    expect(sys.calls).toEqual([])
+  })
+})
+
 describe('ADD rollback after a failure at each step', () => {
   const conf = { ...BASE, ipMasq: true, macspoofchk: true, vlanTrunk: [{ id: 7 }] }
   const successCalls = createFakeSystem()
@@ -189,6 +206,22 @@ describe('DEL', () => {
     expect((err as Error).message).toContain('release IPAM addresses: store unreadable')
     expect((err as Error).message).toContain('remove ipMasq rules: nft failed')
     expect(batches(sys).length).toBe(1)
+  })
+
+  it('tears down a config that ADD refuses (bad MAC, mtu out of range, hairpin with promisc)', async () => {
+    const log: Log = []
+    const sys = createFakeSystem()
+    const conf = { ...BASE, ipMasq: true, mtu: 70000, hairpinMode: true, promiscMode: true, runtimeConfig: { mac: 'not-a-mac' } }
+    await createBridge(deps(log)).del(ctxFor(sys, fakeIpam(log), 'DEL', conf))
+    expect(log).toEqual(expect.arrayContaining(['ipam.del', 'iptables.remove', 'nftables.remove']))
+    expect(batches(sys).some((b) => b.ops.some((o) => o.op === 'link-del'))).toBe(true)
+  })
+
+  it('a MAC spoof-check teardown that cannot run (nft missing) does not fail DEL', async () => {
+    const log: Log = []
+    const sys = createFakeSystem().on('netfilter.nftList', () => { throw new Error('cannot run nft: spawn nft ENOENT') })
+    await createBridge(deps(log)).del(ctxFor(sys, fakeIpam(log), 'DEL', { ...BASE, macspoofchk: true }))
+    expect(log).toContain('ipam.del')
   })
 
   it('L2: no IPAM DEL', async () => {
