@@ -98,7 +98,10 @@ export function canonicalKey(args: readonly string[]): string {
     negate = false
     if (BASE_OPTS.has(opt)) {
       const value = args[++i] ?? ''
-      base.push(`${neg}${opt} ${ADDRESS_OPTS.has(opt) ? normaliseAddress(value) : value}`)
+      const address = ADDRESS_OPTS.has(opt) ? normaliseAddress(value) : undefined
+      // iptables-save omits a match on any address (0.0.0.0/0, ::/0): drop it so such a rule (masqAll) matches.
+      if (address !== undefined && !neg && /^(0\.0\.0\.0|::)\/0$/.test(address)) continue
+      base.push(`${neg}${opt} ${address ?? value}`)
       if (opt === '-p') proto = value
     } else if (opt === '-m') {
       const mod = args[++i] ?? ''

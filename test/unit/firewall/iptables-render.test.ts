@@ -36,6 +36,12 @@ describe('parseSave', () => {
     expect(canonicalKey(['-s', '127.0.0.1'])).toBe(canonicalKey(['-s', '127.0.0.1/32']))
     expect(canonicalKey(['!', '-d', '224.0.0.0/4'])).not.toBe(canonicalKey(['-d', '224.0.0.0/4']))
   })
+  it('a match on any address (masqAll: -s 0.0.0.0/0, -s ::/0) equals iptables-save\'s rule, which omits it', () => {
+    expect(canonicalKey(['-p', 'tcp', '--dport', '8080', '-s', '0.0.0.0/0', '-j', 'CNI-HOSTPORT-SETMARK']))
+      .toBe(canonicalKey(tokenize('-p tcp -m tcp --dport 8080 -j CNI-HOSTPORT-SETMARK')))
+    expect(canonicalKey(['-s', '::/0', '-j', 'X'])).toBe(canonicalKey(['-j', 'X']))
+    expect(canonicalKey(['!', '-s', '0.0.0.0/0', '-j', 'X'])).not.toBe(canonicalKey(['-j', 'X']))
+  })
 })
 
 describe('ensure', () => {
