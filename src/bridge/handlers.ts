@@ -149,6 +149,10 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
 }
 
 async function requireNetns(ctx: Context): Promise<void> {
+  // The path goes into an ip -batch line ("... netns <path>"), which splits on whitespace and stops at '#'.
+  if (/[\s#"'\\]/.test(ctx.env.netns)) {
+    throw new CniError(ErrorCode.InvalidEnvironment, 'CNI_NETNS contains whitespace, #, a quote or a backslash', { details: ctx.env.netns })
+  }
   const state = await ctx.sys.netns.state(ctx.env.netns)
   if (state !== 'ok') {
     throw new CniError(ErrorCode.Internal, `failed to open netns "${ctx.env.netns}": ${state === 'missing' ? 'no such file' : 'not a network namespace'}`)

@@ -90,6 +90,9 @@ export function validateIfname(name: string): void {
   if (Buffer.byteLength(name, 'utf8') > 15) fail('interface name is too long', 'interface name should be less than 16 characters')
   if (name === '.' || name === '..') fail('interface name is . or ..')
   if (/[/:\s]/u.test(name)) fail('interface name contains / or : or whitespace characters', name)
+  // Stricter than the reference: names reach ip -batch lines, where '#' starts a comment and quotes or a backslash
+  // change how the line splits (a name like "eth0#x" would act on "eth0").
+  if (/[#"'\\\p{Cc}]/u.test(name)) fail('interface name contains #, a quote, a backslash or a control character', name)
 }
 
 /** Parses `K1=V1;K2=V2`. A pair that is not exactly `K=V` is an error naming the pair (code 4). */

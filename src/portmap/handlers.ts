@@ -38,10 +38,11 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
         ctx.trace.step(`${backend.name} ensure`, () => backend.ensure(portmapIntent(config, owner, addrs))),
         config.snat && addrs.v4 ? ctx.trace.step('route_localnet', () => enableRouteLocalnet(ctx, addrs.v4!)) : Promise.resolve(),
       ])
-      if (rules.status === 'rejected') throw rules.reason
-      if (localnet.status === 'rejected') {
+      if (rules.status === 'rejected' || localnet.status === 'rejected') {
+        // iptables applies one transaction per family: IPv4 may be in place when IPv6 failed. Remove all of it.
         await backend.remove('portmap', owner).catch((e: unknown) => ctx.log.warn(`rollback of ${backend.name} rules failed: ${String(e)}`))
-        throw wrapError('unable to enable route_localnet', localnet.reason)
+        if (rules.status === 'rejected') throw rules.reason
+        throw wrapError('unable to enable route_localnet', (localnet as PromiseRejectedResult).reason)
       }
       await ctx.trace.step('conntrack flush', () => flushConntrack(ctx, config, familiesOf(addrs)))
       return prev

@@ -109,6 +109,13 @@ describe('ADD refuses before acting', () => {
     expect(sys.callsOf('ip.batch')).toEqual([])
   })
 
+  it.each(['/run/netns/a b', '/run/netns/x#y', '/run/netns/"q'])('a CNI_NETNS that would split an ip -batch line (%j) is refused with code 4', async (netns) => {
+    const log: Log = []
+    const sys = createFakeSystem()
+    await expect(createBridge(deps(log)).add(ctxFor(sys, fakeIpam(log), 'ADD', BASE, netns))).rejects.toMatchObject({ code: 4, details: netns })
+    expect(sys.calls).toEqual([])
+  })
+
   it.each(['0.1.0', '0.2.0'])('an L2 bridge with cniVersion %s (no way to print its result) is refused before any change', async (cniVersion) => {
     const log: Log = []
     const sys = createFakeSystem()

@@ -70,6 +70,11 @@ describe('interface name validation', () => {
     ['eth:0', 'interface name contains / or : or whitespace characters'],
     ['eth 0', 'interface name contains / or : or whitespace characters'],
     ['eth\u00a00', 'interface name contains / or : or whitespace characters'],
+    ['eth0#x', 'interface name contains #, a quote, a backslash or a control character'],
+    ['"eth0', 'interface name contains #, a quote, a backslash or a control character'],
+    ["eth'0", 'interface name contains #, a quote, a backslash or a control character'],
+    ['eth0\\', 'interface name contains #, a quote, a backslash or a control character'],
+    ['eth\u00070', 'interface name contains #, a quote, a backslash or a control character'],
   ])('rejects %j: %s', (name, msg) => {
     expect(errorOf(() => validateIfname(name))).toMatchObject({ code: 4, message: msg })
   })

@@ -107,9 +107,10 @@ describe('portmap ADD', () => {
     expect((await asyncErrorOf(role.add(ctxFor('ADD', { prevResult: prev, runtimeConfig: { portMappings: MAPPINGS } }, sys)))).message).toContain('no address on the container interface "eth0"')
   })
 
-  it('a failed ensure is reported and no conntrack entry is flushed', async () => {
-    const { sys, role } = setup({ failEnsure: true })
+  it('a failed ensure is reported, what it may have applied is removed, and no conntrack entry is flushed', async () => {
+    const { log, sys, role } = setup({ failEnsure: true })
     await expect(role.add(ctxFor('ADD', { prevResult: PREV, runtimeConfig: { portMappings: MAPPINGS } }, sys))).rejects.toThrow('Operation not supported')
+    expect(log.calls).toEqual(['select:auto', 'iptables.ensure', 'iptables.remove:portmap'])
     expect(sys.callsOf('conntrack.flushUdpPorts')).toEqual([])
   })
 })
