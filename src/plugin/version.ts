@@ -1,6 +1,6 @@
 // Spec versions: the supported list, comparison, and conversion of results between every version's shape.
 import { CniError, ErrorCode } from './errors.ts'
-import { parseCidr } from './addr.ts'
+import { parseCidr, parseIp } from './addr.ts'
 import { isEmptyDns, type Result, type ResultDns, type ResultIp, type ResultRoute } from './result.ts'
 
 /** Every spec version tscni speaks, oldest first (the reference plugins' `version.All`). */
@@ -77,7 +77,7 @@ function decodeCurrent(raw: Json, version: string, what: string): Result {
       const where = `${what}.ips[${i}]`
       const address = stringField(o, 'address', where, true)!
       if (!parseCidr(address)) throw decodeFailure(`${where}.address: "${address}" is not an address with prefix`)
-      return dropUndefined({ address, gateway: stringField(o, 'gateway', where), interface: numberField(o, 'interface', where) })
+      return dropUndefined({ address, gateway: ipField(o, 'gateway', where), interface: numberField(o, 'interface', where) })
     })
   }
   if (raw.routes !== undefined) out.routes = decodeRoutes(raw.routes, `${what}.routes`)
@@ -93,7 +93,7 @@ function decodeLegacy(raw: Json, version: string, what: string): Result {
     const o = objectAt(raw[key], `${what}.${key}`)
     const address = stringField(o, 'ip', `${what}.${key}`, true)!
     if (!parseCidr(address)) throw decodeFailure(`${what}.${key}.ip: "${address}" is not an address with prefix`)
-    out.ips!.push(dropUndefined({ address, gateway: stringField(o, 'gateway', `${what}.${key}`) }))
+    out.ips!.push(dropUndefined({ address, gateway: ipField(o, 'gateway', `${what}.${key}`) }))
     if (o.routes !== undefined) out.routes!.push(...decodeRoutes(o.routes, `${what}.${key}.routes`))
   }
   if (raw.dns !== undefined) out.dns = decodeDns(raw.dns, `${what}.dns`)
@@ -104,9 +104,12 @@ function decodeRoutes(raw: unknown, where: string): ResultRoute[] {
   return arrayOf(raw, where).map((item, i) => {
     const o = objectAt(item, `${where}[${i}]`)
     const at = `${where}[${i}]`
+    const dst = stringField(o, 'dst', at, true)!
+    // Routes from a delegated plugin end up in ip -batch lines: only real addresses get through.
+    if (!parseCidr(dst)) throw decodeFailure(`${at}.dst: "${dst}" is not a network with prefix`)
     return dropUndefined({
-      dst: stringField(o, 'dst', at, true)!,
-      gw: stringField(o, 'gw', at),
+      dst,
+      gw: ipField(o, 'gw', at),
       mtu: numberField(o, 'mtu', at),
       advmss: numberField(o, 'advmss', at),
       priority: numberField(o, 'priority', at),
@@ -185,6 +188,12 @@ function stringField(o: Json, key: string, where: string, required = false): str
     return undefined
   }
   if (typeof v !== 'string') throw decodeFailure(`${where}.${key} must be a string, got ${JSON.stringify(v)}`)
+  return v
+}
+
+function ipField(o: Json, key: string, where: string): string | undefined {
+  const v = stringField(o, key, where)
+  if (v !== undefined && !parseIp(v)) throw decodeFailure(`${where}.${key}: "${v}" is not an IP address`)
   return v
 }
 

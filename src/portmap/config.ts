@@ -24,14 +24,15 @@ const MappingSchema = z.object({
   hostIP: z.optional(z.string().check(z.refine((ip) => ip === '' || parseIp(ip) !== undefined, 'hostIP must be an IP address'))),
 })
 
-const ConditionsSchema = z.optional(z.array(z.string()))
+// Conditions are spliced into iptables-restore and nft scripts: no line breaks, control characters or ';'.
+const ConditionsSchema = z.optional(z.array(z.string().check(z.refine((c) => !/[;\p{Cc}]/u.test(c), 'conditions must not contain ";" or control characters'))))
 
 /** The portmap options as accepted on stdin (docs/configuration.md is checked against it). */
 export const portmapConfigSchema = z.object({
   snat: z.optional(z.boolean()),
   masqAll: z.optional(z.boolean()),
   markMasqBit: z.optional(z.number().check(z.int(), z.minimum(0, 'MasqMarkBit must be between 0 and 31'), z.maximum(31, 'MasqMarkBit must be between 0 and 31'))),
-  externalSetMarkChain: z.optional(z.string().check(z.minLength(1))),
+  externalSetMarkChain: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_.:-]{1,28}$/, 'externalSetMarkChain must be an iptables chain name (letters, digits, _ . : -, at most 28)'))),
   conditionsV4: ConditionsSchema,
   conditionsV6: ConditionsSchema,
   backend: z.optional(z.enum(['iptables', 'nftables'], 'backend must be "iptables" or "nftables"')),

@@ -73,6 +73,9 @@ describe('decodeResult', () => {
     [{ interfaces: [{ mac: 'x' }] }, 'result.interfaces[0].name is missing'],
     [{ routes: 'x' }, 'result.routes must be a list'],
     [{ ips: [{ address: '10.0.0.3/24', interface: 'two' }] }, 'result.ips[0].interface must be an integer'],
+    [{ ips: [{ address: '10.0.0.3/24', gateway: '10.0.0.1\nlink del eth0' }] }, 'result.ips[0].gateway'],
+    [{ routes: [{ dst: '0.0.0.0/0', gw: '10.0.0.1 dev lo' }] }, 'result.routes[0].gw'],
+    [{ routes: [{ dst: 'default' }] }, 'result.routes[0].dst'],
   ])('rejects %j with code 6 naming the field', (raw, text) => {
     const err = errorOf(() => decodeResult({ cniVersion: '1.0.0', ...raw }, '1.0.0'))
     expect(err.code).toBe(6)

@@ -57,6 +57,13 @@ describe('parsePortmapConfig validation (code 7, naming field and value)', () =>
     expect(errorOf(() => parsePortmapConfig({ ...base, markMasqBit: 5, externalSetMarkChain: 'KUBE-MARK-MASQ' })).message).toBe('Cannot specify externalSetMarkChain and markMasqBit')
   })
 
+  it('conditions and the external mark chain cannot carry extra script lines', () => {
+    expect(errorOf(() => parsePortmapConfig({ ...base, conditionsV4: ['-s', '10.0.0.0/8\n-A INPUT -j DROP'] })).message).toContain('invalid conditionsV4.1: conditions must not contain')
+    expect(errorOf(() => parsePortmapConfig({ ...base, conditionsV6: ['ip6 saddr ::1; flush ruleset'] })).code).toBe(7)
+    expect(errorOf(() => parsePortmapConfig({ ...base, externalSetMarkChain: 'KUBE MARK' })).message).toContain('externalSetMarkChain must be an iptables chain name')
+    expect(parsePortmapConfig({ ...base, externalSetMarkChain: 'KUBE-MARK-MASQ' }).externalSetMarkChain).toBe('KUBE-MARK-MASQ')
+  })
+
   it('an unknown backend is refused', () => {
     expect(errorOf(() => parsePortmapConfig({ ...base, backend: 'ebpf' })).message).toContain('backend must be "iptables" or "nftables"')
   })
