@@ -77,8 +77,7 @@ export async function runPlugin(role: RoleHandlers, io: PluginIo, record: Invoca
     const conf = decodeNetConf(stdin, verb, (version) => (cniVersion = version))
     Object.assign(record, { network: conf.name, cniVersion })
     if (typeof conf.raw.logFile === 'string' && conf.raw.logFile) record.logFile = conf.raw.logFile
-    await refuseOwnNetns(verb, env, io.sys)
-    const ctx = io.makeContext(env, conf, stdin)
+    const ctx = io.makeContext(await guardOwnNetns(verb, env, io.sys), conf, stdin)
     const stdout = await runVerb(verb, role, ctx, record)
     return { stdout, stderr: '', exitCode: 0 }
   } catch (thrown) {
@@ -123,9 +122,12 @@ async function readStdin(io: PluginIo): Promise<string> {
 }
 
 // The reference runs this check after the handler; acting first could delete or reconfigure host interfaces.
-async function refuseOwnNetns(verb: Verb, env: CniEnv, sys: System): Promise<void> {
-  if (!['ADD', 'DEL', 'CHECK'].includes(verb) || !env.netns || env.netnsOverride) return
-  if (await sys.netns.isOwn(env.netns)) {
-    throw new CniError(ErrorCode.InvalidNetns, "plugin's netns and netns from CNI_NETNS should not be the same", { details: env.netns })
-  }
+// ADD and CHECK are refused. DEL goes on as if the namespace were gone (a stale /proc/PID/ns/net whose PID now
+// names a host process, say): refusing would leak the addresses and rules on every retry, and a DEL without a
+// namespace touches nothing inside one.
+async function guardOwnNetns(verb: Verb, env: CniEnv, sys: System): Promise<CniEnv> {
+  if (!['ADD', 'DEL', 'CHECK'].includes(verb) || !env.netns || env.netnsOverride) return env
+  if (!(await sys.netns.isOwn(env.netns))) return env
+  if (verb === 'DEL') return { ...env, netns: '' }
+  throw new CniError(ErrorCode.InvalidNetns, "plugin's netns and netns from CNI_NETNS should not be the same", { details: env.netns })
 }

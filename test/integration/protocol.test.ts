@@ -56,12 +56,21 @@ describe('errors through the real executable', () => {
     expect(reply.json).toMatchObject({ code: 1, msg: 'config version does not allow GC', cniVersion: '1.0.0' })
   })
 
-  it('refuses to act in its own network namespace (code 8) before touching anything', async () => {
+  it('refuses to ADD in its own network namespace (code 8) before touching anything', async () => {
     const host = await pool.create()
-    const reply = await runPlugin({ role: 'tscni-bridge', verb: 'DEL', host, containerId: 'c1', netns: host.path, ifname: 'lo', config: { cniVersion: '1.0.0', name: 'n', type: 'bridge' } })
+    const reply = await runPlugin({ role: 'tscni-bridge', verb: 'ADD', host, containerId: 'c1', netns: host.path, ifname: 'lo', config: { cniVersion: '1.0.0', name: 'n', type: 'bridge' } })
     expect(reply.json).toMatchObject({ code: 8 })
-    const links = await host.ipJson<Array<{ ifname: string }>>(['link', 'show', 'lo'])
+    const links = await host.ipJson<Array<{ ifname: string }>>(['link', 'show'])
     expect(links.map((l) => l.ifname)).toEqual(['lo'])
+  })
+
+  it('a DEL naming its own network namespace succeeds without touching the interface of that name', async () => {
+    const host = await pool.create()
+    await host.exec('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p'])
+    const reply = await runPlugin({ role: 'tscni-bridge', verb: 'DEL', host, containerId: 'c1', netns: host.path, ifname: 'eth0', config: { cniVersion: '1.0.0', name: 'n', type: 'bridge' } })
+    expect(reply.exitCode, reply.stdout).toBe(0)
+    const links = await host.ipJson<Array<{ ifname: string }>>(['link', 'show'])
+    expect(links.map((l) => l.ifname).sort()).toEqual(['eth0', 'eth0p', 'lo'])
   })
 })
 

@@ -130,6 +130,14 @@ describe('runPlugin', () => {
     expect(role.calls).toEqual([])
   })
 
+  it('DEL in its own netns goes on as if the netns were gone, so nothing leaks', async () => {
+    let seen: string | undefined
+    const role = fakeRole({ del: async (ctx) => void (seen = ctx.env.netns) })
+    const out = await runPlugin(role, io({ ...ENV, CNI_COMMAND: 'DEL' }, CONF, true))
+    expect(out.exitCode).toBe(0)
+    expect(seen).toBe('')
+  })
+
   it('CNI_NETNS_OVERRIDE=1 skips that check', async () => {
     const role = fakeRole()
     expect((await runPlugin(role, io({ ...ENV, CNI_NETNS_OVERRIDE: '1' }, CONF, true))).exitCode).toBe(0)
