@@ -74,12 +74,13 @@ const IFNAME = /^[^\s/:'"#\\]{1,15}$/
 export function parseBridgeConfig(conf: NetConf, args: CniArgs): BridgeConfig {
   const raw = parseConfigPart(bridgeConfigSchema, canonicalKeys(conf.raw, KEYS), '')
   const bridge = raw.bridge || 'cni0'
-  if (!IFNAME.test(bridge) || bridge === '.' || bridge === '..') {
+  // IFNAMSIZ counts bytes: a 15-character name with a non-ASCII letter is too long for the kernel.
+  if (!IFNAME.test(bridge) || Buffer.byteLength(bridge) > 15 || bridge === '.' || bridge === '..') {
     throw invalidConfig(`invalid bridge name "${bridge}": an interface name has 1 to 15 characters and no whitespace, '/', ':', quotes, '#' or '\\'`)
   }
   const vlan = raw.vlan ?? 0
   if (vlan < 0 || vlan > 4094) throw invalidConfig(`invalid VLAN ID ${vlan} (must be between 0 and 4094)`)
-  if (vlan > 0 && `${bridge}.${vlan}`.length > 15) {
+  if (vlan > 0 && Buffer.byteLength(`${bridge}.${vlan}`) > 15) {
     throw invalidConfig(`bridge "${bridge}" with vlan ${vlan} needs a gateway interface "${bridge}.${vlan}", longer than 15 characters`)
   }
   const hairpinMode = raw.hairpinMode ?? false

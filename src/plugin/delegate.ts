@@ -26,10 +26,15 @@ export interface DelegateDeps {
   inProcess(type: string, cniPath: readonly string[]): Promise<RoleHandlers | undefined>
 }
 
+const DELEGATE_TIMEOUT_MS = 5 * 60_000
+const NOT_IPAM = new Set(['bridge', 'portmap', 'tscni-bridge', 'tscni-portmap', 'tscni'])
+
 /** The delegate: in-process when possible (no second process start), else exec from CNI_PATH. */
 export function createDelegate(deps: DelegateDeps): Delegate {
   const resolve = async (type: string, ctx: Context): Promise<RoleHandlers | undefined> => {
     if (!type || type.includes('/')) throw new CniError(ErrorCode.InvalidConfig, `invalid IPAM plugin type ${JSON.stringify(type)}`)
+    // A main plugin as IPAM would delegate to itself without end.
+    if (NOT_IPAM.has(type)) throw new CniError(ErrorCode.InvalidConfig, `invalid ipam.type "${type}": it is not an IPAM plugin`)
     return deps.inProcess(type, ctx.env.path)
   }
   const nested = (ctx: Context, verb: Verb): Context => ({ ...ctx, env: { ...ctx.env, verb } })
@@ -78,7 +83,8 @@ async function execPlugin(deps: DelegateDeps, verb: Verb, type: string, ctx: Con
     throw new CniError(ErrorCode.InvalidConfig, `failed to find plugin "${type}" in path [${ctx.env.path.join(' ')}]`)
   }
   const env = { ...deps.env, CNI_COMMAND: verb }
-  const res = await deps.exec.run(file, [], { input: ctx.stdin, allowFailure: true, env })
+  // Some IPAM plugins take long (dhcp waits for a lease): the runtime's own timeout is the one that should apply.
+  const res = await deps.exec.run(file, [], { input: ctx.stdin, allowFailure: true, env, timeoutMs: DELEGATE_TIMEOUT_MS })
   if (res.stderr.trim()) ctx.log.info(`${type}: ${res.stderr.trim()}`)
   if (res.exitCode === 0) return res.stdout
   throw pluginError(type, verb, res.stdout, res.stderr, res.exitCode)

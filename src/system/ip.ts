@@ -1,6 +1,5 @@
 // iproute2: pure builders for `ip -batch` / `bridge -batch` lines (exported for tests) and the calls that run
 // them, one process per namespace per batch, inside a container namespace through nsenter.
-import { readlinkSync } from 'node:fs'
 import type { Exec } from './exec.ts'
 import { SystemError } from './errors.ts'
 import { parseLinks, parseRouteGetDev, parseRoutes, type IpLink, type IpRoute } from './ip-json.ts'
@@ -158,8 +157,6 @@ export interface BatchOptions {
 
 /** The iproute2 port. */
 export interface IpTool {
-  /** Path of the namespace this process runs in, for `netns <path>` arguments run from another namespace. */
-  readonly selfNetns: string
   /** Runs the ops with one `ip -batch -`; stops at the first failing op (see `failure`). */
   batch(ops: readonly IpOp[], options?: BatchOptions): Promise<void>
   /** Runs the ops with one `bridge -batch -` in this namespace. */
@@ -176,13 +173,7 @@ export interface IpTool {
 
 /** The real iproute2 calls. */
 export function createIp(exec: Exec): IpTool {
-  let self: string | undefined
   return {
-    get selfNetns() {
-      // /proc/self as seen by this process names its pid; a child in another namespace resolves /proc/self to itself.
-      self ??= `/proc/${readlinkSync('/proc/self')}/ns/net`
-      return self
-    },
     async batch(ops, options = {}) {
       if (ops.length === 0 && !options.sysctls?.length) return
       const input = `${ops.map(renderIpOp).join('\n')}\n`

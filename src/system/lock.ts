@@ -30,8 +30,10 @@ export function createLocker(exec: Exec): Locker {
           timeoutMs: timeoutMs + 5000,
         })
         if (res.exitCode !== 0) {
-          // flock(1) exits 1 when --wait ran out.
-          throw new SystemError({ cmd: 'flock', args: [path], exitCode: res.exitCode, stderr: res.stderr, timedOut: res.exitCode === 1, message: `timed out after ${timeoutMs} ms waiting for lock ${path}` })
+          // flock(1) exits 1 when --wait ran out; anything else is another failure (a bad descriptor, say).
+          const timedOut = res.exitCode === 1
+          const why = timedOut ? `timed out after ${timeoutMs} ms waiting for lock ${path}` : `cannot lock ${path}: flock exited with ${res.exitCode}${res.stderr.trim() ? `: ${res.stderr.trim()}` : ''}`
+          throw new SystemError({ cmd: 'flock', args: [path], exitCode: res.exitCode, stderr: res.stderr, timedOut, message: why })
         }
       } catch (err) {
         await handle.close()

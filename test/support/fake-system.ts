@@ -87,7 +87,6 @@ export function createFakeSystem(): FakeSystem {
       nftUsable: (...args) => call('netfilter.nftUsable', args),
     },
     ip: {
-      selfNetns: '/proc/1/ns/net',
       batch: (...args) => call('ip.batch', args),
       vlans: (...args) => call('ip.vlans', args),
       links: (...args) => call('ip.links', args),

@@ -94,3 +94,10 @@ describe('container MAC sources', () => {
     expect(bridgeConfig().mac).toBeUndefined()
   })
 })
+
+describe('interface name length in bytes (IFNAMSIZ)', () => {
+  it('refuses a bridge name of 15 characters but more than 15 bytes', () => {
+    expect(() => bridgeConfig({ bridge: 'brüüüüüüüüüüüüü' })).toThrow('invalid bridge name')
+    expect(bridgeConfig({ bridge: 'br0123456789abc' }).bridge).toBe('br0123456789abc')
+  })
+})
