@@ -49,10 +49,31 @@ export function parseSave(text: string, table = 'nat'): NatState {
   return { chains, rules }
 }
 
-/** Builds a SavedRule from a chain and the rule's argument text. */
+/**
+ * Builds a SavedRule from a chain and the rule's argument text. Tokens, comment and key are computed on first use:
+ * a node's nat table may hold tens of thousands of kube-proxy rules, and a verb compares only a few chains.
+ */
 export function savedRule(chain: string, text: string): SavedRule {
-  const args = tokenize(text)
-  return { chain, text, args, target: valueAfter(args, ['-j', '--jump', '-g', '--goto']), comment: valueAfter(args, ['--comment']), key: canonicalKey(args) }
+  let args: readonly string[] | undefined
+  let key: string | undefined
+  const tokens = (): readonly string[] => (args ??= tokenize(text))
+  return {
+    chain,
+    text,
+    target: lastTarget(text),
+    get args() { return tokens() },
+    get comment() { return valueAfter(tokens(), ['--comment']) },
+    get key() { return (key ??= canonicalKey(tokens())) },
+  }
+}
+
+// iptables-save prints the target last, after every match (comments included), so the last -j/-g is the target;
+// chain and target names are never quoted. Much cheaper than tokenizing every rule of the table.
+const TARGET = /(?:^|\s)(?:-j|--jump|-g|--goto)\s+(\S+)/g
+function lastTarget(text: string): string | undefined {
+  let found: string | undefined
+  for (const m of text.matchAll(TARGET)) found = m[1]
+  return found
 }
 
 /** Rules of one chain, in order. */

@@ -1,7 +1,7 @@
 // iptables-save parsing and the restore scripts computed from recorded states (ours and the reference's).
 import { describe, expect, it } from 'vitest'
 import type { PortmapIntent } from '../../../src/firewall/model.ts'
-import { EMPTY_NAT, parseSave, rulesOf } from '../../../src/firewall/iptables-save.ts'
+import { EMPTY_NAT, parseSave, rulesOf, savedRule } from '../../../src/firewall/iptables-save.ts'
 import { canonicalKey, tokenize } from '../../../src/firewall/iptables-text.ts'
 import { missingRules, renderGc, renderMasqEnsure, renderPortmapEnsure, renderRemove } from '../../../src/firewall/iptables-render.ts'
 import { firewallFixture, sampleMasq, sampleOwner, samplePortmap } from '../../support/firewall-fixtures.ts'
@@ -24,6 +24,13 @@ describe('parseSave', () => {
   })
   it('ignores other tables', () => {
     expect(parseSave('*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j DROP\nCOMMIT\n').rules).toEqual([])
+  })
+  it('takes the target from the last -j/-g, even when a comment mentions one', () => {
+    expect(savedRule('X', '-m comment --comment "see -j FOO" -j BAR').target).toBe('BAR')
+    expect(savedRule('X', '-p tcp -j DNAT --to-destination 10.0.0.2:80').target).toBe('DNAT')
+    expect(savedRule('X', '-s 10.0.0.0/8 -g CNI-X').target).toBe('CNI-X')
+    expect(savedRule('X', '-p tcp --dport 80').target).toBeUndefined()
+    expect(savedRule('X', '-m comment --comment "a b" -j ACCEPT').comment).toBe('a b')
   })
   it('tokenises quotes and escapes as iptables-save writes them', () => {
     expect(tokenize('-m comment --comment "name: \\"a b\\" id: \\"c\\"" -j X')).toEqual(['-m', 'comment', '--comment', 'name: "a b" id: "c"', '-j', 'X'])
