@@ -63,7 +63,10 @@ export async function applyPlan(plan: BridgePlan, deps: ApplyDeps, undo: UndoSta
   const { sys } = deps
   await hostBatch(plan, deps, undo)
   if (plan.vlanOps.length > 0) {
-    await step(`set VLANs on ${plan.hostVeth.name}`, () => sys.ip.vlans(plan.vlanOps))
+    await step(`set VLANs on ${plan.hostVeth.name}`, () => sys.ip.vlans(plan.vlanOps)).catch(async (err: unknown) => {
+      await dropVlanGateway(plan, deps)
+      throw err
+    })
   }
   for (const w of plan.hostSysctls) {
     if (w.optional) await sys.sysctl.set(w.key, w.value).catch(() => undefined)
@@ -96,6 +99,7 @@ async function hostBatch(plan: BridgePlan, deps: ApplyDeps, undo: UndoStack): Pr
     await sys.ip.batch(plan.hostOps)
   } catch (err) {
     const failure = sys.ip.failure(err)
+    if (plan.createsVlanGateway && (failure.index === undefined || failure.index > plan.createsVlanGateway.index)) await dropVlanGateway(plan, deps)
     if (failure.index !== undefined && failure.index < plan.vethIndex) {
       if (failure.exists) throw new BridgeRace(err)
       throw wrapError(`configure bridge ${plan.bridge.name}`, err)
@@ -109,6 +113,15 @@ async function hostBatch(plan: BridgePlan, deps: ApplyDeps, undo: UndoStack): Pr
     throw wrapError(`attach ${plan.hostVeth.name} to ${plan.bridge.name}`, err)
   }
   undo.push(`delete veth ${plan.hostVeth.name}`, dropVeth)
+}
+
+// Deletes the VLAN gateway pair this ADD created before its VLAN was set (deleting one end removes both).
+async function dropVlanGateway(plan: BridgePlan, deps: ApplyDeps): Promise<void> {
+  const gw = plan.createsVlanGateway
+  if (!gw) return
+  await deps.sys.ip.batch([{ op: 'link-del', name: gw.name }]).catch((err: unknown) => {
+    if (!deps.sys.ip.failure(err).noDevice) deps.log.warn(`rollback: delete VLAN gateway ${gw.name}: ${String(err)}`)
+  })
 }
 
 // EEXIST on the veth: either CNI_IFNAME is already in the container (the spec requires an error) or the

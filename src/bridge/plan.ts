@@ -42,6 +42,11 @@ export interface BridgePlan {
   /** One host `ip -batch`: shared bridge changes first, then this container's veth from `vethIndex` on. */
   readonly hostOps: readonly IpOp[]
   readonly vethIndex: number
+  /**
+   * Set when this ADD creates the `<bridge>.<vlan>` gateway pair (its host op index): its VLAN is set only by the
+   * ADD that creates it, so a failure before that leaves a pair that must go, or it would stay untagged for good.
+   */
+  readonly createsVlanGateway?: { readonly name: string; readonly index: number }
   /** `bridge -batch` VLAN membership, after the host batch. */
   readonly vlanOps: readonly VlanOp[]
   /** Host sysctls written after the host batch; failures of optional ones are ignored. */
@@ -78,8 +83,10 @@ export function buildPlan(input: PlanInput): BridgePlan {
   const vlanGw = config.vlan !== 0 && gateways.length > 0
   const hostOps: IpOp[] = [...bridgeOps(input, bridgeMac)]
   const vlanOps: VlanOp[] = []
+  let createsVlanGateway: BridgePlan['createsVlanGateway']
   if (vlanGw && !input.vlanGateway) {
     const peer = vlanGatewayPeer(config)
+    createsVlanGateway = { name: gwDev, index: hostOps.length }
     hostOps.push(
       { op: 'veth-add', a: { name: gwDev, mac: input.macs.vlanGateway }, b: { name: peer, mac: input.macs.vlanGatewayPeer } },
       { op: 'link-set', name: peer, master: config.bridge, up: true },
@@ -109,6 +116,7 @@ export function buildPlan(input: PlanInput): BridgePlan {
     ...(vlanGw ? { vlanGateway: { name: gwDev, mac: input.vlanGateway?.address || input.macs.vlanGateway } } : {}),
     hostOps,
     vethIndex,
+    ...(createsVlanGateway ? { createsVlanGateway } : {}),
     vlanOps,
     hostSysctls: [
       // "we want to own the routes for this interface" (reference): no router advertisements on host-side links.

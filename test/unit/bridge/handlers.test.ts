@@ -124,6 +124,37 @@ describe('ADD refuses before acting', () => {
   })
 })
 
+describe('VLAN gateway pair created by a failing ADD', () => {
+  const VLAN = { ...BASE, isGateway: true, vlan: 100 }
+  const containerVethAt = (ops: Array<{ op: string; b?: { netns?: string } }>) => ops.findIndex((o) => o.op === 'veth-add' && o.b?.netns !== undefined)
+
+  it('is deleted when the host batch fails after creating it (its VLAN would never be set)', async () => {
+    const log: Log = []
+    const sys = createFakeSystem().on('ip.batch', (ops: Array<{ op: string; b?: { netns?: string } }>) => {
+      const i = containerVethAt(ops)
+      if (i >= 0) throw new FakeError('Invalid argument', { index: i, exists: false, noDevice: false })
+    })
+    await expect(createBridge(deps(log)).add(ctxFor(sys, fakeIpam(log), 'ADD', VLAN))).rejects.toThrow()
+    expect(batches(sys).some((b) => b.ops.some((o) => o.op === 'link-del' && o.name === 'cni0.100'))).toBe(true)
+  })
+
+  it('is deleted when setting its VLAN fails', async () => {
+    const log: Log = []
+    const sys = createFakeSystem().on('ip.vlans', () => { throw new FakeError('Operation not supported') })
+    await expect(createBridge(deps(log)).add(ctxFor(sys, fakeIpam(log), 'ADD', VLAN))).rejects.toThrow()
+    expect(batches(sys).some((b) => b.ops.some((o) => o.op === 'link-del' && o.name === 'cni0.100'))).toBe(true)
+  })
+
+  it('an existing gateway pair is left alone when a later ADD fails', async () => {
+    const log: Log = []
+    const sys = createFakeSystem()
+      .on('ip.links', (o: { dev?: string }) => (o.dev === 'cni0.100' ? [{ ifindex: 9, ifname: 'cni0.100', address: '02:00:00:00:01:00', addrs: [{ local: '10.22.0.1', prefixlen: 16, family: 'inet' }] }] : []))
+      .on('ip.vlans', () => { throw new FakeError('Operation not supported') })
+    await expect(createBridge(deps(log)).add(ctxFor(sys, fakeIpam(log), 'ADD', VLAN))).rejects.toThrow()
+    expect(batches(sys).some((b) => b.ops.some((o) => o.op === 'link-del' && o.name === 'cni0.100'))).toBe(false)
+  })
+})
+
 describe('ADD rollback after a failure at each step', () => {
   const conf = { ...BASE, ipMasq: true, macspoofchk: true, vlanTrunk: [{ id: 7 }] }
   const successCalls = createFakeSystem()
