@@ -2,6 +2,7 @@
 import { CniError, ErrorCode, normalizeError } from '../plugin/errors.ts'
 import type { Logger } from '../plugin/log.ts'
 import type { Locker, Netfilter } from '../system/index.ts'
+import type { FirewallIntent } from './model.ts'
 
 /** Everything a backend object needs; handles stay inside the backend, never in method signatures. */
 export interface BackendDeps {
@@ -39,6 +40,13 @@ export function applyError(what: string, script: string, err: unknown): CniError
     details: `${stderr}\n--- script ---\n${script}`,
     cause: err,
   })
+}
+
+/** CHECK's error when rules of the intent are missing: the first one named, every one in `details`. */
+export function missingRulesError(intent: FirewallIntent, backend: string, missing: readonly string[]): CniError {
+  const what = intent.kind === 'masquerade' ? 'ipMasq' : 'portmap'
+  const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''
+  return new CniError(ErrorCode.Internal, `${what} ${backend}rules for container ${intent.owner.containerId} on network "${intent.owner.network}" are missing: ${missing[0]}${more}`, { details: missing.join('\n') })
 }
 
 /** Runs a transaction; on failure re-reads the state and tries once more (someone may have changed it meanwhile). */

@@ -1,13 +1,10 @@
 // The iptables backend: read the nat table, render one iptables-restore script, apply it; per family, under a lock.
 import type { IpFamily } from '../plugin/addr.ts'
-import { CniError, ErrorCode } from '../plugin/errors.ts'
 import type { FirewallBackend } from './backend.ts'
 import type { FirewallIntent, IntentKind, Owner } from './model.ts'
-import { applyWithRetry, locked, type BackendDeps } from './apply.ts'
+import { applyWithRetry, locked, missingRulesError, type BackendDeps } from './apply.ts'
 import { parseSave, type NatState } from './iptables-save.ts'
 import { missingRules, renderGc, renderMasqEnsure, renderPortmapEnsure, renderRemove } from './iptables-render.ts'
-
-export { parseSave } from './iptables-save.ts'
 
 /** The iptables backend's dependencies: the shared ones plus which families (iptables, ip6tables) work here. */
 export interface IptablesDeps extends BackendDeps {
@@ -53,10 +50,7 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
       for (const family of intentFamilies(intent)) {
         for (const line of missingRules(intent, family, await read(family))) missing.push(`${family === 4 ? 'iptables' : 'ip6tables'}: ${line}`)
       }
-      if (missing.length > 0) {
-        const what = intent.kind === 'masquerade' ? 'ipMasq' : 'portmap'
-        throw new CniError(ErrorCode.Internal, `${what} rules for container ${intent.owner.containerId} on network "${intent.owner.network}" are missing: ${missing[0]}${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}`, { details: missing.join('\n') })
-      }
+      if (missing.length > 0) throw missingRulesError(intent, '', missing)
     },
   }
 }

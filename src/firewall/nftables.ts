@@ -1,15 +1,12 @@
 // The nftables backend: list what is needed, render one nft script, apply it with one `nft -f -`, under a lock.
-import { CniError, ErrorCode } from '../plugin/errors.ts'
 import type { FirewallBackend } from './backend.ts'
 import type { FirewallIntent, IntentKind, MasqIntent, Owner, PortmapIntent } from './model.ts'
-import { applyError, applyWithRetry, locked, type BackendDeps } from './apply.ts'
+import { applyError, applyWithRetry, locked, missingRulesError, type BackendDeps } from './apply.ts'
 import { EMPTY_LISTING, parseNftList, type NftListing } from './nft-json.ts'
 import { MASQ_TABLE, missingNftMasq, renderNftMasqEnsure, renderNftMasqGc, renderNftMasqRemove } from './nft-masq.ts'
 import {
   bucketChain, HOSTPORT_TABLE, missingPortmap, ownerChain, ownerChainMatches, renderOwner, renderRemoveChains, renderSetup, staleOwnerChains,
 } from './nft-portmap.ts'
-
-export { parseNftList } from './nft-json.ts'
 
 /** Builds the backend. */
 export function createNftablesBackend(deps: BackendDeps): FirewallBackend {
@@ -76,10 +73,7 @@ export function createNftablesBackend(deps: BackendDeps): FirewallBackend {
       const missing = intent.kind === 'masquerade'
         ? missingNftMasq(intent, await list(...table(MASQ_TABLE)))
         : missingPortmap(intent, await list(...table(HOSTPORT_TABLE)))
-      if (missing.length > 0) {
-        const what = intent.kind === 'masquerade' ? 'ipMasq' : 'portmap'
-        throw new CniError(ErrorCode.Internal, `${what} nftables rules for container ${intent.owner.containerId} on network "${intent.owner.network}" are missing: ${missing[0]}${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}`, { details: missing.join('\n') })
-      }
+      if (missing.length > 0) throw missingRulesError(intent, 'nftables ', missing)
     },
   }
 }
