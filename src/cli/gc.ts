@@ -1,18 +1,16 @@
 // `tscni gc`: releases what one network holds for attachments that are no longer valid — address reservations and
 // firewall rules (masquerade, port mappings) — by running the roles' own GC in-process, as a runtime's GC would.
 import { readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { dirname } from 'node:path'
 import { DEFAULT_DATA_DIR } from '../ipam/config.ts'
 import { collectGarbage } from '../ipam/allocator.ts'
-import { DiskStore } from '../ipam/disk-store.ts'
 import type { Store } from '../ipam/store.ts'
 import { formatIp, type Ip } from '../plugin/addr.ts'
 import { parseValidAttachments, type ValidAttachment } from '../plugin/attachments.ts'
 import type { Outcome } from '../plugin/dispatch.ts'
 import { normalizeError } from '../plugin/errors.ts'
-import { createSystem } from '../system/index.ts'
 import type { CliIo } from './index.ts'
-import { readReservations, type ReservationInfo } from './networks.ts'
+import { readOnlyStore, readReservations, type ReservationInfo } from './networks.ts'
 import { parseOptions } from './options.ts'
 
 const USAGE = 'usage: tscni gc --network NAME --valid FILE|- [--data-dir DIR] [--dry-run]'
@@ -33,8 +31,8 @@ export async function runGc(args: readonly string[], io: CliIo): Promise<Outcome
     return usage(`cannot read the valid attachments from ${validFrom === '-' ? 'stdin' : validFrom}: ${normalizeError(err).message}`)
   }
   const dataDir = opts.values['--data-dir'] ?? DEFAULT_DATA_DIR
-  const before = readReservations(join(dataDir, network))
-  if (opts.flags.has('--dry-run')) return dryRun(network, dataDir, valid, before, io)
+  const before = readReservations(dataDir, network)
+  if (opts.flags.has('--dry-run')) return dryRun(network, dataDir, valid, before)
 
   const env = { CNI_COMMAND: 'GC', CNI_PATH: dirname(io.selfPath), PATH: io.env.PATH, TSCNI_LOG_LEVEL: io.env.TSCNI_LOG_LEVEL, TSCNI_LOG_FILE: io.env.TSCNI_LOG_FILE }
   const attachments = { 'cni.dev/valid-attachments': valid }
@@ -42,7 +40,7 @@ export async function runGc(args: readonly string[], io: CliIo): Promise<Outcome
   // stale port mappings; both clean every usable firewall backend.
   const bridge = await io.runRole('bridge', env, JSON.stringify({ cniVersion: '1.1.0', name: network, type: 'bridge', ipMasq: true, ipam: { type: 'host-local', dataDir }, ...attachments }))
   const portmap = await io.runRole('portmap', env, JSON.stringify({ cniVersion: '1.1.0', name: network, type: 'portmap', ...attachments }))
-  const after = new Set(readReservations(join(dataDir, network)).map((r) => r.ip))
+  const after = new Set(readReservations(dataDir, network).map((r) => r.ip))
   const released = before.filter((r) => !after.has(r.ip))
   const lines = [
     ...released.map((r) => `released ${r.ip} (${owner(r)})`),
@@ -65,8 +63,8 @@ export function parseValidList(text: string): ValidAttachment[] {
 }
 
 // The allocator's own GC decision, over a store whose release only records: what a real run would release.
-function dryRun(network: string, dataDir: string, valid: readonly ValidAttachment[], before: readonly ReservationInfo[], io: CliIo): Outcome {
-  const disk = new DiskStore({ dataDir, network }, createSystem({ pathEnv: io.pathEnv }).locker)
+function dryRun(network: string, dataDir: string, valid: readonly ValidAttachment[], before: readonly ReservationInfo[]): Outcome {
+  const disk = readOnlyStore(dataDir, network)
   const would: Ip[] = []
   const recording: Store = {
     lock: () => disk.lock(),

@@ -2,12 +2,14 @@
 // config dir that allocate from them (for range sizes). Read-only: takes no lock and changes nothing.
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { formatIp, parseIp, type Ip } from '../plugin/addr.ts'
+import { compareIp, formatIp, parseIp } from '../plugin/addr.ts'
 import { parseCniArgs } from '../plugin/env.ts'
 import { normalizeError } from '../plugin/errors.ts'
 import { parseIpamConfig, DEFAULT_DATA_DIR } from '../ipam/config.ts'
 import { rangeCapacity, rangeFor, rangeSetToString, type RangeSet } from '../ipam/range.ts'
+import { DiskStore } from '../ipam/disk-store.ts'
 import { parseOwner } from '../ipam/store.ts'
+import type { Locker } from '../system/index.ts'
 
 /** Where `ls`, `gc` and `doctor` look by default. */
 export const DEFAULT_CONF_DIR = '/etc/cni/net.d'
@@ -59,7 +61,7 @@ export function readNodeIpam(dataDir: string = DEFAULT_DATA_DIR, confDir: string
   const configs = readConfigs(confDir, notes)
   const networks = listDirs(dataDir).map((name): NetworkInfo => {
     const dir = join(dataDir, name)
-    const reservations = readReservations(dir)
+    const reservations = readReservations(dataDir, name)
     const config = configs.find((c) => c.name === name && c.dataDir === dataDir)
     const rangeSets = config?.rangeSets.map((set) => usageOf(set, reservations))
     return { name, dir, ...(config ? { configFile: config.file, rangeSets } : {}), reservations }
@@ -67,23 +69,24 @@ export function readNodeIpam(dataDir: string = DEFAULT_DATA_DIR, confDir: string
   return { dataDir, confDir, networks, notes }
 }
 
-/** The reservations of one network directory, sorted by address; `lock`, `last_reserved_ip.*` and other files are skipped. */
-export function readReservations(dir: string): ReservationInfo[] {
-  const out: Array<ReservationInfo & { key: Ip }> = []
-  for (const file of safeList(dir)) {
-    const ip = parseIp(file)
-    if (!ip || formatIp(ip) !== file) continue
-    let content: string
-    try {
-      content = readFileSync(join(dir, file), 'utf8').trim()
-    } catch {
-      continue
-    }
-    const owner = parseOwner(content)
-    out.push({ ip: file, containerId: owner.containerId, ifname: owner.ifname, key: ip })
-  }
-  out.sort((a, b) => (a.key.family !== b.key.family ? a.key.family - b.key.family : a.key.value < b.key.value ? -1 : 1))
-  return out.map(({ key: _key, ...rest }) => rest)
+/** A network's store for reading only: `ls`, `gc --dry-run` and `doctor` take no lock and change nothing. */
+export function readOnlyStore(dataDir: string, network: string): DiskStore {
+  return new DiskStore({ dataDir, network }, NO_LOCK)
+}
+
+const NO_LOCK: Locker = { acquire: () => Promise.reject(new Error('a read-only view of the reservations takes no lock')) }
+
+/** The reservations of one network, sorted by address, read by host-local's own store (`lock`, `last_reserved_ip.*` skipped). */
+export function readReservations(dataDir: string, network: string): ReservationInfo[] {
+  const store = readOnlyStore(dataDir, network)
+  if (!store.exists()) return []
+  return store
+    .reservations()
+    .sort((a, b) => compareIp(a.ip, b.ip))
+    .map((r) => {
+      const owner = parseOwner(r.content)
+      return { ip: formatIp(r.ip), containerId: owner.containerId, ifname: owner.ifname }
+    })
 }
 
 function usageOf(set: RangeSet, reservations: readonly ReservationInfo[]): RangeSetUsage {
