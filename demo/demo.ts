@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto'
 import { copyFileSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { firewallText } from '../test/support/bridge.ts'
 import { CniRuntime, loadConfList, type Attachment } from '../test/support/cni-runtime.ts'
 import { NetnsPool, type TestNetns } from '../test/support/netns.ts'
 import { renderTable as table } from '../src/cli/table.ts'
@@ -201,11 +202,7 @@ async function leftoverState(host: TestNetns, pods: readonly Pod[]): Promise<str
   const out: string[] = []
   const links = await host.ipJson<Array<{ ifname: string; link_type?: string; linkinfo?: { info_kind?: string } }>>(['-d', 'link', 'show'])
   out.push(...links.filter((l) => l.linkinfo?.info_kind === 'veth').map((l) => `veth ${l.ifname}`))
-  const rules = [
-    (await host.exec('iptables-save', ['-t', 'nat'], { reject: false })).stdout,
-    (await host.exec('ip6tables-save', ['-t', 'nat'], { reject: false })).stdout,
-    (await host.exec('nft', ['list', 'ruleset'], { reject: false })).stdout,
-  ].join('\n')
+  const rules = await firewallText(host)
   for (const pod of pods) {
     for (const line of rules.split('\n')) if (line.includes(pod.att.containerId) || (pod.ipv4 && line.includes(`${pod.ipv4}:`))) out.push(`rule: ${line.trim()}`)
   }
