@@ -10,7 +10,8 @@ import { NetnsPool } from '../test/support/netns.ts'
 import { systemInNetns } from '../test/support/system-in-netns.ts'
 import { owner, portmapIntent } from '../test/support/firewall-fixtures.ts'
 
-const ROUNDS = Number(process.argv[2] ?? 7)
+// 21 rounds: with 7, single runs of the few-millisecond medians swung past 1.5x on a busy 2-core machine.
+const ROUNDS = Number(process.argv[2] ?? 21)
 const SIZES = [1, 200]
 
 async function measure(backend: FirewallBackend, existing: number): Promise<{ add: number; del: number }> {
