@@ -35,6 +35,8 @@ export interface IpLink {
   /** Bridge ports only: hairpin and isolated flags. */
   readonly hairpin?: boolean
   readonly isolated?: boolean
+  /** VXLAN only (with -d): VNI, local address, lower device, UDP port and whether it learns. */
+  readonly vxlan?: { readonly id?: number; readonly local?: string; readonly link?: string; readonly port?: number; readonly learning?: boolean }
   readonly addrs: readonly IpAddrInfo[]
 }
 
@@ -104,6 +106,10 @@ export function parseLinks(text: string): IpLink[] {
       vlanDefaultPvid: num(data, 'vlan_default_pvid'),
       hairpin: typeof slave.hairpin === 'boolean' ? slave.hairpin : undefined,
       isolated: typeof slave.isolated === 'boolean' ? slave.isolated : undefined,
+      vxlan: info.info_kind === 'vxlan' ? dropUndefined({
+        id: num(data, 'id'), local: str(data, 'local'), link: str(data, 'link'), port: num(data, 'port'),
+        learning: typeof data.learning === 'boolean' ? data.learning : undefined,
+      }) : undefined,
       addrs: Array.isArray(item.addr_info) ? item.addr_info.flatMap(parseAddr) : [],
     })
   })
@@ -145,4 +151,36 @@ function dropUndefined<T extends object>(o: T): T {
 export function parseRouteGetDev(text: string): string | undefined {
   const [first] = parseIpJson(text, 'route get')
   return isObject(first) && typeof first.dev === 'string' ? first.dev : undefined
+}
+
+/** One neighbour entry as `ip -j neigh show dev <dev>` reports it. */
+export interface IpNeighbour {
+  readonly dst: string
+  readonly lladdr?: string
+  readonly state: readonly string[]
+}
+
+/** Parses `ip -j neigh show` output. */
+export function parseNeighbours(text: string): IpNeighbour[] {
+  return parseIpJson(text, 'neighbours').flatMap((item) => {
+    if (!isObject(item) || typeof item.dst !== 'string') return []
+    const state = Array.isArray(item.state) ? item.state.filter((x): x is string => typeof x === 'string') : []
+    return [dropUndefined({ dst: item.dst, lladdr: str(item, 'lladdr'), state })]
+  })
+}
+
+/** One forwarding-database entry as `bridge -j fdb show dev <dev>` reports it. */
+export interface FdbRecord {
+  readonly mac: string
+  /** The remote address of a VXLAN entry. */
+  readonly dst?: string
+  readonly state?: string
+}
+
+/** Parses `bridge -j fdb show` output. */
+export function parseFdb(text: string): FdbRecord[] {
+  return parseIpJson(text, 'fdb').flatMap((item) => {
+    if (!isObject(item) || typeof item.mac !== 'string') return []
+    return [dropUndefined({ mac: item.mac, dst: str(item, 'dst'), state: str(item, 'state') })]
+  })
 }
