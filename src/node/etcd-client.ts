@@ -1,0 +1,330 @@
+// A small etcd v3 client over etcd's JSON gateway (/v3/kv/*, /v3/lease/*, /v3/watch), for the node agent only.
+// Why not the `etcd3` npm package: it adds ~16 MB and ~150 ms of module load, reads a .proto file at run time and
+// was last released in 2023; the gateway is part of etcd itself (https://etcd.io/docs/v3.4/dev-guide/api_grpc_gateway/),
+// speaks plain JSON with base64 keys and values, and needs nothing beyond node:http(s). node:https rather than
+// fetch because fetch cannot present a client certificate without undici's own Agent.
+import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http'
+import { request as httpsRequest, Agent as HttpsAgent } from 'node:https'
+
+/** Where etcd is and how to authenticate. */
+export interface EtcdOptions {
+  /** "https://10.0.0.1:2379", ...; tried in order until one answers. */
+  readonly endpoints: readonly string[]
+  /** PEM texts (not paths): the CA that signed etcd's certificate, and our client certificate and key. */
+  readonly ca?: string
+  readonly cert?: string
+  readonly key?: string
+  /** Per-request timeout for unary calls (default 5 s). */
+  readonly timeoutMs?: number
+}
+
+/** One key-value pair, revisions as decimal strings (int64 in JSON). */
+export interface KeyValue {
+  readonly key: string
+  readonly value: string
+  readonly createRevision: string
+  readonly modRevision: string
+  /** The lease ID the key is bound to, if any. */
+  readonly lease?: string
+}
+
+/** One change seen by a watch. */
+export interface WatchEvent {
+  readonly type: 'put' | 'delete'
+  readonly kv: KeyValue
+}
+
+/** etcd answered with an error, or could not be reached. */
+export class EtcdError extends Error {
+  /** The HTTP status, when etcd answered. */
+  readonly status: number | undefined
+  constructor(message: string, status?: number, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause })
+    this.name = 'EtcdError'
+    this.status = status
+  }
+}
+
+/** The watch start revision was compacted away: list again and watch from the new revision. */
+export class EtcdCompactedError extends EtcdError {
+  readonly compactRevision: string
+  constructor(compactRevision: string) {
+    super(`watch revision compacted (oldest available: ${compactRevision})`)
+    this.name = 'EtcdCompactedError'
+    this.compactRevision = compactRevision
+  }
+}
+
+/** The calls the node agent needs. */
+export interface EtcdClient {
+  /** Every key under the prefix, and the store revision they were read at. */
+  list(prefix: string): Promise<{ kvs: KeyValue[]; revision: string }>
+  get(key: string): Promise<KeyValue | undefined>
+  put(key: string, value: string, lease?: string): Promise<void>
+  /** Creates the key only if absent (a transaction on its create revision); false when it existed. */
+  create(key: string, value: string, lease?: string): Promise<boolean>
+  /** Replaces the key only if it is still at `modRevision` (takes over our own old lease); false otherwise. */
+  replace(key: string, value: string, modRevision: string, lease?: string): Promise<boolean>
+  /** Deletes the key; true when it existed. */
+  delete(key: string): Promise<boolean>
+  /** A new lease of `ttl` seconds; its ID. */
+  grant(ttl: number): Promise<string>
+  /** Renews the lease; the remaining TTL, 0 when the lease is gone (expired or revoked). */
+  keepAlive(id: string): Promise<number>
+  /** Revokes the lease, deleting its keys; no error when it is already gone. */
+  revoke(id: string): Promise<void>
+  /**
+   * Watches the prefix from `startRevision`, calling `onEvents` for each batch, until `signal` aborts (resolves)
+   * or the stream breaks (rejects with EtcdError; EtcdCompactedError when the revision is gone).
+   */
+  watch(prefix: string, startRevision: string, onEvents: (events: WatchEvent[], revision: string) => void, signal: AbortSignal): Promise<void>
+  /** Closes idle connections. */
+  close(): void
+}
+
+const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64')
+const unb64 = (s: unknown): string => (typeof s === 'string' ? Buffer.from(s, 'base64').toString('utf8') : '')
+
+/** The range_end that makes a range cover every key starting with `prefix` (etcd's "prefix end": last byte + 1). */
+export function prefixEnd(prefix: string): string {
+  const bytes = Buffer.from(prefix, 'utf8')
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    if (bytes[i]! < 0xff) {
+      const end = Buffer.from(bytes.subarray(0, i + 1))
+      end[i] = end[i]! + 1
+      return end.toString('base64')
+    }
+  }
+  return Buffer.from([0]).toString('base64')
+}
+
+type Json = Record<string, unknown>
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** Decodes a gateway key-value (base64 fields, omitted zero values). */
+export function decodeKv(raw: unknown): KeyValue {
+  const o = isObject(raw) ? raw : {}
+  const lease = typeof o.lease === 'string' && o.lease !== '0' ? o.lease : undefined
+  return {
+    key: unb64(o.key),
+    value: unb64(o.value),
+    createRevision: typeof o.create_revision === 'string' ? o.create_revision : '0',
+    modRevision: typeof o.mod_revision === 'string' ? o.mod_revision : '0',
+    ...(lease ? { lease } : {}),
+  }
+}
+
+/**
+ * Splits a stream of concatenated JSON objects (the gateway's watch stream is one object per chunk, usually one
+ * per line) into whole objects; returns them and the unfinished rest.
+ */
+export function splitJsonStream(buffer: string): { objects: unknown[]; rest: string } {
+  const objects: unknown[] = []
+  let depth = 0
+  let inString = false
+  let escaped = false
+  let start = -1
+  let consumed = 0
+  for (let i = 0; i < buffer.length; i++) {
+    const ch = buffer[i]
+    if (inString) {
+      if (escaped) escaped = false
+      else if (ch === '\\') escaped = true
+      else if (ch === '"') inString = false
+      continue
+    }
+    if (ch === '"') inString = true
+    else if (ch === '{') {
+      if (depth === 0) start = i
+      depth++
+    } else if (ch === '}') {
+      depth--
+      if (depth === 0 && start >= 0) {
+        objects.push(JSON.parse(buffer.slice(start, i + 1)))
+        consumed = i + 1
+        start = -1
+      }
+    }
+  }
+  return { objects, rest: depth === 0 ? '' : buffer.slice(start >= 0 ? start : consumed) }
+}
+
+/** Decodes one watch stream message: events, or the reason the watch ended. */
+export function decodeWatchMessage(raw: unknown): { events: WatchEvent[]; revision?: string; compacted?: string; canceled?: string } {
+  const o = isObject(raw) ? raw : {}
+  if (isObject(o.error)) throw new EtcdError(`watch failed: ${String(o.error.message ?? JSON.stringify(o.error))}`)
+  const r = isObject(o.result) ? o.result : {}
+  const header = isObject(r.header) ? r.header : {}
+  const revision = typeof header.revision === 'string' ? header.revision : undefined
+  if (typeof r.compact_revision === 'string' && r.compact_revision !== '0') return { events: [], compacted: r.compact_revision }
+  if (r.canceled === true) return { events: [], canceled: typeof r.cancel_reason === 'string' ? r.cancel_reason : 'canceled by the server' }
+  const events = Array.isArray(r.events)
+    ? r.events.map((e): WatchEvent => ({ type: isObject(e) && e.type === 'DELETE' ? 'delete' : 'put', kv: decodeKv(isObject(e) ? e.kv : undefined) }))
+    : []
+  return revision === undefined ? { events } : { events, revision }
+}
+
+/** The real client. */
+export function createEtcdClient(options: EtcdOptions): EtcdClient {
+  if (options.endpoints.length === 0) throw new EtcdError('no etcd endpoints given')
+  const endpoints = options.endpoints.map((e) => new URL(e))
+  for (const url of endpoints) {
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new EtcdError(`etcd endpoint ${url.href}: only http and https are supported`)
+  }
+  const tls = { ...(options.ca ? { ca: options.ca } : {}), ...(options.cert ? { cert: options.cert } : {}), ...(options.key ? { key: options.key } : {}) }
+  const httpsAgent = new HttpsAgent({ keepAlive: true, ...tls })
+  const httpAgent = new HttpAgent({ keepAlive: true })
+  const timeoutMs = options.timeoutMs ?? 5_000
+  let preferred = 0
+
+  const open = (url: URL, path: string, body: unknown, signal: AbortSignal | undefined, timeout: number | undefined): Promise<IncomingMessage> =>
+    new Promise((resolve, reject) => {
+      const secure = url.protocol === 'https:'
+      const req = (secure ? httpsRequest : httpRequest)({
+        protocol: url.protocol, hostname: url.hostname, port: url.port || (secure ? 443 : 80), method: 'POST', path,
+        headers: { 'content-type': 'application/json' }, agent: secure ? httpsAgent : httpAgent, ...(signal ? { signal } : {}),
+      }, resolve)
+      if (timeout !== undefined) req.setTimeout(timeout, () => req.destroy(new EtcdError(`etcd ${url.host}${path}: no answer within ${timeout} ms`)))
+      req.on('error', reject)
+      req.end(JSON.stringify(body))
+    })
+
+  const readAll = (res: IncomingMessage): Promise<string> => new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    res.on('data', (c: Buffer) => chunks.push(c))
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    res.on('error', reject)
+  })
+
+  // One request, failing over to the next endpoint when one cannot be reached (not when etcd answers an error).
+  const call = async (path: string, body: unknown): Promise<Json> => {
+    let lastError: unknown
+    for (let n = 0; n < endpoints.length; n++) {
+      const i = (preferred + n) % endpoints.length
+      const url = endpoints[i]!
+      let res: IncomingMessage
+      let text: string
+      try {
+        res = await open(url, path, body, undefined, timeoutMs)
+        text = await readAll(res)
+      } catch (err) {
+        lastError = err
+        continue
+      }
+      preferred = i
+      let json: unknown
+      try {
+        json = text.trim() === '' ? {} : JSON.parse(text)
+      } catch {
+        throw new EtcdError(`etcd ${url.host}${path}: answer is not JSON (HTTP ${res.statusCode}): ${text.slice(0, 200)}`, res.statusCode)
+      }
+      if ((res.statusCode ?? 500) >= 300 || (isObject(json) && (json.error !== undefined || (json.code !== undefined && json.message !== undefined)))) {
+        const msg = isObject(json) ? String(json.message ?? json.error ?? text) : text
+        throw new EtcdError(`etcd ${url.host}${path}: ${msg}`, res.statusCode)
+      }
+      return isObject(json) ? json : {}
+    }
+    throw new EtcdError(`cannot reach etcd at ${endpoints.map((u) => u.host).join(', ')}: ${(lastError as Error)?.message ?? lastError}`, undefined, lastError)
+  }
+
+  const txnOnKey = async (key: string, compare: Json, value: string, lease: string | undefined): Promise<boolean> => {
+    const res = await call('/v3/kv/txn', {
+      compare: [{ key: b64(key), ...compare }],
+      success: [{ request_put: { key: b64(key), value: b64(value), ...(lease ? { lease } : {}) } }],
+    })
+    return res.succeeded === true
+  }
+
+  return {
+    async list(prefix) {
+      const res = await call('/v3/kv/range', { key: b64(prefix), range_end: prefixEnd(prefix) })
+      const header = isObject(res.header) ? res.header : {}
+      return { kvs: Array.isArray(res.kvs) ? res.kvs.map(decodeKv) : [], revision: typeof header.revision === 'string' ? header.revision : '0' }
+    },
+    async get(key) {
+      const res = await call('/v3/kv/range', { key: b64(key) })
+      return Array.isArray(res.kvs) && res.kvs.length > 0 ? decodeKv(res.kvs[0]) : undefined
+    },
+    async put(key, value, lease) {
+      await call('/v3/kv/put', { key: b64(key), value: b64(value), ...(lease ? { lease } : {}) })
+    },
+    create(key, value, lease) {
+      // create_revision 0 is omitted from JSON by the gateway's marshaller but compares as 0 (the key is absent).
+      return txnOnKey(key, { target: 'CREATE', result: 'EQUAL', create_revision: '0' }, value, lease)
+    },
+    replace(key, value, modRevision, lease) {
+      return txnOnKey(key, { target: 'MOD', result: 'EQUAL', mod_revision: modRevision }, value, lease)
+    },
+    async delete(key) {
+      const res = await call('/v3/kv/deleterange', { key: b64(key) })
+      return typeof res.deleted === 'string' && res.deleted !== '0'
+    },
+    async grant(ttl) {
+      const res = await call('/v3/lease/grant', { TTL: String(ttl) })
+      if (typeof res.ID !== 'string') throw new EtcdError(`etcd lease grant: no lease ID in the answer${res.error ? ` (${String(res.error)})` : ''}`)
+      return res.ID
+    },
+    async keepAlive(id) {
+      const res = await call('/v3/lease/keepalive', { ID: id })
+      const result = isObject(res.result) ? res.result : {}
+      return typeof result.TTL === 'string' ? Number(result.TTL) : 0
+    },
+    async revoke(id) {
+      try {
+        await call('/v3/lease/revoke', { ID: id })
+      } catch (err) {
+        // "requested lease not found": already expired or revoked, which is what revoke wants.
+        if (err instanceof EtcdError && /lease not found/.test(err.message)) return
+        throw err
+      }
+    },
+    async watch(prefix, startRevision, onEvents, signal) {
+      const url = endpoints[preferred]!
+      let res: IncomingMessage
+      try {
+        res = await open(url, '/v3/watch', { create_request: { key: b64(prefix), range_end: prefixEnd(prefix), start_revision: startRevision } }, signal, undefined)
+      } catch (err) {
+        if (signal.aborted) return
+        preferred = (preferred + 1) % endpoints.length
+        throw new EtcdError(`cannot watch etcd at ${url.host}: ${(err as Error).message}`, undefined, err)
+      }
+      if ((res.statusCode ?? 500) >= 300) {
+        res.resume()
+        throw new EtcdError(`etcd ${url.host}/v3/watch: HTTP ${res.statusCode}`, res.statusCode)
+      }
+      await new Promise<void>((resolve, reject) => {
+        let buffer = ''
+        let settled = false
+        const finish = (err?: unknown) => {
+          if (settled) return
+          settled = true
+          if (err === undefined || signal.aborted) resolve()
+          else reject(err)
+          res.destroy()
+        }
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => {
+          try {
+            const { objects, rest } = splitJsonStream(buffer + chunk)
+            buffer = rest
+            for (const o of objects) {
+              const m = decodeWatchMessage(o)
+              if (m.compacted) return finish(new EtcdCompactedError(m.compacted))
+              if (m.canceled) return finish(new EtcdError(`watch canceled: ${m.canceled}`))
+              if (m.events.length > 0) onEvents(m.events, m.revision ?? '0')
+            }
+          } catch (err) {
+            finish(err instanceof EtcdError ? err : new EtcdError(`watch stream unreadable: ${(err as Error).message}`, undefined, err))
+          }
+        })
+        res.on('end', () => finish(new EtcdError('watch stream ended')))
+        res.on('error', (err) => finish(new EtcdError(`watch stream broke: ${err.message}`, undefined, err)))
+        res.on('close', () => finish(new EtcdError('watch stream closed')))
+      })
+    },
+    close() {
+      httpsAgent.destroy()
+      httpAgent.destroy()
+    },
+  }
+}
