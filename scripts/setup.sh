@@ -10,6 +10,7 @@ declare -A NEED=(
   [iptables]=iptables [ip6tables]=iptables [iptables-restore]=iptables [nft]=nftables
   [conntrack]=conntrack [curl]=curl [nginx]=nginx-light
   [ping]=iputils-ping [socat]=socat
+  [etcd]=etcd-server [etcdctl]=etcd-client [openssl]=openssl
 )
 missing=()
 for cmd in "${!NEED[@]}"; do
