@@ -1,10 +1,11 @@
 // CNI errors for firewall failures: a failed transaction with its script, and CHECK's list of missing rules.
 import { CniError, ErrorCode, normalizeError } from '../plugin/errors.ts'
+import { SystemError } from '../system/errors.ts'
 import type { FirewallIntent } from './model.ts'
 
 /** A failed transaction as a CNI error: the tool's stderr and the whole script in `details`. */
 export function applyError(what: string, script: string, err: unknown): CniError {
-  const stderr = isCommandFailure(err) ? err.stderr : normalizeError(err).message
+  const stderr = err instanceof SystemError ? err.stderr : normalizeError(err).message
   const first = stderr.split('\n')[0] ?? ''
   return new CniError(ErrorCode.Internal, `${what} failed${first ? `: ${first}` : ''}`, {
     details: `${stderr}\n--- script ---\n${script}`,
@@ -17,9 +18,4 @@ export function missingRulesError(intent: FirewallIntent, backend: string, missi
   const what = intent.kind === 'masquerade' ? 'ipMasq' : 'portmap'
   const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''
   return new CniError(ErrorCode.Internal, `${what} ${backend}rules for container ${intent.owner.containerId} on network "${intent.owner.network}" are missing: ${missing[0]}${more}`, { details: missing.join('\n') })
-}
-
-// firewall/ takes only types from system/, so a SystemError is recognised by its shape.
-export function isCommandFailure(err: unknown): err is { stderr: string; timedOut: boolean } {
-  return err instanceof Error && err.name === 'SystemError' && typeof (err as { stderr?: unknown }).stderr === 'string'
 }

@@ -1,7 +1,5 @@
 // The firewall lock: one tscni process at a time reads, renders and applies firewall state on a node.
-import { CniError, ErrorCode } from '../plugin/errors.ts'
 import type { Locker } from '../system/index.ts'
-import { isCommandFailure } from './errors.ts'
 
 /** Where the lock lives on a real node, and how long a verb waits for it before failing with code 11. */
 export const FIREWALL_LOCK_PATH = '/run/tscni-firewall.lock'
@@ -20,17 +18,12 @@ export function nodeLock(locker: Locker): LockDeps {
   return { locker, lockPath: FIREWALL_LOCK_PATH, lockTimeoutMs: FIREWALL_LOCK_TIMEOUT_MS }
 }
 
-/** Runs `fn` holding the firewall lock; a lock timeout is CNI code 11 (try again later). */
+/**
+ * Runs `fn` holding the firewall lock. A wait that runs out rejects with the locker's SystemError, which
+ * normalizeError (plugin/errors.ts) makes CNI code 11, "try again later".
+ */
 export async function locked<T>(deps: LockDeps, fn: () => Promise<T>): Promise<T> {
-  let lock
-  try {
-    lock = await deps.locker.acquire(deps.lockPath, deps.lockTimeoutMs)
-  } catch (err) {
-    if (isCommandFailure(err) && err.timedOut) {
-      throw new CniError(ErrorCode.TryAgainLater, `timed out waiting for the firewall lock ${deps.lockPath}`, { cause: err })
-    }
-    throw err
-  }
+  const lock = await deps.locker.acquire(deps.lockPath, deps.lockTimeoutMs)
   try {
     return await fn()
   } finally {
