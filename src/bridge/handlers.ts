@@ -16,7 +16,7 @@ import { compareState } from './check.ts'
 import { parseBridgeConfig, parseBridgeDelConfig, type BridgeConfig, type BridgeDelConfig } from './config.ts'
 import { buildPlan, type BridgePlan } from './plan.ts'
 import { buildResult } from './result.ts'
-import { teardownSpoofCheck } from './spoofcheck.ts'
+import { teardownSpoofCheck } from '../firewall/nft-spoofcheck.ts'
 
 /** What the bridge role can be given instead of its defaults (tests, and main.ts once the firewall is wired). */
 export interface BridgeDeps {

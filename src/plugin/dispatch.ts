@@ -70,7 +70,7 @@ export async function runPlugin(role: RoleHandlers, io: PluginIo, record: Invoca
     }
     record.verb = verb
     // The reference does not read stdin for VERSION, so a person typing the command is not left waiting.
-    if (verb === 'VERSION') return { stdout: `${JSON.stringify(versionReply(undefined))}\n`, stderr: '', exitCode: 0 }
+    if (verb === 'VERSION') return { stdout: `${JSON.stringify(versionReply())}\n`, stderr: '', exitCode: 0 }
     const env = parseEnv(verb, io.env)
     Object.assign(record, { containerId: env.containerId || undefined, ifname: env.ifname || undefined })
     const stdin = await readStdin(io)

@@ -30,10 +30,13 @@ export function isSupportedVersion(version: string): boolean {
   return (SUPPORTED_VERSIONS as readonly string[]).includes(version)
 }
 
-/** The VERSION reply (spec: cniVersion echoes the request's version; the reference prints its own). */
-export function versionReply(requested: string | undefined): { cniVersion: string; supportedVersions: string[] } {
-  const cniVersion = requested && isSupportedVersion(requested) ? requested : LATEST_VERSION
-  return { cniVersion, supportedVersions: [...SUPPORTED_VERSIONS] }
+/**
+ * The VERSION reply. The spec (section "VERSION") lets a runtime send `{"cniVersion"}` on stdin, but tscni never
+ * reads stdin for VERSION (a runtime may send nothing and keep the pipe open), so the reply names the newest
+ * version, as the reference plugins' skel package does.
+ */
+export function versionReply(): { cniVersion: string; supportedVersions: string[] } {
+  return { cniVersion: LATEST_VERSION, supportedVersions: [...SUPPORTED_VERSIONS] }
 }
 
 type Json = Record<string, unknown>

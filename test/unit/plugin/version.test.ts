@@ -89,7 +89,7 @@ describe('decodeResult', () => {
 
 describe('versions', () => {
   it('VERSION replies with all seven versions', () => {
-    expect(versionReply(undefined)).toEqual({ cniVersion: '1.1.0', supportedVersions: ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] })
+    expect(versionReply()).toEqual({ cniVersion: '1.1.0', supportedVersions: ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] })
   })
   it('compares numerically, not as text', () => {
     expect(compareVersions('0.10.0', '0.4.0')).toBeGreaterThan(0)
