@@ -3,7 +3,7 @@
 // survive, a restarted agent keeps its subnet, etcd restarted under the agents is survived, a departed node's
 // routes disappear within the TTL, and `node clean` leaves nothing. Full runs for host-gw with iptables and vxlan
 // with nftables; the other two pairs as a smoke test.
-import { mkdtempSync, rmSync, existsSync } from 'node:fs'
+import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -164,3 +164,33 @@ describe('node agent with etcd over TLS, three nodes', () => {
   })
 })
 
+
+describe('static mode (--peers FILE, no etcd)', () => {
+  it('applies the declared cluster, is idempotent, skips bad nodes, and node clean leaves nothing', { timeout: 90_000 }, async () => {
+    const { segment } = await makeSegment(pool)
+    const nodes = [await makeNode(pool, segment, 1), await makeNode(pool, segment, 2)]
+    for (const n of nodes) cleanups.push(() => removeNodeDir(n))
+    const file = join(nodes[0]!.dir, 'cluster.json')
+    writeFileSync(file, JSON.stringify({
+      Network: '10.77.0.0/16', SubnetLen: 24, Backend: { Type: 'host-gw' },
+      Nodes: [{ Subnet: '10.77.1.0/24', PublicIP: nodes[0]!.ip }, { Subnet: '10.77.2.0/24', PublicIP: nodes[1]!.ip }, { Subnet: '10.78.0.0/24', PublicIP: '192.168.77.99' }],
+    }))
+    for (const n of nodes) {
+      const res = await nodeCommand(n, ['run', '--peers', file, ...nodeArgs(n)])
+      expect(res.exitCode, String(res.stderr)).toBe(0)
+      expect(String(res.stderr)).toMatch(/ignoring lease "nodes\/10\.78\.0\.0-24"/)
+    }
+    expect(await taggedRoutes(nodes[0]!.ns)).toEqual([`10.77.2.0/24 via ${nodes[1]!.ip} dev eth0`])
+    const [p1, p2] = [await addPod(pool, nodes[0]!, 'pod-1'), await addPod(pool, nodes[1]!, 'pod-2')]
+    expect(p1.ip).toBe('10.77.1.2')
+    cleanups.push(echoPeer(p2.ns).stop)
+    expect(await tcpGet(p1.ns, p2.ip, 8080)).toBe(p1.ip)
+    // Again: nothing to change, so no "changes" line.
+    const again = await nodeCommand(nodes[0]!, ['run', '--peers', file, ...nodeArgs(nodes[0]!)])
+    expect(again.exitCode).toBe(0)
+    expect(String(again.stderr)).not.toMatch(/changes/)
+    const clean = await nodeCommand(nodes[0]!, ['clean', ...nodeArgs(nodes[0]!)])
+    expect(clean.exitCode, String(clean.stderr)).toBe(0)
+    await leavesNothing(nodes[0]!, 'host-gw')
+  })
+})

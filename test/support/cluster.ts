@@ -129,9 +129,9 @@ export function removeNodeDir(node: SimNode): void {
   rmSync(node.dir, { recursive: true, force: true })
 }
 
-/** The tscni executable the tests run. */
-export function tscni(): string {
-  return join(binDir(), 'tscni')
+/** The tscni executable in a bin dir (by default the one the tests run). */
+export function tscni(bin: string = binDir()): string {
+  return join(bin, 'tscni')
 }
 
 /** The common arguments of node commands for a node. */
@@ -145,9 +145,9 @@ export function etcdArgs(etcd: Etcd, certs: Certs): string[] {
 }
 
 /** Starts `tscni node run` in the node's namespace. */
-export function startAgent(node: SimNode, args: readonly string[]): Agent {
+export function startAgent(node: SimNode, args: readonly string[], bin: string = binDir()): Agent {
   let out = ''
-  const proc = execa('ip', ['netns', 'exec', node.ns.name, tscni(), 'node', 'run', ...args], { reject: false, all: true, env: { TSCNI_LOG_LEVEL: 'info' } })
+  const proc = execa('ip', ['netns', 'exec', node.ns.name, tscni(bin), 'node', 'run', ...args], { reject: false, all: true, env: { TSCNI_LOG_LEVEL: 'info' } })
   proc.all?.on('data', (b: Buffer) => { out = (out + b.toString()).slice(-50_000) })
   const agent: Agent = {
     log: () => out,
@@ -162,8 +162,8 @@ export function startAgent(node: SimNode, args: readonly string[]): Agent {
 }
 
 /** Runs a node command (status, clean, static run) in the node's namespace. */
-export function nodeCommand(node: SimNode, args: readonly string[]) {
-  return execa('ip', ['netns', 'exec', node.ns.name, tscni(), 'node', ...args], { reject: false, env: { TSCNI_LOG_LEVEL: 'info' } })
+export function nodeCommand(node: SimNode, args: readonly string[], bin: string = binDir()) {
+  return execa('ip', ['netns', 'exec', node.ns.name, tscni(bin), 'node', ...args], { reject: false, env: { TSCNI_LOG_LEVEL: 'info' } })
 }
 
 /** The node's state file, or undefined. */
@@ -189,11 +189,11 @@ export async function waitUntil<T>(what: string, ms: number, check: () => Promis
 }
 
 /** Adds a pod to the node through the bridge plugin with the CNI config the agent wrote; its IPv4 address. */
-export async function addPod(pool: NetnsPool, node: SimNode, id: string): Promise<{ ns: TestNetns; ip: string }> {
+export async function addPod(pool: NetnsPool, node: SimNode, id: string, bin: string = binDir()): Promise<{ ns: TestNetns; ip: string }> {
   const list = JSON.parse(readFileSync(join(node.confDir, '10-tscni-cluster.conflist'), 'utf8'))
   const config = { ...list.plugins[0], name: list.name, cniVersion: list.cniVersion }
   const ns = await pool.create('tscni-pod')
-  const reply = await bridgeOk('ADD', { host: node.ns, bin: binDir(), containerId: id, netns: ns.path }, config)
+  const reply = await bridgeOk('ADD', { host: node.ns, bin, containerId: id, netns: ns.path }, config)
   return { ns, ip: String(reply.json.ips[0].address).split('/')[0]! }
 }
 
