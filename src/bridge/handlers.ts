@@ -4,6 +4,7 @@ import type { MasqIntent, Owner } from '../firewall/model.ts'
 import { createFirewall, type FirewallFactory } from '../firewall/select.ts'
 import { parseCidr } from '../plugin/addr.ts'
 import { parseValidAttachments } from '../plugin/attachments.ts'
+import { configField } from '../plugin/config.ts'
 import { CniError, ErrorCode, normalizeError } from '../plugin/errors.ts'
 import { hostVethName } from '../plugin/ids.ts'
 import type { Context, RoleHandlers } from '../plugin/role.ts'
@@ -101,8 +102,8 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
 
     async check(ctx) {
       const config = parseBridgeConfig(ctx.conf, ctx.env.args)
-      const raw = ctx.conf.raw.prevResult
-      if (raw === undefined || raw === null) throw new CniError(ErrorCode.InvalidConfig, 'Required prevResult missing')
+      const raw = configField(ctx.conf, 'prevResult')
+      if (raw === undefined) throw new CniError(ErrorCode.InvalidConfig, 'Required prevResult missing')
       const prev = decodeResult(raw, ctx.conf.cniVersion, 'prevResult')
       // L2 has no IPAM to ask (the reference's cmdCheck in plugins/main/bridge/bridge.go asks anyway and fails).
       if (config.ipamType) await ctx.ipam.check(config.ipamType, ctx)
