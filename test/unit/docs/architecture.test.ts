@@ -31,7 +31,7 @@ describe('docs/architecture.md', () => {
   })
 
   it('keeps a section per area for notes to fold in', () => {
-    for (const section of ['Layers and their rules', 'One call, start to finish', 'Decisions and why', 'Compatibility facts the code relies on', 'Roles', 'Firewall', 'System seam', 'Operator tool']) {
+    for (const section of ['Layers and their rules', 'One call, start to finish', 'Decisions and why', 'Compatibility facts the code relies on', 'Decoding like Go', 'Roles', 'Firewall', 'System seam', 'Operator tool']) {
       expect(doc, section).toContain(`\n## ${section}\n`)
     }
   })
