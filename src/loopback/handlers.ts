@@ -1,6 +1,7 @@
 // The loopback role: ADD brings `lo` up in CNI_NETNS and reports it, DEL brings it down (tolerating a namespace
 // that is gone), CHECK looks at it; GC and STATUS have nothing to do. Runtimes run it beside every network
 // (containerd's CRI plugin does, with cniVersion 0.3.1 and CNI_IFNAME=lo).
+import { configField } from '../plugin/config.ts'
 import { CniError, ErrorCode } from '../plugin/errors.ts'
 import type { Context, RoleHandlers } from '../plugin/role.ts'
 import type { Result } from '../plugin/result.ts'
@@ -63,12 +64,14 @@ export function createLoopback(): RoleHandlers {
   }
 }
 
+// Keys are matched as Go's encoding/json matches them ("PrevResult" too); null counts as absent.
 function hasPrevResult(ctx: Context): boolean {
-  return ctx.conf.raw.prevResult !== undefined && ctx.conf.raw.prevResult !== null
+  return configField(ctx.conf, 'prevResult') !== undefined
 }
 
 function prevResultOf(ctx: Context): Result | undefined {
-  return hasPrevResult(ctx) ? decodeResult(ctx.conf.raw.prevResult, ctx.conf.cniVersion, 'prevResult') : undefined
+  const raw = configField(ctx.conf, 'prevResult')
+  return raw === undefined ? undefined : decodeResult(raw, ctx.conf.cniVersion, 'prevResult')
 }
 
 async function requireNetns(ctx: Context): Promise<void> {

@@ -52,11 +52,19 @@ describe('loopback ADD', () => {
     expect(out.json).toEqual(prevResult)
   })
 
+  it('finds prevResult under any key case, as Go does, and treats null as absent', async () => {
+    const prevResult = { cniVersion: '0.3.1', interfaces: [{ name: 'eth0', sandbox: NETNS }], ips: [{ version: '4', address: '10.1.0.5/24', interface: 0 }], dns: {} }
+    const upper = await run(createFakeSystem().on('ip.batchThenShow', () => [lo(true)]), 'ADD', { PrevResult: prevResult })
+    expect(upper.json).toEqual(prevResult)
+    const none = await run(createFakeSystem().on('ip.batchThenShow', () => [lo(true)]), 'ADD', { prevResult: null })
+    expect(none.json.interfaces).toEqual([{ name: 'lo', mac: '00:00:00:00:00:00', sandbox: NETNS }])
+  })
+
   it('a bad prevResult fails with code 6 naming the field, before touching the namespace', async () => {
     const sys = createFakeSystem()
     const out = await run(sys, 'ADD', { prevResult: { ips: [{ address: '10.1.0.5' }] } })
     expect(out.exitCode).toBe(1)
-    expect(out.json).toMatchObject({ code: 6, msg: expect.stringContaining('prevResult.ips[0].address') })
+    expect(out.json).toMatchObject({ code: 6, msg: expect.stringMatching(/^prevResult\.ips(\[0\]|\.0)\.address: "10\.1\.0\.5"/) })
     expect(sys.calls.filter((c) => c.method.startsWith('ip.'))).toEqual([])
   })
 
