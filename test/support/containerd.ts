@@ -9,7 +9,7 @@
 // Pod processes live under one cgroup parent per instance, so cleanup finds every one of them even after a crash.
 import { execa, type ResultPromise } from 'execa'
 import { execFileSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -118,8 +118,6 @@ export async function startContainerd(o: ContainerdOptions): Promise<PrivateCont
   try {
     // The CNI bin dir holds tscni alone (bridge, host-local, portmap, loopback), as `tscni install` lays it out.
     execFileSync(o.tscni, ['install', '--bin-dir', p.bin, '--standard-names'], { stdio: 'pipe' })
-    // TEMPORARY until the loopback role is merged: the reference loopback stands in.
-    if (!existsSync(join(p.bin, 'loopback'))) copyFileSync('/usr/lib/cni/loopback', join(p.bin, 'loopback'))
     if (!existsSync(join(p.bin, 'loopback'))) throw new Error('tscni install --standard-names did not install loopback')
     writeFileSync(join(p.conf, '10-tscni.conflist'), JSON.stringify(o.conflist({ dataDir: p.data }), null, 2))
     writeFileSync(join(dir, 'config.toml'), configToml(p, o.sandboxImage))
