@@ -10,8 +10,9 @@ declare -A NEED=(
   [iptables]=iptables [ip6tables]=iptables [iptables-restore]=iptables [nft]=nftables
   [conntrack]=conntrack [curl]=curl [nginx]=nginx-light
   [ping]=iputils-ping [socat]=socat
-  # Real clients the integration tests drive tscni with: containerd's ctr, podman (CNI backend) with runc, and the
-  # tools to build cnitool from Debian's source package.
+  # Real clients the integration tests drive tscni with: a private containerd (the Kubernetes node test and
+  # `ctr run --cni`), podman (CNI backend), runc, the images' executables, and the tools to build cnitool from
+  # Debian's source package.
   [containerd]=containerd [ctr]=containerd [runc]=runc [podman]=podman [catatonit]=catatonit
   [go]=golang-go [dpkg-source]=dpkg-dev
 )
@@ -21,9 +22,9 @@ for cmd in "${!NEED[@]}"; do
 done
 # The reference plugins, for interoperability tests and benchmarks.
 [ -x /usr/lib/cni/host-local ] || missing+=(containernetworking-plugins)
-# A static busybox for the images the runtime tests build (the dynamic `busybox` package would not run in them),
-# and libcni's source for cnitool.
-dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || missing+=(busybox-static)
+# The workload image copies /bin/busybox into a layer without libraries: it must be the static build.
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' || missing+=(busybox-static)
+# libcni's source for cnitool.
 [ -d /usr/share/gocode/src/github.com/containernetworking/cni/libcni ] || missing+=(golang-github-appc-cni-dev)
 
 if [ ${#missing[@]} -gt 0 ]; then
