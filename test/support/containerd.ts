@@ -78,6 +78,7 @@ export async function startContainerd(o: ContainerdOptions): Promise<PrivateCont
     pluginLog: join(dir, 'plugins.log'),
   }
   for (const d of [p.bin, p.conf, join(p.varlib, 'cni'), p.opt]) mkdirSync(d, { recursive: true })
+  const snapshotter = snapshotterFor(dir)
   const cgroupParent = `/tscni-test-${randomBytes(4).toString('hex')}`
   let anchor: ResultPromise | undefined
   let daemon: ResultPromise | undefined
@@ -128,7 +129,7 @@ export async function startContainerd(o: ContainerdOptions): Promise<PrivateCont
     execFileSync(o.tscni, ['install', '--bin-dir', p.bin, '--standard-names'], { stdio: 'pipe' })
     if (!existsSync(join(p.bin, 'loopback'))) throw new Error('tscni install --standard-names did not install loopback')
     writeFileSync(join(p.conf, '10-tscni.conflist'), JSON.stringify(o.conflist({ dataDir: p.data }), null, 2))
-    writeFileSync(join(dir, 'config.toml'), configToml(p, o.sandboxImage))
+    writeFileSync(join(dir, 'config.toml'), configToml(p, o.sandboxImage, snapshotter))
 
     const script = [
       'set -e',
@@ -178,7 +179,7 @@ export async function startContainerd(o: ContainerdOptions): Promise<PrivateCont
     },
     spawn: (cmd, args, options = {}) => execa('nsenter', ['--target', String(anchor.pid), '--mount', '--net', cmd, ...args], { timeout: 120_000, ...options }),
     async importImage(tar) {
-      await inNs('ctr', ['--address', p.socket, '--namespace', 'k8s.io', 'images', 'import', tar])
+      await inNs('ctr', ['--address', p.socket, '--namespace', 'k8s.io', 'images', 'import', '--snapshotter', snapshotter, tar])
     },
     async restart() {
       await stopDaemon()
@@ -199,7 +200,7 @@ interface Paths { root: string; state: string; socket: string; bin: string; conf
 // containerd config version 2 (containerd 1.6's docs/cri/config.md). Every path the daemon would otherwise take
 // from the machine (/var/lib/containerd, /run/containerd, /opt/containerd, /etc/cni/net.d, /opt/cni/bin) is
 // redirected; the rest of /run is already the anchor's private tmpfs.
-function configToml(p: Paths, sandboxImage: string): string {
+function configToml(p: Paths, sandboxImage: string, snapshotter: string): string {
   return `version = 2
 root = "${p.root}"
 state = "${p.state}"
@@ -232,7 +233,7 @@ state = "${p.state}"
   disable_apparmor = true
 
   [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
+    snapshotter = "${snapshotter}"
     default_runtime_name = "runc"
 
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
@@ -243,6 +244,15 @@ state = "${p.state}"
     conf_dir = "${p.conf}"
     max_conf_num = 1
 `
+}
+
+/** overlayfs, unless the temp dir itself is on overlayfs (as in some CI containers), where only native works. */
+function snapshotterFor(dir: string): string {
+  try {
+    return execFileSync('findmnt', ['-n', '-o', 'FSTYPE', '--target', dir], { encoding: 'utf8' }).trim() === 'overlay' ? 'native' : 'overlayfs'
+  } catch {
+    return 'overlayfs'
+  }
 }
 
 async function criReady(socket: string): Promise<boolean> {
