@@ -35,7 +35,8 @@ async function main(): Promise<0 | 1> {
       if (process.getuid?.() !== 0) throw new Error('the demo needs root: it creates network namespaces, routes, VXLAN devices and firewall rules')
       await execa('mkdir', ['-p', bin])
       copyFileSync(resolve('dist/tscni'), join(bin, 'tscni'))
-      for (const name of ['tscni-bridge', 'tscni-host-local', 'tscni-portmap']) symlinkSync('tscni', join(bin, name))
+      // The test helpers run the bridge through its standard name; the generated config names tscni-host-local.
+      for (const name of ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'bridge']) symlinkSync('tscni', join(bin, name))
     })
     const { segment, certs } = await step('a shared segment (a bridge in its own namespace) and etcd on it, TLS with certificates made by openssl', async () => {
       const seg = await makeSegment(pool)

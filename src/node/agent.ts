@@ -55,6 +55,8 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
   await publishLocal(sys, { options, config, self: held.lease, uplink, firewall })
 
   const entries = new Map<string, string>()
+  // The newest revision a watch delivered: a resync list read at an older revision must not undo it.
+  let watched = 0n
   let queue = Promise.resolve()
   let lastWarnings = ''
   const reconcile = (why: string): Promise<void> => (queue = queue.then(async () => {
@@ -107,7 +109,10 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
         for (const e of entriesOf(kvs)) entries.set(e.key, e.value)
         await reconcile('listed')
         backoff = 100
-        await etcd.watch(keys.subnets, String(BigInt(revision) + 1n), (events) => {
+        log.debug(`watching ${keys.subnets} from revision ${BigInt(revision) + 1n}`)
+        await etcd.watch(keys.subnets, String(BigInt(revision) + 1n), (events, at) => {
+          log.debug(`watch: ${events.length} event(s) at revision ${at}`)
+          if (BigInt(at) > watched) watched = BigInt(at)
           for (const e of events) {
             if (e.type === 'put') entries.set(e.kv.key, e.kv.value)
             else entries.delete(e.kv.key)
@@ -127,10 +132,22 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
     }
   }
 
+  // Every resync also lists the leases again, so a change a watch never delivered is still applied (kube-router
+  // re-syncs its routes the same way); when etcd is unreachable the last known leases are reconciled.
   const resyncLoop = async () => {
     while (!signal.aborted) {
       await sleep(options.resync * 1000, signal)
-      if (!signal.aborted) await reconcile('resync')
+      if (signal.aborted) break
+      try {
+        const { kvs, revision } = await etcd.list(keys.subnets)
+        if (BigInt(revision) >= watched) {
+          entries.clear()
+          for (const e of entriesOf(kvs)) entries.set(e.key, e.value)
+        }
+      } catch (err) {
+        log.warn(`listing ${keys.subnets} for the resync failed (reconciling the last known leases): ${err instanceof Error ? err.message : String(err)}`)
+      }
+      await reconcile('resync')
     }
   }
 

@@ -177,23 +177,29 @@ export function createEtcdClient(options: EtcdOptions): EtcdClient {
   const timeoutMs = options.timeoutMs ?? 5_000
   let preferred = 0
 
-  const open = (url: URL, path: string, body: unknown, signal: AbortSignal | undefined, timeout: number | undefined): Promise<IncomingMessage> =>
+  const open = (url: URL, path: string, body: unknown, signal: AbortSignal): Promise<IncomingMessage> =>
     new Promise((resolve, reject) => {
       const secure = url.protocol === 'https:'
       const req = (secure ? httpsRequest : httpRequest)({
         protocol: url.protocol, hostname: url.hostname, port: url.port || (secure ? 443 : 80), method: 'POST', path,
-        headers: { 'content-type': 'application/json' }, agent: secure ? httpsAgent : httpAgent, ...(signal ? { signal } : {}),
+        headers: { 'content-type': 'application/json' }, agent: secure ? httpsAgent : httpAgent, signal,
       }, resolve)
-      if (timeout !== undefined) req.setTimeout(timeout, () => req.destroy(new EtcdError(`etcd ${url.host}${path}: no answer within ${timeout} ms`)))
       req.on('error', reject)
       req.end(JSON.stringify(body))
     })
 
+  // Settles on every way an answer can end: a connection closed or aborted midway must not leave a call
+  // pending forever (a keepalive that never returns would let the lease expire in silence).
   const readAll = (res: IncomingMessage): Promise<string> => new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
+    let ended = false
     res.on('data', (c: Buffer) => chunks.push(c))
-    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    res.on('end', () => {
+      ended = true
+      resolve(Buffer.concat(chunks).toString('utf8'))
+    })
     res.on('error', reject)
+    res.on('close', () => { if (!ended) reject(new EtcdError('the connection closed before the answer ended')) })
   })
 
   // One request, failing over to the next endpoint when one cannot be reached (not when etcd answers an error).
@@ -205,7 +211,8 @@ export function createEtcdClient(options: EtcdOptions): EtcdClient {
       let res: IncomingMessage
       let text: string
       try {
-        res = await open(url, path, body, undefined, timeoutMs)
+        // One deadline for the whole exchange (connect, headers, body), not a socket idle timeout.
+        res = await open(url, path, body, AbortSignal.timeout(timeoutMs))
         text = await readAll(res)
       } catch (err) {
         lastError = err
@@ -282,7 +289,7 @@ export function createEtcdClient(options: EtcdOptions): EtcdClient {
       const url = endpoints[preferred]!
       let res: IncomingMessage
       try {
-        res = await open(url, '/v3/watch', { create_request: { key: b64(prefix), range_end: prefixEnd(prefix), start_revision: startRevision } }, signal, undefined)
+        res = await open(url, '/v3/watch', { create_request: { key: b64(prefix), range_end: prefixEnd(prefix), start_revision: startRevision } }, signal)
       } catch (err) {
         if (signal.aborted) return
         preferred = (preferred + 1) % endpoints.length

@@ -147,7 +147,7 @@ export function etcdArgs(etcd: Etcd, certs: Certs): string[] {
 /** Starts `tscni node run` in the node's namespace. */
 export function startAgent(node: SimNode, args: readonly string[], bin: string = binDir()): Agent {
   let out = ''
-  const proc = execa('ip', ['netns', 'exec', node.ns.name, tscni(bin), 'node', 'run', ...args], { reject: false, all: true, env: { TSCNI_LOG_LEVEL: 'info' } })
+  const proc = execa('ip', ['netns', 'exec', node.ns.name, tscni(bin), 'node', 'run', ...args], { reject: false, all: true, env: { TSCNI_LOG_LEVEL: process.env.TSCNI_LOG_LEVEL ?? 'info' } })
   proc.all?.on('data', (b: Buffer) => { out = (out + b.toString()).slice(-50_000) })
   const agent: Agent = {
     log: () => out,
