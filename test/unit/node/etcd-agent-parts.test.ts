@@ -1,7 +1,7 @@
 // The pure parts of the etcd client (prefix ranges, the watch stream's framing and messages), the node options,
 // static peers files and the status report.
 import { describe, expect, it } from 'vitest'
-import { decodeKv, decodeWatchMessage, EtcdError, prefixEnd, splitJsonStream } from '../../../src/node/etcd-client.ts'
+import { decodeKv, decodeWatchMessage, EtcdError, prefixEnd, splitJsonStream } from '../../../src/node/etcd-wire.ts'
 import { parseNodeOptions } from '../../../src/node/options.ts'
 import { parseStaticCluster } from '../../../src/node/static-peers.ts'
 import { nodeStatus, renderStatus } from '../../../src/node/status.ts'
