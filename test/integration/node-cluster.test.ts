@@ -98,7 +98,9 @@ async function fullRun(backend: 'host-gw' | 'vxlan', firewall: 'iptables' | 'nft
   expect(status.exitCode, String(status.stderr)).toBe(0)
   const report = JSON.parse(String(status.stdout))
   expect(report).toMatchObject({ subnet: subnets[0], publicIp: n1.ip, backend, firewall })
-  expect(report.peers.map((p: any) => [p.subnet, p.publicIp, p.installed])).toEqual([[subnets[1], n2.ip, true], [subnets[2], n3.ip, true]])
+  // Peers are listed in subnet order; which node got which subnet depends on who leased first.
+  const expected = [[subnets[1], n2.ip, true], [subnets[2], n3.ip, true]].sort((a, b) => String(a[0]).localeCompare(String(b[0]), 'en', { numeric: true }))
+  expect(report.peers.map((p: any) => [p.subnet, p.publicIp, p.installed])).toEqual(expected)
 
   // etcd restarted under the agents: traffic never depended on it, and membership changes flow again afterwards.
   await c.etcd.stop()
