@@ -9,7 +9,7 @@ declare -A NEED=(
   [ip]=iproute2 [bridge]=iproute2 [nsenter]=util-linux [flock]=util-linux [unshare]=util-linux
   [iptables]=iptables [ip6tables]=iptables [iptables-restore]=iptables [nft]=nftables
   [conntrack]=conntrack [curl]=curl [nginx]=nginx-light
-  [ping]=iputils-ping [socat]=socat
+  [ping]=iputils-ping [socat]=socat [dnsmasq]=dnsmasq-base
 )
 missing=()
 for cmd in "${!NEED[@]}"; do

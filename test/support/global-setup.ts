@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { TestProject } from 'vitest/node'
 
-const TOOLS = ['ip', 'nsenter', 'flock', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'nft', 'conntrack', 'bridge', 'socat', 'ping', 'curl', 'nginx']
-const ROLE_LINKS = ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'bridge', 'host-local', 'portmap']
+const TOOLS = ['ip', 'nsenter', 'flock', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'nft', 'conntrack', 'bridge', 'socat', 'ping', 'curl', 'nginx', 'dnsmasq']
+const ROLE_LINKS = ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'tscni-dnsname', 'bridge', 'host-local', 'portmap', 'dnsname']
 
 declare module 'vitest' {
   export interface ProvidedContext {
