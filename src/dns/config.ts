@@ -1,6 +1,8 @@
 // dnsname's config (domainName, runtimeConfig.aliases) plus tscni's own options, validated and defaulted (pure).
 import * as z from 'zod/mini'
-import { canonicalKeys, parseConfigPart } from '../plugin/config.ts'
+import type { BackendName } from '../firewall/backend.ts'
+import { goField } from '../decode/go-json.ts'
+import { parseConfigPart } from '../plugin/config.ts'
 import { isValidDomain } from './names.ts'
 
 /** The DNS role's options after validation. */
@@ -13,6 +15,8 @@ export interface DnsConfig {
   readonly resolvConf: string
   /** The account dnsmasq switches to after binding; undefined = `dnsmasq` if it exists, else `nobody`. */
   readonly user?: string
+  /** The firewall backend for the port 53 rules; undefined = detect (iptables if usable, else nftables). */
+  readonly backend?: BackendName
   /** Aliases the runtime gave for this network (`runtimeConfig.aliases[<network>]`), unvalidated. */
   readonly aliases: readonly string[]
   /** prevResult as received (decoded by the handler in the config's version). */
@@ -32,22 +36,21 @@ export const dnsConfigSchema = z.object({
   dataDir: z.optional(absolutePath('dataDir')),
   resolvConf: z.optional(absolutePath('resolvConf')),
   user: z.optional(z.string().check(z.regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'user must be a user name (a-z, 0-9, _ and -)'))),
+  backend: z.optional(z.enum(['iptables', 'nftables'], 'backend must be "iptables" or "nftables"')),
   // Aliases are data from the runtime: they are checked one by one later, so one bad alias cannot fail the ADD.
   runtimeConfig: z.optional(z.looseObject({ aliases: z.optional(z.nullable(z.record(z.string(), z.nullable(z.array(z.string()))))) })),
 })
 
 /** Parses the DNS options from the whole plugin config object; `network` picks the aliases. */
 export function parseDnsConfig(raw: Readonly<Record<string, unknown>>, network: string): DnsConfig {
-  const obj = canonicalKeys(raw, ['runtimeConfig', 'prevResult', 'domainName'])
-  const runtime = obj.runtimeConfig
-  if (runtime && typeof runtime === 'object') obj.runtimeConfig = canonicalKeys(runtime as Record<string, unknown>, ['aliases'])
-  const parsed = parseConfigPart(dnsConfigSchema, obj, '')
+  const parsed = parseConfigPart(dnsConfigSchema, raw, '')
   return {
     domainName: (parsed.domainName ?? DEFAULT_DOMAIN).toLowerCase().replace(/\.$/, ''),
     dataDir: parsed.dataDir ?? DEFAULT_DATA_DIR,
     resolvConf: parsed.resolvConf ?? '/etc/resolv.conf',
     ...(parsed.user !== undefined ? { user: parsed.user } : {}),
+    ...(parsed.backend !== undefined ? { backend: parsed.backend } : {}),
     aliases: parsed.runtimeConfig?.aliases?.[network] ?? [],
-    prevResult: obj.prevResult,
+    prevResult: goField(raw, 'prevResult'),
   }
 }

@@ -1,4 +1,6 @@
 // The DNS role (dnsname): container names on a network, answered by one dnsmasq per network. Chained after bridge.
+import { createDnsFirewall, missingDnsAccessError } from '../firewall/dns-access.ts'
+import { createFirewall, type FirewallFactory } from '../firewall/select.ts'
 import { parseValidAttachments } from '../plugin/attachments.ts'
 import { CniError, ErrorCode, invalidConfig, normalizeError, wrapError } from '../plugin/errors.ts'
 import type { Context, RoleHandlers } from '../plugin/role.ts'
@@ -6,13 +8,29 @@ import type { Result } from '../plugin/result.ts'
 import { decodeResult } from '../plugin/version.ts'
 import { DEFAULT_DATA_DIR, parseDnsConfig, type DnsConfig } from './config.ts'
 import { attachmentNames, showName } from './names.ts'
-import { attachmentFile, dnsmasqConfig, hostsFile, networkFacts, networkPaths, upstreamServers, withDns, type NetworkPaths } from './plan.ts'
+import { attachmentFile, dnsAccess, dnsmasqConfig, hostsFile, networkFacts, networkPaths, upstreamServers, withDns, type NetworkPaths } from './plan.ts'
 import { ensureNetworkDirs, listAttachmentFiles, lockPath, readIfExists, removeFile, removeNetworkDir, writeAtomic } from './store.ts'
 
 const LOCK_TIMEOUT_MS = 20_000
 
+/** What the role needs besides the Context: the firewall backends (a seam for handler tests). */
+export interface DnsDeps {
+  readonly firewall: FirewallFactory
+}
+
+const realDeps: DnsDeps = { firewall: createFirewall }
+
 /** Builds the DNS role's handlers. */
-export function createDns(): RoleHandlers {
+export function createDns(deps: DnsDeps = realDeps): RoleHandlers {
+  // The last attachment gone: stop the server, remove the port 53 rules from every backend, and the directory.
+  const stopIfIdle = async (ctx: Context, paths: NetworkPaths): Promise<void> => {
+    if ((await listAttachmentFiles(paths)).length > 0) return
+    await ctx.sys.dnsmasq.stop(paths.pidFile, paths.conf)
+    const usable = (await deps.firewall(ctx.sys, ctx.log).usable()).map((b) => b.name)
+    await ctx.trace.step('dns firewall remove', () => createDnsFirewall(ctx.sys).remove(usable, ctx.conf.name))
+    await removeNetworkDir(paths)
+  }
+
   return {
     about: 'tscni dnsname: container names on the network, answered by one dnsmasq per network, chained after bridge',
 
@@ -35,6 +53,8 @@ export function createDns(): RoleHandlers {
         await writeAtomic(paths, file, hostsFile(facts.addresses, names, config.domainName))
         try {
           await ctx.trace.step('dnsmasq ensure', () => ensureServer(ctx, paths, conf))
+          const backend = await deps.firewall(ctx.sys, ctx.log).select(config.backend)
+          await ctx.trace.step('dns firewall ensure', () => createDnsFirewall(ctx.sys).ensure(backend.name, dnsAccess(ctx.conf.name, facts)))
         } catch (err) {
           await removeFile(file).catch(() => false)
           await stopIfIdle(ctx, paths).catch(() => undefined)
@@ -63,7 +83,7 @@ export function createDns(): RoleHandlers {
 
     async check(ctx) {
       const config = parseDnsConfig(ctx.conf.raw, ctx.conf.name)
-      prevResultOf(ctx, config, 'Required prevResult missing')
+      const facts = networkFacts(prevResultOf(ctx, config, 'Required prevResult missing'), ctx.env.ifname)
       const paths = networkPaths(config.dataDir, ctx.conf.name)
       const name = attachmentFile(ctx.env.containerId, ctx.env.ifname)
       if ((await readIfExists(`${paths.hostsDir}/${name}`)) === undefined) {
@@ -72,6 +92,9 @@ export function createDns(): RoleHandlers {
       if ((await ctx.sys.dnsmasq.running(paths.pidFile, paths.conf)) === undefined) {
         throw new CniError(ErrorCode.Internal, `the DNS server of network "${ctx.conf.name}" is not running`, { details: `no dnsmasq for ${paths.conf} (pid file ${paths.pidFile})` })
       }
+      const backend = await deps.firewall(ctx.sys, ctx.log).select(config.backend)
+      const missing = await createDnsFirewall(ctx.sys).missing(backend.name, dnsAccess(ctx.conf.name, facts))
+      if (missing.length > 0) throw missingDnsAccessError(ctx.conf.name, missing)
     },
 
     async gc(ctx) {
@@ -106,14 +129,9 @@ function prevResultOf(ctx: Context, config: DnsConfig, missing: string): Result 
 }
 
 // One lock per data dir serialises ADD, DEL and GC of all its networks: config, files and the server change together.
+// A wait that runs out rejects with the locker's SystemError, which normalizeError makes code 11 (try again later).
 async function withLock<T>(ctx: Context, config: Pick<DnsConfig, 'dataDir'>, fn: () => Promise<T>): Promise<T> {
-  let lock
-  try {
-    lock = await ctx.sys.locker.acquire(await lockPath(config.dataDir), LOCK_TIMEOUT_MS)
-  } catch (err) {
-    if ((err as { timedOut?: unknown }).timedOut === true) throw new CniError(ErrorCode.TryAgainLater, `timed out waiting for the DNS lock in ${config.dataDir}`, { cause: err })
-    throw err
-  }
+  const lock = await ctx.sys.locker.acquire(await lockPath(config.dataDir), LOCK_TIMEOUT_MS)
   try {
     return await fn()
   } finally {
@@ -133,11 +151,4 @@ async function ensureServer(ctx: Context, paths: NetworkPaths, conf: string): Pr
   }
   ctx.log.info(`starting dnsmasq for ${paths.conf}${pid === undefined ? '' : ' (config changed)'}`)
   await ctx.sys.dnsmasq.start(paths.conf)
-}
-
-// The last attachment gone: stop the server and remove the network's directory.
-async function stopIfIdle(ctx: Context, paths: NetworkPaths): Promise<void> {
-  if ((await listAttachmentFiles(paths)).length > 0) return
-  await ctx.sys.dnsmasq.stop(paths.pidFile, paths.conf)
-  await removeNetworkDir(paths)
 }

@@ -1,6 +1,7 @@
 // Pure planning for the DNS role: the attachment's addresses and the gateways, the hosts file of one attachment,
 // the dnsmasq config of a network, the upstream servers from resolv.conf, and the result handed to the runtime.
 import { formatIp, ipEquals, networkOf, parseCidr, parseIp, type Ip, type IpNet } from '../plugin/addr.ts'
+import type { DnsAccess } from '../firewall/model.ts'
 import type { Result } from '../plugin/result.ts'
 
 /** The files of one network's server, all under `<dataDir>/<network>/`. */
@@ -128,4 +129,10 @@ export function dnsmasqConfig(spec: ServerSpec): string {
 export function withDns(prev: Result, gateways: readonly Ip[], domain: string): Result {
   const search = [domain, ...(prev.dns?.search ?? []).filter((s) => s !== domain)]
   return { ...prev, dns: { ...prev.dns, nameservers: gateways.map(formatIp), search } }
+}
+
+/** The firewall intent: queries from each subnet to the gateway of its family. */
+export function dnsAccess(network: string, facts: NetworkFacts): DnsAccess {
+  const pairs = facts.gateways.flatMap((gateway) => facts.subnets.filter((s) => s.ip.family === gateway.family).map((subnet) => ({ gateway, subnet })))
+  return { network, pairs }
 }

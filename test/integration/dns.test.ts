@@ -179,4 +179,33 @@ describe('dnsname', () => {
     expect(badDomain.json).toMatchObject({ code: 7, msg: expect.stringMatching(/^invalid domainName: .*\(got "bad domain"\)/) })
     expect(existsSync(`${dnsDir}/tscni`)).toBe(false)
   })
+
+  describe.each(['iptables', 'nftables'] as const)('port 53 through the %s firewall', (backend) => {
+    it('is opened from the subnet to the gateway, CHECK notices a missing rule, and the last DEL removes it', async () => {
+      cni = new CniRuntime(dnsNetwork(node.dataDir, dnsDir, upstream.resolvConf, { backend }), { binDir: node.bin, hostNetns: host.name })
+      const c1 = await node.pool.create('tscni-c')
+      const att = pod(c1, 'fw0000000000000000001', 'guarded')
+      // iptables: the host drops everything else arriving for it, so only the role's rule lets queries in.
+      if (backend === 'iptables') await host.exec('iptables', ['-P', 'INPUT', 'DROP'])
+      const r = await cni.add(att)
+      const gw = gateways(r).v4
+      expect(await answers(c1, gw, 'guarded')).toEqual([containerIps(r).v4])
+      const rules = async () => backend === 'iptables'
+        ? String((await host.exec('iptables-save', ['-t', 'filter'])).stdout) + String((await host.exec('ip6tables-save', ['-t', 'filter'])).stdout)
+        : String((await host.exec('nft', ['list', 'ruleset'])).stdout)
+      const text = await rules()
+      expect(text).toContain('tscni-dns:tscni')
+      expect(text).toMatch(backend === 'iptables' ? /-s 10\.47\.0\.0\/16 -d 10\.47\.0\.1\/32 -p udp -m udp --dport 53 -j ACCEPT/ : /ip saddr 10\.47\.0\.0\/16 ip daddr 10\.47\.0\.1 meta l4proto \{ tcp, udp \} th dport 53 accept/)
+      await cni.check(att)
+      if (backend === 'iptables') await host.exec('iptables', ['-D', 'INPUT', '-m', 'comment', '--comment', 'tscni-dns:tscni', '-j', String(/-j (TSCNI-DNS-\w+)/.exec(text)![1])])
+      else await host.exec('nft', ['flush', 'chain', 'inet', 'tscni-dns', 'dns-tscni'])
+      const failure = await cni.check(att).catch((e: unknown) => e)
+      expect((failure as PluginFailure).error?.msg).toMatch(/DNS firewall rules of network "tscni" are missing/)
+      // The next ADD puts them back.
+      await cni.runOne('ADD', 'dnsname', att)
+      await cni.check(att)
+      await cni.del(att)
+      expect(await rules()).not.toMatch(/tscni-dns|TSCNI-DNS/)
+    })
+  })
 })
