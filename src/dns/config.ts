@@ -28,7 +28,8 @@ export const DEFAULT_DOMAIN = 'dns.tscni'
 /** Run-time state: gone after a reboot, like the servers it describes. */
 export const DEFAULT_DATA_DIR = '/run/tscni/dns'
 
-const absolutePath = (what: string) => z.string().check(z.refine((p) => p.startsWith('/') && !/[\p{Cc}]/u.test(p), `${what} must be an absolute path`))
+// Paths are written into dnsmasq's config, where a space, '#' or ',' would change what a line means: plain ones only.
+const absolutePath = (what: string) => z.string().check(z.regex(/^\/[A-Za-z0-9._+\/-]*$/, `${what} must be an absolute path of letters, digits and . _ + - /`))
 
 /** The DNS role's options as accepted on stdin (docs/configuration.md is checked against it). */
 export const dnsConfigSchema = z.object({
