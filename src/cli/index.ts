@@ -34,10 +34,11 @@ Usage:
                                      tscni-bridge, tscni-host-local, tscni-portmap, tscni-dnsname; with
                                      --standard-names also bridge, host-local, portmap, dnsname (replacing the
                                      reference plugins needs --force)
-  tscni ls [--data-dir DIR] [--conf-dir DIR] [--json]
+  tscni ls [--data-dir DIR] [--conf-dir DIR] [--dns-dir DIR] [--json]
                                      networks under the host-local data dir (default /var/lib/cni/networks),
-                                     how full their ranges are (from the configs in /etc/cni/net.d), and which
-                                     container and interface hold each address
+                                     how full their ranges are (from the configs in /etc/cni/net.d), which
+                                     container and interface hold each address, and the DNS names dnsname
+                                     publishes on each network (from --dns-dir, default /run/tscni/dns)
   tscni gc --network NAME --valid FILE|- [--data-dir DIR] [--dry-run]
                                      release the addresses and firewall rules (masquerade, port mappings) of
                                      NAME whose attachment is not in FILE: a JSON list of

@@ -3,6 +3,7 @@
 // addresses; other names are forwarded; unknown names in the domain get NXDOMAIN without reaching the upstream;
 // names vanish on DEL; a shared alias is answered round-robin; the next ADD restarts a killed server; CHECK, GC and
 // STATUS; names that are not DNS labels are never written; the last DEL leaves no server and no files.
+import { execa } from 'execa'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { CniRuntime, PluginFailure, type Attachment } from '../support/cni-runtime.ts'
@@ -68,6 +69,11 @@ describe('dnsname', () => {
     expect(await query(c1, gw.v4, 'ghost.dns.tscni', 'A')).toEqual({ code: 'ENOTFOUND' })
     expect(await query(c1, gw.v4, 'ghost', 'A')).toEqual({ code: 'ENOTFOUND' })
     expect(upstream.queried().filter((q) => q.includes('ghost'))).toEqual([])
+
+    // tscni ls shows the names on the network.
+    const ls = String((await execa(`${node.bin}/tscni`, ['ls', '--data-dir', node.dataDir, '--conf-dir', dnsDir, '--dns-dir', dnsDir])).stdout)
+    expect(ls).toMatch(new RegExp(`web, frontend, 0123456789ab +${webIp.v4.replace(/\./g, '\\.')} +0123456789abcdef0001-eth0`))
+    expect(ls).toMatch(new RegExp(`db, fedcba987654 +${dbIp.v6} +fedcba98765432100002-eth0`))
 
     // The server listens on the gateways only and runs unprivileged; its files are root's and not world-writable.
     const [pid] = serversUnder(dnsDir)

@@ -117,7 +117,7 @@ describe('tscni doctor', () => {
   })
 
   describe('with tools missing from the PATH (TSCNI_SYSTEM_PATH replaces the built-in dirs)', () => {
-    const TOOLS = ['ip', 'nsenter', 'flock', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore', 'nft', 'conntrack']
+    const TOOLS = ['ip', 'nsenter', 'flock', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore', 'nft', 'conntrack', 'dnsmasq']
 
     function pathWithout(...missing: string[]): Record<string, string> {
       const dir = tempDir('tscni-doctor-path-')
