@@ -10,6 +10,8 @@ declare -A NEED=(
   [iptables]=iptables [ip6tables]=iptables [iptables-restore]=iptables [nft]=nftables
   [conntrack]=conntrack [curl]=curl [nginx]=nginx-light
   [ping]=iputils-ping [socat]=socat [dnsmasq]=dnsmasq-base
+  # The Kubernetes node test: a private containerd (with ctr and runc) and the images' executables.
+  [containerd]=containerd [ctr]=containerd [runc]=runc [catatonit]=catatonit
 )
 missing=()
 for cmd in "${!NEED[@]}"; do
@@ -17,6 +19,8 @@ for cmd in "${!NEED[@]}"; do
 done
 # The reference plugins, for interoperability tests and benchmarks.
 [ -x /usr/lib/cni/host-local ] || missing+=(containernetworking-plugins)
+# The workload image copies /bin/busybox into a layer without libraries: it must be the static build.
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' || missing+=(busybox-static)
 
 if [ ${#missing[@]} -gt 0 ]; then
   pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')

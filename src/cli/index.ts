@@ -24,16 +24,16 @@ export interface CliIo {
   readonly uid?: number | undefined
 }
 
-const HELP = `tscni ${TSCNI_VERSION}: CNI bridge, host-local, portmap and dnsname plugins in one executable
+const HELP = `tscni ${TSCNI_VERSION}: CNI bridge, host-local, portmap, loopback and dnsname plugins in one executable
 
 Usage:
   tscni help                         this text
   tscni version                      versions of tscni and of the CNI spec it speaks
   tscni install --bin-dir DIR [--standard-names] [--force]
                                      copy this executable into DIR (e.g. /opt/cni/bin) and link its roles:
-                                     tscni-bridge, tscni-host-local, tscni-portmap, tscni-dnsname; with
-                                     --standard-names also bridge, host-local, portmap, dnsname (replacing the
-                                     reference plugins needs --force)
+                                     tscni-bridge, tscni-host-local, tscni-portmap, tscni-loopback,
+                                     tscni-dnsname; with --standard-names also bridge, host-local, portmap,
+                                     loopback, dnsname (replacing the reference plugins needs --force)
   tscni ls [--data-dir DIR] [--conf-dir DIR] [--dns-dir DIR] [--json]
                                      networks under the host-local data dir (default /var/lib/cni/networks),
                                      how full their ranges are (from the configs in /etc/cni/net.d), which
