@@ -7,7 +7,7 @@
 // CNI result cache /var/lib/cni, which containerd 1.6's CRI cannot move). containerd runs inside the anchor's
 // namespaces, so a restart keeps the netns pins the CRI plugin made (as a real node's single mount namespace does).
 // Pod processes live under one cgroup parent per instance, so cleanup finds every one of them even after a crash.
-import { execa, type ResultPromise } from 'execa'
+import { execa, type Options, type ResultPromise } from 'execa'
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -25,6 +25,12 @@ export interface ContainerdOptions {
   conflist: (dirs: { dataDir: string }) => Record<string, unknown>
   /** The sandbox image reference (imported with `importImage` before the first pod). */
   sandboxImage: string
+  /**
+   * Also mount the instance's CNI bin and conf dirs over /opt/cni/bin and /etc/cni/net.d inside its mount namespace,
+   * for clients with fixed CNI paths (`ctr run --cni` 1.6 has no flags for them). /etc/cni/net.d must exist as a
+   * mount point (Debian's podman package ships it); /opt gets a tmpfs so /opt/cni/bin need not exist.
+   */
+  cniAtDefaultPaths?: boolean
 }
 
 export interface PrivateContainerd {
@@ -44,6 +50,8 @@ export interface PrivateContainerd {
   readonly cgroupParent: string
   /** `ctr -n k8s.io ...` against this instance, inside its namespaces. */
   ctr(args: readonly string[]): Promise<string>
+  /** Starts any command inside the instance's namespaces (its own mount namespace, the host network namespace). */
+  spawn(cmd: string, args: readonly string[], options?: Options): ResultPromise
   importImage(tar: string): Promise<void>
   /** Kills containerd (SIGTERM, then SIGKILL) and starts it again on the same state; pods keep running. */
   restart(): Promise<void>
@@ -132,6 +140,9 @@ export async function startContainerd(o: ContainerdOptions): Promise<PrivateCont
       `umount -l ${dir}/cg`,
       'mount -t tmpfs -o mode=755 tmpfs /run',
       `mount --bind ${p.varlib} /var/lib`,
+      ...(o.cniAtDefaultPaths
+        ? ['mount -t tmpfs -o mode=755 tmpfs /opt', 'mkdir -p /opt/cni/bin', `mount --bind ${p.bin} /opt/cni/bin`, `mount --bind ${p.conf} /etc/cni/net.d`]
+        : []),
       `touch ${p.ready}`,
       'exec sleep infinity',
     ].join('\n')
@@ -166,6 +177,7 @@ export async function startContainerd(o: ContainerdOptions): Promise<PrivateCont
     async ctr(args) {
       return (await inNs('ctr', ['--address', p.socket, '--namespace', 'k8s.io', ...args])).stdout
     },
+    spawn: (cmd, args, options = {}) => execa('nsenter', ['--target', String(anchor.pid), '--mount', '--net', cmd, ...args], { timeout: 120_000, ...options }),
     async importImage(tar) {
       await inNs('ctr', ['--address', p.socket, '--namespace', 'k8s.io', 'images', 'import', '--snapshotter', snapshotter, tar])
     },
