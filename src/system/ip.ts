@@ -5,7 +5,8 @@ import { SystemError } from './errors.ts'
 import { parseLinks, parseRouteGetDev, parseRoutes, type IpLink, type IpRoute } from './ip-json.ts'
 import { sysctlReadScript, sysctlScript, type SysctlWrite } from './sysctl.ts'
 
-/** `link add ... type bridge`. The MAC is given at creation so it is pinned from the start (trap 21). */
+/** `link add ... type bridge`. The MAC is given at creation so it is pinned from the start (containernetworking/cni#285: it would
+ * follow the lowest port MAC). */
 export function bridgeAddLine(o: { name: string; mac?: string; mtu?: number; vlanFiltering?: boolean }): string {
   return join('link add name', o.name, o.mac && `address ${o.mac}`, o.mtu && `mtu ${o.mtu}`, 'type bridge', o.vlanFiltering && 'vlan_filtering 1')
 }
