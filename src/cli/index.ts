@@ -43,9 +43,9 @@ Usage:
                                      how full their ranges are (from the configs in ${DEFAULT_CONF_DIR}), which
                                      container and interface hold each address, and the DNS names dnsname
                                      publishes on each network (from --dns-dir, default ${DEFAULT_DNS_DIR})
-  tscni gc --network NAME --valid FILE|- [--data-dir DIR] [--dry-run]
-                                     release the addresses and firewall rules (masquerade, port mappings) of
-                                     NAME whose attachment is not in FILE: a JSON list of
+  tscni gc --network NAME --valid FILE|- [--data-dir DIR] [--dns-dir DIR] [--dry-run]
+                                     release the addresses, firewall rules (masquerade, port mappings) and DNS
+                                     names of NAME whose attachment is not in FILE: a JSON list of
                                      {"containerID": "...", "ifname": "..."} ("-" reads stdin; [] means none)
   tscni doctor [--data-dir DIR] [--conf-dir DIR] [--cache-dir DIR] [--json]
                                      checks the node before the first pod: privileges, tools and versions (ip,
