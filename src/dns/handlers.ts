@@ -150,5 +150,5 @@ async function ensureServer(ctx: Context, paths: NetworkPaths, conf: string): Pr
     await writeAtomic(paths, paths.conf, conf)
   }
   ctx.log.info(`starting dnsmasq for ${paths.conf}${pid === undefined ? '' : ' (config changed)'}`)
-  await ctx.sys.dnsmasq.start(paths.conf)
+  await ctx.sys.dnsmasq.start(paths.conf, paths.pidFile)
 }

@@ -10,9 +10,10 @@ export interface Dnsmasq {
   /**
    * Starts a server detached from the caller: dnsmasq forks into its own session, and where systemd is PID 1 it
    * runs in a transient scope, so stopping the runtime's cgroup does not kill it. Resolves once it is serving
-   * (dnsmasq's parent exits only after binding); SystemError with dnsmasq's message otherwise.
+   * (dnsmasq's parent exits only after binding); SystemError with dnsmasq's message otherwise. When systemd-run
+   * fails (no D-Bus, say) and no server came up, dnsmasq is started without it.
    */
-  start(confFile: string): Promise<void>
+  start(confFile: string, pidFile: string): Promise<void>
   /** Stops the server of `confFile` (TERM, then KILL after 2 s); succeeds when it is not running. */
   stop(pidFile: string, confFile: string): Promise<void>
   /** `dnsmasq --version`'s first line, or undefined when it cannot run. */
@@ -36,16 +37,17 @@ export function createDnsmasq(exec: Exec): Dnsmasq {
   }
   return {
     running,
-    async start(confFile) {
+    async start(confFile, pidFile) {
       const args = ['--conf-file=' + confFile]
       // systemd-run --scope keeps the caller's namespaces (the command is its own child) and moves it into a
       // scope of its own; netavark starts aardvark-dns the same way. Without systemd dnsmasq's own daemon mode
       // (fork, setsid) is all there is.
       if (await systemdIsInit()) {
-        await exec.run('systemd-run', ['--scope', '--quiet', '--collect', `--description=tscni DNS server (${confFile})`, '--', 'dnsmasq', ...args], { timeoutMs: 10_000 })
-      } else {
-        await exec.run('dnsmasq', args, { timeoutMs: 10_000 })
+        const scoped = await exec.run('systemd-run', ['--scope', '--quiet', '--collect', `--description=tscni DNS server (${confFile})`, '--', 'dnsmasq', ...args], { timeoutMs: 10_000 })
+          .then(() => true, () => false)
+        if (scoped || (await running(pidFile, confFile)) !== undefined) return
       }
+      await exec.run('dnsmasq', args, { timeoutMs: 10_000 })
     },
     async stop(pidFile, confFile) {
       const pid = await running(pidFile, confFile)
