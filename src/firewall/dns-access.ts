@@ -50,9 +50,13 @@ export function renderIptablesDnsEnsure(access: DnsAccess, family: IpFamily, fil
   const rules = iptablesDnsRules(access, family)
   if (rules.length === 0) return ''
   const chain = iptablesDnsChain(access.network)
+  const saved = filterSave.split('\n')
+  const jumped = saved.includes(iptablesDnsJump(access.network))
+  // Every ADD on the network lands here: when the chain holds exactly these rules, there is nothing to apply.
+  if (jumped && saved.filter((l) => l.startsWith(`-A ${chain} `)).join('\n') === rules.join('\n')) return ''
   // ":CHAIN" flushes the chain if it exists: it is this network's own, so that replaces its rules atomically.
   const lines = [`:${chain} - [0:0]`, ...rules]
-  if (!filterSave.split('\n').includes(iptablesDnsJump(access.network))) lines.push(`-I INPUT 1 ${iptablesDnsJump(access.network).slice('-A INPUT '.length)}`)
+  if (!jumped) lines.push(`-I INPUT 1 ${iptablesDnsJump(access.network).slice('-A INPUT '.length)}`)
   return `*filter\n${lines.join('\n')}\nCOMMIT\n`
 }
 

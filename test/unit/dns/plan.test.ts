@@ -79,6 +79,8 @@ describe('DNS firewall rendering', () => {
     const saved = `:${chain} - [0:0]\n-A INPUT -m comment --comment "tscni-dns:tscni" -j ${chain}\n`
     expect(renderIptablesDnsEnsure(access, 4, saved)).not.toContain('-I INPUT')
     expect(renderIptablesDnsEnsure(access, 6, '')).toContain('-d fd47::1/128')
+    // Already in place: nothing to apply.
+    expect(renderIptablesDnsEnsure(access, 4, `${saved}${script.split('\n').filter((l) => l.startsWith(`-A ${chain} `)).join('\n')}\n`)).toBe('')
     expect(chain.length).toBeLessThanOrEqual(28)
   })
 
