@@ -163,6 +163,12 @@ describe('node agent with etcd over TLS, three nodes', () => {
     cleanups.push(echoPeer(p2.ns).stop, echoPeer(c.internet).stop)
     expect(await tcpGet(p1.ns, p2.ip, 8080), c.logs()).toBe(p1.ip)
     expect(await tcpGet(p1.ns, INTERNET_IP, 8080)).toBe(c.nodes[0]!.ip)
+    if (backend === 'vxlan') {
+      // Keepalives hold the leases: two TTLs later both nodes still see each other.
+      await new Promise((r) => setTimeout(r, 2 * TTL * 1000))
+      for (const node of c.nodes) expect(await taggedRoutes(node.ns), c.logs()).toHaveLength(1)
+      expect(c.logs()).not.toMatch(/expired or was revoked/)
+    }
   })
 })
 
