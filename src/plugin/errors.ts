@@ -1,5 +1,6 @@
 // CNI error values: the spec's codes, the error JSON shape, and normalisation of anything thrown.
 import { SystemError } from '../system/errors.ts'
+import { classifyErrno, isErrno } from './fs-errors.ts'
 
 /** Error codes from the CNI spec (0-99 reserved) plus the reference skel's 8 and 999. */
 export const ErrorCode = {
@@ -49,11 +50,13 @@ export function toErrorJson(err: CniError, cniVersion: string): ErrorJson {
 }
 
 /**
- * Turns anything thrown into a CniError: CniErrors pass through, command failures become 999 with the
+ * Turns anything thrown into a CniError: CniErrors pass through, failed file-system calls get their errno's code
+ * and cause (fileError), command failures become 999 with the
  * command line and its stderr in `details`, everything else becomes 999 with its message (as the Go skel does).
  */
 export function normalizeError(err: unknown): CniError {
   if (err instanceof CniError) return err
+  if (isErrno(err) && err.syscall) return fileError('', err.path ?? '', err)
   if (err instanceof SystemError) {
     return new CniError(ErrorCode.Internal, err.message, { details: err.describe(), cause: err })
   }
@@ -70,4 +73,16 @@ export function wrapError(context: string, err: unknown): CniError {
 /** Shorthand for the most common error: a config field with a bad value (code 7). */
 export function invalidConfig(msg: string, details?: string): CniError {
   return new CniError(ErrorCode.InvalidConfig, msg, details === undefined ? {} : { details })
+}
+
+/**
+ * A failed file-system call as `<what>: <syscall> <path>: <cause>` with the errno's CNI code (5, or 11 for what
+ * clears up by itself such as a full disk), e.g. "failed to create the data directory /d/net: mkdir /d: read-only
+ * file system" (without `what`, Go's PathError text). The errno name goes into `details`. Anything that is not an errno error is normalised as usual.
+ */
+export function fileError(what: string, path: string, err: unknown): CniError {
+  if (!isErrno(err)) return normalizeError(err)
+  const { cause, code } = classifyErrno(err.code)
+  const call = err.syscall ? `${err.syscall} ${err.path ?? path}` : (err.path ?? path)
+  return new CniError(code, `${what ? `${what}: ` : ''}${call}: ${cause}`, { details: err.code, cause: err })
 }

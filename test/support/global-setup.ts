@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { TestProject } from 'vitest/node'
 
-const TOOLS = ['ip', 'nsenter', 'flock', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'nft', 'conntrack', 'bridge', 'socat', 'ping', 'curl', 'nginx']
+const TOOLS = ['ip', 'nsenter', 'flock', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'nft', 'conntrack', 'bridge', 'socat', 'ping', 'curl', 'nginx', 'unshare', 'setpriv', 'mount']
 const ROLE_LINKS = ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'bridge', 'host-local', 'portmap']
 
 declare module 'vitest' {
