@@ -65,9 +65,8 @@ export class DiskStore implements NetworkStore {
       const held = await this.locker.acquire(path, this.lockTimeoutMs)
       return () => held.release()
     } catch (err) {
-      if ((err as { timedOut?: boolean }).timedOut) {
-        throw new CniError(ErrorCode.TryAgainLater, `timed out after ${this.lockTimeoutMs} ms waiting for the lock ${path}`, { cause: err })
-      }
+      // A wait that runs out is a SystemError that normalizeError makes code 11; a lock file that cannot be
+      // opened (read-only, permission) is an errno error named here.
       throw fileError(`failed to open the lock file ${path}`, path, err)
     }
   }
