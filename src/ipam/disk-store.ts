@@ -3,7 +3,7 @@ import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, readd
 import { dirname, join } from 'node:path'
 import { formatIp, parseIp, type Ip } from '../plugin/addr.ts'
 import { CniError, ErrorCode, fileError } from '../plugin/errors.ts'
-import { hasErrno } from '../plugin/fs-errors.ts'
+import { hasErrno, isErrno } from '../plugin/fs-errors.ts'
 import type { Locker } from '../system/index.ts'
 import type { StoreLocation } from './config.ts'
 import { ownerKey, type NetworkStore, type Owner, type Reservation, type Unlock } from './store.ts'
@@ -67,7 +67,7 @@ export class DiskStore implements NetworkStore {
     } catch (err) {
       // A wait that runs out is a SystemError that normalizeError makes code 11; a lock file that cannot be
       // opened (read-only, permission) is an errno error named here.
-      throw fileError(`failed to open the lock file ${path}`, path, err)
+      throw isErrno(err) ? fileError(`failed to open the lock file ${path}`, path, err) : err
     }
   }
 
