@@ -61,7 +61,7 @@ async function main(): Promise<0 | 1> {
         if (ipam) ipam.dataDir = dataDir
       }
       detail(`network "${conf.name}", plugins: ${conf.plugins.map((p) => p.type).join(' -> ')}`)
-      return new CniRuntime(conf, { binDir, hostNetns: hostNs.name })
+      return new CniRuntime(conf, { binDir, hostNetns: hostNs.name, env: { TSCNI_STATE_DIR: join(work, 'state') } })
     })
     const cni = runtime
 

@@ -7,6 +7,7 @@ import { startupSnapshot } from 'node:v8'
 import { createBridge } from './bridge/handlers.ts'
 import { runCli } from './cli/index.ts'
 import { createHostLocal } from './ipam/handlers.ts'
+import { DEFAULT_STATE_DIR, diskRecords } from './plugin/attachment-record.ts'
 import { createDelegate, findInPath } from './plugin/delegate.ts'
 import { resolveInvocation, runPlugin, type InvocationRecord, type Outcome } from './plugin/dispatch.ts'
 import { createLogger, levelFromEnv } from './plugin/log.ts'
@@ -43,6 +44,7 @@ async function run(invocation: ReturnType<typeof resolveInvocation>, env: Record
   if (invocation.kind === 'cli') {
     return runCli(invocation.args, {
       env, selfPath: selfPath(), isSea: sea, pathEnv, nodeVersion: process.versions.node, uid: process.getuid?.(), readStdin,
+      print: (text) => void process.stdout.write(text),
       // The tool runs roles in-process through the same dispatcher a runtime's call goes through (tscni gc).
       runRole: (role, roleEnv, stdin) => runRole(role, roleEnv, async () => stdin, pathEnv, selfPath, { allInProcess: true }),
     })
@@ -66,13 +68,15 @@ async function runRole(role: RoleName, env: Readonly<Record<string, string | und
       type === 'tscni-host-local' || (type === 'host-local' && (options.allInProcess || (await isSelf(type, cniPath, selfPath)))) ? hostLocal : undefined,
   })
   const tracer = createTracer()
+  // TSCNI_STATE_DIR moves the records (tests, and nodes with another layout); a config's stateDir wins over both.
+  const records = diskRecords(env.TSCNI_STATE_DIR || DEFAULT_STATE_DIR)
   const record: InvocationRecord = {}
   const started = performance.now()
   const outcome = await runPlugin(roles[role], {
     env,
     readStdin: stdin,
     sys,
-    makeContext: (cniEnv, conf, raw) => ({ env: cniEnv, conf, stdin: raw, sys, ipam, log, trace: tracer }),
+    makeContext: (cniEnv, conf, raw) => ({ env: cniEnv, conf, stdin: raw, sys, ipam, log, trace: tracer, records }),
   }, record)
   await writeInvocationLog({ env, role, record, steps: tracer.steps, totalMs: performance.now() - started, log })
   return outcome

@@ -17,6 +17,9 @@ import { parseBridgeConfig, parseBridgeDelConfig, type BridgeConfig, type Bridge
 import { buildPlan, type BridgePlan } from './plan.ts'
 import { buildResult } from './result.ts'
 import { teardownSpoofCheck } from '../firewall/nft-spoofcheck.ts'
+import type { FirewallBackend } from '../firewall/backend.ts'
+import { recordedRules, type RecordedRules } from '../firewall/intent-json.ts'
+import { recordKeyOf, recordOfAdd, stateDirOf } from '../plugin/attachment-record.ts'
 
 /** What the bridge role can be given instead of its defaults (tests, and main.ts once the firewall is wired). */
 export interface BridgeDeps {
@@ -25,6 +28,9 @@ export interface BridgeDeps {
   readonly randomMac?: () => string
   readonly sleep?: (ms: number) => Promise<void>
 }
+
+// The role name in attachment records (reconcile reads them through bridge/reconcile.ts).
+const RECORD_ROLE = 'bridge'
 
 // Parallel ADDs may race on creating the shared bridge or its gateway address; re-plan this many times.
 const MAX_ATTEMPTS = 3
@@ -66,8 +72,12 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
           const plan = await ctx.trace.step('plan', async () => makePlan(ctx, config, ipam, seen, randomMac))
           try {
             await ctx.trace.step('apply', () => applyPlan(plan, applyDeps, undo))
+            const result = buildResult(plan, ctx.conf.cniVersion)
+            // Recorded before the undo stack is dropped: a record that cannot be written rolls the ADD back.
+            const rules = await bridgeRules(plan, masqBackend)
+            ctx.records?.write(recordOfAdd(ctx, RECORD_ROLE, rules, result), stateDirOf(ctx.conf.raw))
             undo.clear()
-            return buildResult(plan, ctx.conf.cniVersion)
+            return result
           } catch (err) {
             if (err instanceof BridgeRace && attempt < MAX_ATTEMPTS) continue
             throw err instanceof BridgeRace ? normalizeError(err.cause) : err
@@ -93,6 +103,7 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
         const refId = `${ctx.env.containerId}-${ctx.env.ifname}`
         tasks.push(['remove the MAC spoof check', teardownSpoofCheck(ctx.sys, refId).catch((err: unknown) => ctx.log.warn(`MAC spoof check teardown of ${refId}: ${normalizeError(err).message}`))])
       }
+      tasks.push(['remove the attachment record', Promise.resolve().then(() => ctx.records?.remove(recordKeyOf(ctx, RECORD_ROLE), stateDirOf(ctx.conf.raw)))])
       const settled = await ctx.trace.step('del', () => Promise.allSettled(tasks.map(([, p]) => p)))
       const errors = settled.flatMap((s, i) => (s.status === 'rejected' ? [`${tasks[i]![0]}: ${normalizeError(s.reason).message}`] : []))
       if (errors.length > 0) {
@@ -134,6 +145,13 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
         const owners: Owner[] = valid.map((a) => ({ network: config.network, containerId: a.containerID, ifname: a.ifname }))
         for (const backend of await firewall(ctx.sys, ctx.log).usable()) {
           await backend.gc('masquerade', config.network, owners).catch((err: unknown) => errors.push(`${backend.name} GC: ${normalizeError(err).message}`))
+        }
+      }
+      if (valid) {
+        try {
+          ctx.records?.prune(RECORD_ROLE, config.network, valid, stateDirOf(ctx.conf.raw))
+        } catch (err) {
+          errors.push(`attachment records: ${normalizeError(err).message}`)
         }
       }
       if (errors.length > 0) throw new CniError(ErrorCode.Internal, `GC failed: ${errors.join('; ')}`, { details: errors.join('\n') })
@@ -219,6 +237,12 @@ async function deleteVeth(ctx: Context, config: BridgeDelConfig): Promise<void> 
     if (deleted) return
   }
   await ip.batch([{ op: 'link-del', name: hostVethName(config.network, ctx.env.containerId, ctx.env.ifname) }]).catch(tolerate)
+}
+
+// What the record keeps of the plan: the firewall state this attachment owns, to be restored by reconcile.
+async function bridgeRules(plan: BridgePlan, masqBackend: Promise<FirewallBackend> | undefined): Promise<RecordedRules> {
+  const firewall = plan.masq && masqBackend ? [{ backend: (await masqBackend).name, intent: plan.masq }] : []
+  return recordedRules(firewall, plan.spoofCheck)
 }
 
 function ownerOf(config: { readonly network: string }, ctx: Context): Owner {

@@ -16,6 +16,8 @@ export interface CliIo {
   readonly isSea: boolean
   readonly pathEnv: string
   readonly nodeVersion: string
+  /** Writes to stdout at once (long-running commands such as `reconcile --watch`; others return their output). */
+  print(text: string): void
   /** Reads this process's stdin (for `--valid -`). */
   readStdin(): Promise<string>
   /** Runs one CNI verb of a role in-process, exactly as an invocation of its executable would. */

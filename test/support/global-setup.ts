@@ -33,5 +33,12 @@ export default function setup(project: TestProject): () => void {
   execFileSync('chmod', ['755', join(dir, 'tscni')])
   for (const name of ROLE_LINKS) symlinkSync('tscni', join(dir, name))
   project.provide('binDir', dir)
-  return () => rmSync(dir, { recursive: true, force: true })
+  // Every plugin the tests run writes its attachment records here (test workers inherit the variable); a test
+  // that looks at records uses a stateDir of its own.
+  const stateDir = mkdtempSync(join(tmpdir(), 'tscni-state-'))
+  process.env.TSCNI_STATE_DIR = stateDir
+  return () => {
+    rmSync(dir, { recursive: true, force: true })
+    rmSync(stateDir, { recursive: true, force: true })
+  }
 }

@@ -63,7 +63,7 @@ describe('runDoctor', () => {
     const unused = async (): Promise<never> => {
       throw new Error('a usage error must not run anything')
     }
-    const io = { env: {}, selfPath: '/x', isSea: false, pathEnv: '/nonexistent', nodeVersion: '24', readStdin: unused, runRole: unused }
+    const io = { env: {}, selfPath: '/x', isSea: false, pathEnv: '/nonexistent', nodeVersion: '24', readStdin: unused, runRole: unused, print: () => undefined }
     expect(await runDoctor(['--bogus'], io)).toEqual({ stdout: '', stderr: 'tscni doctor: unknown argument "--bogus"\n', exitCode: 2 })
     expect((await runDoctor(['--data-dir'], io)).exitCode).toBe(2)
   })
