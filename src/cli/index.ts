@@ -6,6 +6,7 @@ import { runDoctor } from './doctor.ts'
 import { runInstall } from './install.ts'
 import { runGc } from './gc.ts'
 import { runLs } from './ls.ts'
+import { runReconcile } from './reconcile.ts'
 import { TSCNI_VERSION } from './version.ts'
 
 /** What the command-line tool gets from main.ts. */
@@ -49,10 +50,17 @@ Usage:
                                      chosen and why, forwarding, the data dir, configs, leaked reservations (checked
                                      against the runtime's cache, default /var/lib/cni/results) and stale firewall
                                      rules; exits 1 when something is wrong
+  tscni reconcile [--state-dir DIR] [--cache-dir DIR] [--dry-run] [--watch [--interval SECONDS]]
+                                     restore the masquerade, host-port and MAC spoof-check rules of every live
+                                     attachment from tscni's records (default /var/lib/tscni/attachments), e.g.
+                                     after a firewall reload; release attachments whose namespace is gone and
+                                     that the runtime's cache no longer lists (after a reboot); --watch repeats
+                                     every 2 s (--interval), printing only what it changed
 
 Environment:
   TSCNI_SYSTEM_PATH                  where tscni looks for ip, nsenter, iptables, nft, flock besides $PATH
                                      (default /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
+  TSCNI_STATE_DIR                    where attachment records are kept (default /var/lib/tscni/attachments)
 
 As a CNI plugin, run it through one of those names (or "tscni ROLE") with CNI_COMMAND set.
 `
@@ -80,6 +88,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<Outcom
       return runGc(rest, io)
     case 'doctor':
       return runDoctor(rest, io)
+    case 'reconcile':
+      return runReconcile(rest, io)
     default:
       return { stdout: '', stderr: `tscni: unknown command "${command}"\n\n${HELP}`, exitCode: 2 }
   }
