@@ -157,11 +157,25 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
       if (errors.length > 0) throw new CniError(ErrorCode.Internal, `GC failed: ${errors.join('; ')}`, { details: errors.join('\n') })
     },
 
+    // Code 50 (spec 1.1 STATUS) names the first reason an ADD could not succeed on this node now.
     async status(ctx) {
       const config = parseBridgeConfig(ctx.conf, ctx.env.args)
       if (config.ipamType) await ctx.ipam.status(config.ipamType, ctx)
-      if (config.ipMasq && (await firewall(ctx.sys, ctx.log).usable()).length === 0) {
-        throw new CniError(ErrorCode.NotAvailable, 'ipMasq is set but neither iptables nor nftables is usable here')
+      const notAvailable = (msg: string, cause?: unknown) => new CniError(ErrorCode.NotAvailable, `cannot serve an ADD: ${msg}`, cause === undefined ? {} : { cause })
+      const seen = await observe(ctx, config)
+      if (seen.bridge && seen.bridge.kind !== 'bridge') {
+        throw notAvailable(`"${config.bridge}" exists but is not a bridge (it is ${seen.bridge.kind ? `a ${seen.bridge.kind} device` : 'another kind of device'}): remove it or configure another bridge name`)
+      }
+      if (config.ipMasq || config.macSpoofCheck) {
+        const probe = await firewall(ctx.sys, ctx.log).probe()
+        if (config.ipMasq && config.ipMasqBackend && !probe[config.ipMasqBackend]) throw notAvailable(`ipMasqBackend ${config.ipMasqBackend} is not usable here`)
+        if (config.ipMasq && !probe.iptables && !probe.nftables) throw notAvailable('ipMasq is set but neither iptables nor nftables is usable here')
+        if (config.macSpoofCheck && !probe.nftables) throw notAvailable('macspoofchk needs nftables, which is not usable here')
+      }
+      try {
+        ctx.records?.assertWritable(stateDirOf(ctx.conf.raw))
+      } catch (err) {
+        throw notAvailable(normalizeError(err).message, err)
       }
     },
   }

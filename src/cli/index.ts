@@ -44,12 +44,13 @@ Usage:
                                      release the addresses and firewall rules (masquerade, port mappings) of
                                      NAME whose attachment is not in FILE: a JSON list of
                                      {"containerID": "...", "ifname": "..."} ("-" reads stdin; [] means none)
-  tscni doctor [--data-dir DIR] [--conf-dir DIR] [--cache-dir DIR] [--json]
+  tscni doctor [--data-dir DIR] [--conf-dir DIR] [--cache-dir DIR] [--state-dir DIR] [--json]
                                      checks the node before the first pod: privileges, tools and versions (ip,
                                      nsenter, flock, iptables, nft, conntrack), which firewall backend would be
                                      chosen and why, forwarding, the data dir, configs, leaked reservations (checked
                                      against the runtime's cache, default /var/lib/cni/results) and stale firewall
-                                     rules; exits 1 when something is wrong
+                                     rules, missing rules of live attachments and dead ones (from tscni's
+                                     attachment records, remedy: tscni reconcile); exits 1 when something is wrong
   tscni reconcile [--state-dir DIR] [--cache-dir DIR] [--dry-run] [--watch [--interval SECONDS]]
                                      restore the masquerade, host-port and MAC spoof-check rules of every live
                                      attachment from tscni's records (default /var/lib/tscni/attachments), e.g.

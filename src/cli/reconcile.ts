@@ -8,13 +8,12 @@ import type { Outcome } from '../plugin/dispatch.ts'
 import { normalizeError } from '../plugin/errors.ts'
 import { ROLE_NAMES, type RoleName } from '../plugin/role.ts'
 import { applyReconcile } from '../reconcile/apply.ts'
-import { describeRecord, planReconcile, type NodeFacts, type StoredRecord } from '../reconcile/plan.ts'
+import { describeRecord, planReconcile, type NodeFacts, type ReconcilePlan, type StoredRecord } from '../reconcile/plan.ts'
 import { RECONCILE_ROLES } from '../reconcile/roles.ts'
 import { createSystem, type System } from '../system/index.ts'
-import { DEFAULT_CACHE_DIR } from './doctor.ts'
 import type { CliIo } from './index.ts'
 import { parseOptions } from './options.ts'
-import { readRuntimeCache } from './runtime-cache.ts'
+import { DEFAULT_CACHE_DIR, readRuntimeCache } from './runtime-cache.ts'
 
 const USAGE = 'usage: tscni reconcile [--state-dir DIR] [--cache-dir DIR] [--dry-run] [--watch [--interval SECONDS]]'
 
@@ -44,19 +43,36 @@ export async function runReconcile(args: readonly string[], io: CliIo): Promise<
   }
 }
 
-/** One pass: plan from the records and the node, restore, release the stale. */
-export async function reconcileOnce(p: { io: CliIo; sys: System; stateDir: string; cacheDir: string; dryRun: boolean }): Promise<{ text: string; changed: boolean; failed: boolean }> {
-  const { records, unreadable } = readRecords(p.stateDir)
-  const cache = readRuntimeCache(p.cacheDir)
+/** What the records say about the node now: the plan, and the files that are not records. */
+export async function planFromRecords(sys: System, stateDir: string, cacheDir: string): Promise<{ records: StoredRecord[]; plan: ReconcilePlan; unreadable: string[] }> {
+  const { records, unreadable } = readRecords(stateDir)
+  const cache = readRuntimeCache(cacheDir)
   // A namespace is alive while its path still names one: after a reboot the bind mounts under /run/netns (and
   // the /proc/<pid> of the old processes) are gone.
   const alive = new Set<string>()
-  for (const r of records) if (r.netns && (await p.sys.netns.state(r.netns)) === 'ok') alive.add(r.netns)
+  for (const r of records) if (r.netns && (await sys.netns.state(r.netns)) === 'ok') alive.add(r.netns)
   const facts: NodeFacts = {
     netnsAlive: (path) => alive.has(path),
     cached: (network, containerId, ifname) => cache.entries.some((e) => e.network === network && e.containerId === containerId && e.ifname === ifname),
   }
-  const plan = planReconcile(records, RECONCILE_ROLES, facts)
+  return { records, plan: planReconcile(records, RECONCILE_ROLES, facts), unreadable }
+}
+
+/** For doctor: the rules live attachments miss (nothing is changed), and the attachments a pass would release. */
+export async function inspectRecords(sys: System, stateDir: string, cacheDir: string): Promise<{ live: number; missing: string[]; stale: string[]; problems: string[] }> {
+  const { records, plan, unreadable } = await planFromRecords(sys, stateDir, cacheDir)
+  const report = await applyReconcile(plan, { firewall: createFirewall(sys, silent), sys, dryRun: true })
+  return {
+    live: records.length - plan.stale.length - plan.orphanedButCached.length,
+    missing: report.restored.map((line) => line.replace(/^would restore /, '')),
+    stale: plan.stale.map(describeRecord),
+    problems: [...unreadable, ...plan.problems, ...report.failed],
+  }
+}
+
+/** One pass: plan from the records and the node, restore, release the stale. */
+export async function reconcileOnce(p: { io: CliIo; sys: System; stateDir: string; cacheDir: string; dryRun: boolean }): Promise<{ text: string; changed: boolean; failed: boolean }> {
+  const { records, plan, unreadable } = await planFromRecords(p.sys, p.stateDir, p.cacheDir)
   const report = await applyReconcile(plan, { firewall: createFirewall(p.sys, silent), sys: p.sys, dryRun: p.dryRun })
   const released = await releaseStale(plan.stale, p)
   const lines = [

@@ -3,6 +3,9 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
+/** libcni's default cache dir: results live under <cacheDir>/results. */
+export const DEFAULT_CACHE_DIR = '/var/lib/cni'
+
 /** One cached attachment. */
 export interface CacheEntry {
   readonly file: string

@@ -1,7 +1,7 @@
 // tscni's own record of one attachment per role: written atomically at ADD, removed at DEL, read by reconcile and
 // by GC after a reboot. A small JSON file, so the runtime's cache (libcni's, not ours) is never relied upon.
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { goField } from '../decode/go-json.ts'
 import { fileError } from './errors.ts'
@@ -45,6 +45,8 @@ export interface AttachmentRecords {
   remove(key: RecordKey, stateDir?: string): void
   /** GC: removes `role`'s records on `network` whose attachment is not in `valid`; returns the removed keys. */
   prune(role: string, network: string, valid: readonly ValidAttachment[], stateDir?: string): RecordKey[]
+  /** Throws an errno-classified CniError when records cannot be written there (STATUS). */
+  assertWritable(stateDir?: string): void
 }
 
 /** The file of a record: `<role>-<hash>.json`, the hash over network, container id and ifname (any characters). */
@@ -80,6 +82,15 @@ export function diskRecords(defaultDir: string): AttachmentRecords {
         unlinkSync(path)
       } catch (err) {
         if (!hasErrno(err, 'ENOENT')) throw fileError(`failed to remove the attachment record ${path}`, path, err)
+      }
+    },
+    assertWritable(stateDir) {
+      const dir = stateDir || defaultDir
+      try {
+        mkdirSync(dir, { recursive: true, mode: 0o700 })
+        accessSync(dir, constants.W_OK)
+      } catch (err) {
+        throw fileError(`the state directory ${dir} is not writable`, dir, err)
       }
     },
     prune(role, network, valid, stateDir) {

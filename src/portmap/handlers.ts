@@ -117,6 +117,11 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
       if (!ok) {
         throw new CniError(ErrorCode.NotAvailable, wanted ? `the configured firewall backend ${wanted} is not usable here` : 'no usable firewall backend: neither iptables nor nftables works here')
       }
+      try {
+        ctx.records?.assertWritable(stateDirOf(ctx.conf.raw))
+      } catch (err) {
+        throw new CniError(ErrorCode.NotAvailable, `cannot serve an ADD: ${normalizeError(err).message}`, { cause: err })
+      }
     },
   }
 }

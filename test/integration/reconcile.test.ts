@@ -4,13 +4,14 @@
 // reboot (namespaces deleted, state kept) it releases the dead attachments' addresses, rules and records and
 // keeps the live ones and those the runtime still lists.
 import { execa } from 'execa'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { firewallText, listen, tcpGet } from '../support/bridge.ts'
 import { CniRuntime, type Attachment } from '../support/cni-runtime.ts'
 import { reservations } from '../support/host-local.ts'
+import { runPlugin } from '../support/run-plugin.ts'
 import type { TestNetns } from '../support/netns.ts'
 import { BACKENDS, containerIps, gateways, portmapNetwork, type Backend } from '../support/portmap.ts'
 import { useTestNode } from '../support/test-node.ts'
@@ -38,10 +39,12 @@ function attachment(ns: TestNetns, containerId: string, hostPort: number): Attac
   return { containerId, netns: ns.path, ifname: 'eth0', capabilityArgs: { portMappings: [{ hostPort, containerPort: 80, protocol: 'tcp' }] } }
 }
 
-async function reconcile(...args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const res = await execa('ip', ['netns', 'exec', host.name, join(bin, 'tscni'), 'reconcile', '--state-dir', stateDir, '--cache-dir', cacheDir, ...args], { reject: false, extendEnv: false, env: { PATH: process.env.PATH } })
+async function tscni(...args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const res = await execa('ip', ['netns', 'exec', host.name, join(bin, 'tscni'), ...args], { reject: false, extendEnv: false, env: { PATH: process.env.PATH } })
   return { exitCode: res.exitCode ?? -1, stdout: String(res.stdout), stderr: String(res.stderr) }
 }
+
+const reconcile = (...args: string[]) => tscni('reconcile', '--state-dir', stateDir, '--cache-dir', cacheDir, ...args)
 
 async function flush(backend: Backend): Promise<void> {
   if (backend === 'nftables') {
@@ -72,12 +75,19 @@ describe.each(BACKENDS)('reconcile with %s', (backend) => {
     expect(docs.find((d) => d.role === 'bridge').result.ips.map((i: any) => i.address)).toEqual(result.ips.map((i: any) => i.address))
 
     expect(await tcpGet(host, gw, 8081)).toBe('pod-1')
+    expect((await tscni('doctor', '--state-dir', stateDir, '--cache-dir', cacheDir, '--data-dir', dataDir)).stdout).toMatch(/ok\s+live rules\s+2 live attachment record\(s\)/)
     const before = await firewallText(host)
     expect((await reconcile()).stdout).toMatch(/: \d+ rule set\(s\) in place, 0 restored; 0 stale released/)
 
     await flush(backend)
     expect(await tcpGet(host, gw, 8081, 3)).toBe('')
     await expect(cni.check(att)).rejects.toThrow()
+
+    // doctor sees the missing rules of the live pod and names the remedy; before, it saw them in place.
+    const doctor = await tscni('doctor', '--state-dir', stateDir, '--cache-dir', cacheDir, '--data-dir', dataDir)
+    expect(doctor.exitCode).toBe(1)
+    expect(doctor.stdout).toMatch(/FAIL\s+live rules\s+2 rule set\(s\) of live attachments missing .*host ports of portmap tscni\/rec-1\/eth0/)
+    expect(doctor.stdout).toMatch(/remedy: tscni reconcile/)
 
     const dry = await reconcile('--dry-run')
     expect(dry.exitCode, dry.stdout + dry.stderr).toBe(0)
@@ -135,6 +145,9 @@ describe.each(BACKENDS)('reconcile with %s', (backend) => {
     await execa('ip', ['netns', 'del', cached.name])
     const deadIp = containerIps(rDead).v4
 
+    const doctor = await tscni('doctor', '--state-dir', stateDir, '--cache-dir', cacheDir, '--data-dir', dataDir)
+    expect(doctor.stdout).toMatch(/warn\s+dead attachments\s+2 recorded attachment\(s\) .*bridge tscni\/boot-dead\/eth0; portmap tscni\/boot-dead\/eth0/)
+
     const dry = await reconcile('--dry-run')
     expect(dry.stdout).toContain('would release bridge tscni/boot-dead/eth0')
     expect(Object.values(reservations(dataDir, 'tscni'))).toContain('boot-dead\r\neth0')
@@ -155,5 +168,41 @@ describe.each(BACKENDS)('reconcile with %s', (backend) => {
     const left = records().map((f) => JSON.parse(readFileSync(join(stateDir, f), 'utf8')).containerId).sort()
     expect(left).toEqual(['boot-cached', 'boot-cached', 'boot-live', 'boot-live'])
     expect(await tcpGet(host, gateways(rLive).v4, 8085)).toBe('pod-live')
+  })
+})
+
+describe('STATUS says why the node cannot serve an ADD (code 50)', () => {
+  const status = (config: Record<string, unknown>) => runPlugin({ role: 'tscni-bridge', verb: 'STATUS', config, host, binDir: bin })
+  const conf = (extra: Record<string, unknown> = {}) => ({
+    cniVersion: '1.1.0', name: 'st', type: 'tscni-bridge', bridge: 'stbr0', isGateway: true, ipMasq: true, stateDir,
+    ipam: { type: 'tscni-host-local', dataDir, ranges: [[{ subnet: '10.88.0.0/24' }]] }, ...extra,
+  })
+
+  it('succeeds on a node that can serve an ADD', async () => {
+    expect(await status(conf())).toMatchObject({ exitCode: 0, stdout: '' })
+  })
+
+  it('a device with the bridge\'s name that is not a bridge', async () => {
+    await host.exec('ip', ['link', 'add', 'stbr0', 'type', 'veth', 'peer', 'name', 'stbr0p'])
+    const reply = await status(conf())
+    expect(reply.exitCode).toBe(1)
+    expect(reply.json).toMatchObject({ code: 50, msg: 'cannot serve an ADD: "stbr0" exists but is not a bridge (it is a veth device): remove it or configure another bridge name' })
+  })
+
+  it('a state dir where records cannot be written, naming it and the cause', async () => {
+    writeFileSync(join(dataDir, 'file'), '')
+    const reply = await status(conf({ stateDir: join(dataDir, 'file', 'state') }))
+    expect(reply.json).toMatchObject({ code: 50 })
+    expect(reply.json.msg).toMatch(/^cannot serve an ADD: the state directory .*\/file\/state is not writable: mkdir .*: not a directory$/)
+  })
+
+  it('no usable firewall backend for ipMasq (the tools missing from the plugin\'s PATH)', async () => {
+    // A PATH with ip and flock but neither iptables nor nft.
+    const tools = join(dataDir, 'tools')
+    mkdirSync(tools)
+    for (const t of ['ip', 'flock', 'nsenter']) symlinkSync(String((await execa('sh', ['-c', `command -v ${t}`])).stdout), join(tools, t))
+    const reply = await runPlugin({ role: 'tscni-bridge', verb: 'STATUS', config: conf(), host, binDir: bin, env: { PATH: tools, TSCNI_SYSTEM_PATH: tools } })
+    expect(reply.json).toMatchObject({ code: 50 })
+    expect(reply.json.msg).toMatch(/cannot serve an ADD: .*(neither iptables nor nftables|not usable)/)
   })
 })
