@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config'
 for (const key of Object.keys(process.env)) if (key.startsWith('CNI_') || key.startsWith('TSCNI_')) delete process.env[key]
 
 export default defineConfig({
+  // Test-only pause points of the plugin (src/plugin/test-pause.ts) are off when tests import the source.
+  define: { __TSCNI_TEST_HOOKS__: 'false' },
   test: {
     projects: [
       {

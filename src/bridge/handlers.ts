@@ -7,6 +7,7 @@ import { parseValidAttachments } from '../plugin/attachments.ts'
 import { configField } from '../plugin/config.ts'
 import { CniError, ErrorCode, normalizeError } from '../plugin/errors.ts'
 import { hostVethName } from '../plugin/ids.ts'
+import { TEST_HOOKS } from '../plugin/test-pause.ts'
 import type { Context, RoleHandlers } from '../plugin/role.ts'
 import type { Result } from '../plugin/result.ts'
 import type { IpLink } from '../system/index.ts'
@@ -65,6 +66,7 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
         if (config.ipamType) {
           ipam = await ctx.trace.step('ipam add', () => ctx.ipam.add(config.ipamType, ctx))
           undo.push('release IPAM addresses', () => ctx.ipam.del(config.ipamType, ctx))
+          if (TEST_HOOKS) await ctx.pause?.('bridge:ipam-done')
         }
         const applyDeps = { sys: ctx.sys, log: ctx.log, sleep, masqBackend: () => masqBackend ?? fw.select(config.ipMasqBackend) }
         for (let attempt = 1; ; attempt++) {
@@ -72,6 +74,7 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
           const plan = await ctx.trace.step('plan', async () => makePlan(ctx, config, ipam, seen, randomMac))
           try {
             await ctx.trace.step('apply', () => applyPlan(plan, applyDeps, undo))
+            if (TEST_HOOKS) await ctx.pause?.('bridge:applied')
             const result = buildResult(plan, ctx.conf.cniVersion)
             // Recorded before the undo stack is dropped: a record that cannot be written rolls the ADD back.
             const rules = await bridgeRules(plan, masqBackend)
@@ -104,6 +107,7 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
         tasks.push(['remove the MAC spoof check', teardownSpoofCheck(ctx.sys, refId).catch((err: unknown) => ctx.log.warn(`MAC spoof check teardown of ${refId}: ${normalizeError(err).message}`))])
       }
       tasks.push(['remove the attachment record', Promise.resolve().then(() => ctx.records?.remove(recordKeyOf(ctx, RECORD_ROLE), stateDirOf(ctx.conf.raw)))])
+      if (TEST_HOOKS) await ctx.pause?.('bridge:del-started')
       const settled = await ctx.trace.step('del', () => Promise.allSettled(tasks.map(([, p]) => p)))
       const errors = settled.flatMap((s, i) => (s.status === 'rejected' ? [`${tasks[i]![0]}: ${normalizeError(s.reason).message}`] : []))
       if (errors.length > 0) {

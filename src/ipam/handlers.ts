@@ -5,6 +5,7 @@ import type { Context, RoleHandlers } from '../plugin/role.ts'
 import type { Result, ResultDns, ResultRoute } from '../plugin/result.ts'
 import { allocate, collectGarbage, exhaustedRangeSets, holdsAny, releaseOwner, type Allocation } from './allocator.ts'
 import { parseValidAttachments } from '../plugin/attachments.ts'
+import { TEST_HOOKS } from '../plugin/test-pause.ts'
 import { parseIpamConfig, parseStoreLocation, type StoreLocation } from './config.ts'
 import { DiskStore } from './disk-store.ts'
 import { readResolvConf } from './dns.ts'
@@ -34,6 +35,7 @@ export function createHostLocal(deps: HostLocalDeps = realDeps): RoleHandlers {
       const allocations = await ctx.trace.step('ipam allocate', () =>
         locked(store, () => allocate(store, { owner, rangeSets: conf.rangeSets, requested: conf.requested })),
       )
+      if (TEST_HOOKS) await ctx.pause?.('host-local:allocated')
       for (const a of allocations) if (a.reused) ctx.log.info(`${formatIp(a.ip)} was already allocated to ${owner.containerId} (${owner.ifname}); returning it again`)
       return toResult(ctx.conf.cniVersion, allocations, conf.routes, dns)
     },
@@ -43,6 +45,7 @@ export function createHostLocal(deps: HostLocalDeps = realDeps): RoleHandlers {
       const store = deps.openStore(parseStoreLocation(ctx.conf), ctx)
       if (!store.exists()) return
       const owner = { containerId: ctx.env.containerId, ifname: ctx.env.ifname }
+      if (TEST_HOOKS) await ctx.pause?.('host-local:del-locking')
       const { errors } = await locked(store, () => releaseOwner(store, owner))
       if (errors.length > 0) throw releaseFailure('', errors)
     },

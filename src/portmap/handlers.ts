@@ -5,6 +5,7 @@ import { formatIp, type IpNet } from '../plugin/addr.ts'
 import { recordedRules } from '../firewall/intent-json.ts'
 import { recordKeyOf, recordOfAdd, stateDirOf } from '../plugin/attachment-record.ts'
 import { parseValidAttachments } from '../plugin/attachments.ts'
+import { TEST_HOOKS } from '../plugin/test-pause.ts'
 import { CniError, ErrorCode, invalidConfig, normalizeError, wrapError } from '../plugin/errors.ts'
 import type { Context, RoleHandlers } from '../plugin/role.ts'
 import type { Result } from '../plugin/result.ts'
@@ -50,6 +51,7 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
         if (rules.status === 'rejected') throw rules.reason
         throw wrapError('unable to enable route_localnet', (localnet as PromiseRejectedResult).reason)
       }
+      if (TEST_HOOKS) await ctx.pause?.('portmap:ensured')
       try {
         ctx.records?.write(recordOfAdd(ctx, RECORD_ROLE, recordedRules([{ backend: backend.name, intent }]), prev), stateDirOf(ctx.conf.raw))
       } catch (err) {
@@ -74,6 +76,7 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
       for (const backend of await deps.firewall(ctx.sys, ctx.log).usable()) {
         await ctx.trace.step(`${backend.name} remove`, () => backend.remove('portmap', owner)).catch((err: unknown) => errors.push(`${backend.name}: ${normalizeError(err).message}`))
       }
+      if (TEST_HOOKS) await ctx.pause?.('portmap:del-removed')
       try {
         ctx.records?.remove(recordKeyOf(ctx, RECORD_ROLE), stateDirOf(ctx.conf.raw))
       } catch (err) {
