@@ -5,11 +5,11 @@ import { defineConfig } from 'vitest/config'
 for (const key of Object.keys(process.env)) if (key.startsWith('CNI_') || key.startsWith('TSCNI_')) delete process.env[key]
 
 export default defineConfig({
-  // Test-only pause points of the plugin (src/plugin/test-pause.ts) are off when tests import the source.
-  define: { __TSCNI_TEST_HOOKS__: 'false' },
   test: {
     projects: [
       {
+        // Test-only pause points of the plugin (src/plugin/test-pause.ts) are off when tests import the source.
+        define: { __TSCNI_TEST_HOOKS__: 'false' },
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
@@ -17,6 +17,7 @@ export default defineConfig({
         },
       },
       {
+        define: { __TSCNI_TEST_HOOKS__: 'false' },
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
