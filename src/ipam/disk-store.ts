@@ -1,4 +1,5 @@
-// host-local reservations on disk, byte-compatible with the reference: one file per address; failures name path and cause.
+// host-local reservations on disk, byte-compatible with the reference (backend/disk/backend.go): one file per address;
+// failures name the path and the cause.
 import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { formatIp, parseIp, type Ip } from '../plugin/addr.ts'

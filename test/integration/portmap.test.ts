@@ -37,7 +37,7 @@ describe.each(BACKENDS)('portmap with %s', (backend) => {
     const [c1, c2] = [await pool.create('tscni-c'), await pool.create('tscni-c')]
     const r1 = await cni.add(attachment(c1, 'pm-one', tcpUdp(8080)))
     const r2 = await cni.add(attachment(c2, 'pm-two', tcpUdp(9090)))
-    // portmap passes the bridge's result through (trap 12): the runtime's final result still has the addresses.
+    // portmap passes the bridge's result through (spec "Chained plugins"): the runtime's final result still has the addresses.
     expect(r1.ips.map((ip: { address: string }) => ip.address)).toEqual(['10.47.0.2/16', 'fd47:7c53:1a10::2/64'])
     expect(containerIps(r2)).toEqual({ v4: '10.47.0.3', v6: 'fd47:7c53:1a10::3' })
     serve(c1, 'pm-one')
@@ -63,6 +63,18 @@ describe.each(BACKENDS)('portmap with %s', (backend) => {
       want.push(`${label}: tcp-${who} udp-${who}`)
     }
     expect(got).toEqual(want)
+  })
+
+  it('serves a host port sent with go-cni\'s Go field names (HostPort, ContainerPort, Protocol, HostIP), as containerd\'s CRI sends it', async () => {
+    const cni = new CniRuntime(portmapNetwork(backend, dataDir), { binDir: bin, hostNetns: host.name })
+    const c = await pool.create('tscni-c')
+    const goCni = { containerId: 'pm-go', netns: c.path, ifname: 'eth0', capabilityArgs: { portMappings: [{ HostPort: 8085, ContainerPort: 80, Protocol: 'tcp', HostIP: '' }] } }
+    const r = await cni.add(goCni)
+    serve(c, 'pm-go')
+    expect(await tcpGet(host, gateways(r).v4, 8085, 10)).toBe('tcp-pm-go')
+    expect(await tcpGet(host, '127.0.0.1', 8085, 10)).toBe('tcp-pm-go')
+    await cni.del(goCni)
+    expect(await tcpGet(host, gateways(r).v4, 8085, 2), 'nothing answers once DEL removed the mapping').toBe('')
   })
 
   it.each(['IPv4', 'IPv6'] as const)('%s: a udp host port moved to a new container reaches it (stale conntrack entries are flushed)', async (family) => {
