@@ -113,6 +113,17 @@ describe.each(BACKENDS)('reconcile with %s', (backend) => {
     expect(records()).toEqual([])
   })
 
+  it('GC prunes the records of attachments not in cni.dev/valid-attachments', async () => {
+    const cni = runtime(backend)
+    const [a, b] = [await node.pool.create('tscni-c'), await node.pool.create('tscni-c')]
+    await cni.add(attachment(a, 'gc-keep', 8086))
+    await cni.add(attachment(b, 'gc-drop', 8087))
+    expect(records()).toHaveLength(4)
+    await cni.gc([{ containerId: 'gc-keep', ifname: 'eth0' }])
+    const left = records().map((f) => JSON.parse(readFileSync(join(stateDir, f), 'utf8')))
+    expect(left.map((r) => `${r.role}:${r.containerId}`).sort()).toEqual(['bridge:gc-keep', 'portmap:gc-keep'])
+  })
+
   it('--watch puts the rules back within seconds after a flush', async () => {
     const cni = runtime(backend)
     const pod = await node.pool.create('tscni-c')
