@@ -84,7 +84,7 @@ export async function reconcileOnce(p: { io: CliIo; sys: System; stateDir: strin
     ...[...unreadable, ...plan.problems].map((u) => `unreadable ${u}`),
   ]
   const live = records.length - plan.stale.length - plan.orphanedButCached.length
-  const summary = `${p.dryRun ? 'dry run: ' : ''}${live} live attachment record(s): ${report.present} rule set(s) in place, ${report.restored.length} ${p.dryRun ? 'to restore' : 'restored'}; ${plan.stale.length} stale ${p.dryRun ? 'to release' : 'released'}${report.failed.length + released.failed.length ? `; ${report.failed.length + released.failed.length} failed` : ''}`
+  const summary = `${p.dryRun ? 'dry run: ' : ''}${live} live attachment record(s): ${report.present} rule set(s) in place, ${report.restored.length} ${p.dryRun ? 'to restore' : `restored in ${report.transactions} firewall transaction(s)`}; ${plan.stale.length} stale ${p.dryRun ? 'to release' : 'released'}${report.failed.length + released.failed.length ? `; ${report.failed.length + released.failed.length} failed` : ''}`
   return {
     text: `${[...lines, summary].join('\n')}\n`,
     changed: report.restored.length > 0 || plan.stale.length > 0,

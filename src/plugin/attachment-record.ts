@@ -128,6 +128,8 @@ export function readRecords(dir: string): { records: Array<AttachmentRecord & { 
       unreadable.push(`${file}: ${err instanceof SyntaxError ? 'not JSON' : (err as Error).message}`)
     }
   }
+  // In the order the attachments were added, so restored rules come back in their original order.
+  records.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.file < b.file ? -1 : 1))
   return { records, unreadable }
 }
 

@@ -64,20 +64,26 @@ describe.each(BACKENDS)('reconcile with %s', (backend) => {
     const result = await cni.add(att)
     const server = listen(pod, 80, 'pod-1')
     node.defer(() => server.stop())
+    // A second pod: its rules are restored in the same transaction as the first one's.
+    const pod2 = await node.pool.create('tscni-c')
+    const att2 = attachment(pod2, 'rec-2', 8091)
+    await cni.add(att2)
+    const server2 = listen(pod2, 80, 'pod-2')
+    node.defer(() => server2.stop())
     const gw = gateways(result).v4
 
     // One record per role that owns state, with what the issue asks for.
-    expect(records()).toHaveLength(2)
+    expect(records()).toHaveLength(4)
     const docs = records().map((f) => JSON.parse(readFileSync(join(stateDir, f), 'utf8')))
-    const portmap = docs.find((d) => d.role === 'portmap')
+    const portmap = docs.find((d) => d.role === 'portmap' && d.containerId === 'rec-1')
     expect(portmap).toMatchObject({ network: 'tscni', containerId: 'rec-1', ifname: 'eth0', netns: pod.path, runtimeConfig: { portMappings: [{ hostPort: 8081 }] } })
     expect(portmap.config.type).toMatch(/portmap$/)
-    expect(docs.find((d) => d.role === 'bridge').result.ips.map((i: any) => i.address)).toEqual(result.ips.map((i: any) => i.address))
+    expect(docs.find((d) => d.role === 'bridge' && d.containerId === 'rec-1').result.ips.map((i: any) => i.address)).toEqual(result.ips.map((i: any) => i.address))
 
     expect(await tcpGet(host, gw, 8081)).toBe('pod-1')
-    expect((await tscni('doctor', '--state-dir', stateDir, '--cache-dir', cacheDir, '--data-dir', dataDir)).stdout).toMatch(/ok\s+live rules\s+2 live attachment record\(s\)/)
+    expect((await tscni('doctor', '--state-dir', stateDir, '--cache-dir', cacheDir, '--data-dir', dataDir)).stdout).toMatch(/ok\s+live rules\s+4 live attachment record\(s\)/)
     const before = await firewallText(host)
-    expect((await reconcile()).stdout).toMatch(/: \d+ rule set\(s\) in place, 0 restored; 0 stale released/)
+    expect((await reconcile()).stdout).toMatch(/: 4 rule set\(s\) in place, 0 restored in 0 firewall transaction\(s\); 0 stale released/)
 
     await flush(backend)
     expect(await tcpGet(host, gw, 8081, 3)).toBe('')
@@ -86,7 +92,7 @@ describe.each(BACKENDS)('reconcile with %s', (backend) => {
     // doctor sees the missing rules of the live pod and names the remedy; before, it saw them in place.
     const doctor = await tscni('doctor', '--state-dir', stateDir, '--cache-dir', cacheDir, '--data-dir', dataDir)
     expect(doctor.exitCode).toBe(1)
-    expect(doctor.stdout).toMatch(/FAIL\s+live rules\s+2 rule set\(s\) of live attachments missing .*host ports of portmap tscni\/rec-1\/eth0/)
+    expect(doctor.stdout).toMatch(/FAIL\s+live rules\s+4 rule set\(s\) of live attachments missing .*host ports of portmap tscni\/rec-1\/eth0/)
     expect(doctor.stdout).toMatch(/remedy: tscni reconcile/)
 
     const dry = await reconcile('--dry-run')
@@ -99,17 +105,22 @@ describe.each(BACKENDS)('reconcile with %s', (backend) => {
     expect(run.exitCode, run.stdout + run.stderr).toBe(0)
     expect(run.stdout).toContain(`restored host ports of portmap tscni/rec-1/eth0 (${backend})`)
     expect(run.stdout).toContain(`restored masquerade of bridge tscni/rec-1/eth0 (${backend})`)
+    expect(run.stdout).toContain(`restored host ports of portmap tscni/rec-2/eth0 (${backend})`)
+    expect(run.stdout).toMatch(/4 restored in 1 firewall transaction\(s\)/) // both pods, masquerade and host ports at once
     expect(await tcpGet(host, gw, 8081)).toBe('pod-1')
-    await cni.check(att) // masquerade and host-port rules verified by the plugins' own CHECK
+    expect(await tcpGet(host, gw, 8091)).toBe('pod-2')
+    await cni.check(att)
+    await cni.check(att2) // masquerade and host-port rules verified by the plugins' own CHECK
 
     // Idempotent: a second pass restores nothing and changes no rule.
     const after = await firewallText(host)
     const again = await reconcile()
-    expect(again.stdout).toMatch(/, 0 restored;/)
+    expect(again.stdout).toMatch(/: 4 rule set\(s\) in place, 0 restored in 0 firewall transaction\(s\)/)
     expect(await firewallText(host)).toBe(after)
     if (backend === 'iptables') expect(after).toBe(before)
 
     await cni.del(att)
+    await cni.del(att2)
     expect(records()).toEqual([])
   })
 
