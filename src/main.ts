@@ -6,6 +6,7 @@ import { isSea } from 'node:sea'
 import { startupSnapshot } from 'node:v8'
 import { createBridge } from './bridge/handlers.ts'
 import { runCli } from './cli/index.ts'
+import { createDns } from './dns/handlers.ts'
 import { createHostLocal } from './ipam/handlers.ts'
 import { DEFAULT_STATE_DIR, diskRecords } from './plugin/attachment-record.ts'
 import { createLoopback } from './loopback/handlers.ts'
@@ -41,7 +42,7 @@ async function run(invocation: ReturnType<typeof resolveInvocation>, env: Record
   const systemPath = env.TSCNI_SYSTEM_PATH || SYSTEM_PATH
   const pathEnv = env.PATH ? `${env.PATH}:${systemPath}` : systemPath
   if (invocation.kind === 'unknown') {
-    return { stdout: '', stderr: `tscni: invoked as "${invocation.name}", which is not a role (bridge, host-local, portmap, loopback) or tscni\n`, exitCode: 2 }
+    return { stdout: '', stderr: `tscni: invoked as "${invocation.name}", which is not a role (bridge, host-local, portmap, loopback, dnsname) or tscni\n`, exitCode: 2 }
   }
   if (invocation.kind === 'cli') {
     return runCli(invocation.args, {
@@ -60,7 +61,7 @@ async function runRole(role: RoleName, env: Readonly<Record<string, string | und
   const log = createLogger((line) => process.stderr.write(line), `tscni-${role}`, levelFromEnv(env.TSCNI_LOG_LEVEL))
   const sys = createSystem({ pathEnv, onRun: (cmd, args, ms) => log.debug(`${ms.toFixed(1)} ms: ${cmd} ${args.join(' ')}`) })
   const hostLocal = createHostLocal()
-  const roles: Record<RoleName, RoleHandlers> = { bridge: createBridge(), 'host-local': hostLocal, portmap: createPortmap(), loopback: createLoopback() }
+  const roles: Record<RoleName, RoleHandlers> = { bridge: createBridge(), 'host-local': hostLocal, portmap: createPortmap(), loopback: createLoopback(), dnsname: createDns() }
   const ipam = createDelegate({
     exec: sys.exec,
     env,

@@ -20,7 +20,7 @@ export interface Check {
 }
 
 /** The tools tscni runs, in report order. */
-export const TOOLS = ['ip', 'nsenter', 'flock', 'sh', 'bridge', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore', 'nft', 'conntrack'] as const
+export const TOOLS = ['ip', 'nsenter', 'flock', 'sh', 'bridge', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore', 'nft', 'conntrack', 'dnsmasq'] as const
 export type ToolName = (typeof TOOLS)[number]
 
 /** A tool as found on the PATH; `path` undefined means missing. */
@@ -166,6 +166,9 @@ function toolChecks(tools: DoctorFacts['tools']): Check[] {
   out.push(has('conntrack')
     ? { check: 'tool conntrack', status: 'ok', detail: found('conntrack') }
     : { check: 'tool conntrack', status: 'warn', detail: 'not found: stale UDP conntrack entries are not flushed, so a UDP host port can keep sending to a pod address that is gone', remedy: install })
+  out.push(has('dnsmasq')
+    ? { check: 'tool dnsmasq', status: 'ok', detail: found('dnsmasq') }
+    : { check: 'tool dnsmasq', status: 'warn', detail: 'not found: dnsname cannot answer container names (its ADD fails, STATUS reports code 50); the other roles are unaffected', remedy: 'install it (Debian: dnsmasq-base) or put it on PATH or TSCNI_SYSTEM_PATH' })
   return out
 }
 

@@ -6,6 +6,7 @@ import { DEFAULT_DATA_DIR } from '../ipam/config.ts'
 import { DEFAULT_CACHE_DIR, runDoctor } from './doctor.ts'
 import { runInstall } from './install.ts'
 import { runGc } from './gc.ts'
+import { DEFAULT_DNS_DIR } from './dns-names.ts'
 import { runLs } from './ls.ts'
 import { runReconcile } from './reconcile.ts'
 import { DEFAULT_CONF_DIR } from './networks.ts'
@@ -30,28 +31,29 @@ export interface CliIo {
 }
 
 /** The help text; the defaults it names are the constants the commands use. */
-export const HELP = `tscni ${TSCNI_VERSION}: CNI bridge, host-local, portmap and loopback plugins in one executable
+export const HELP = `tscni ${TSCNI_VERSION}: CNI bridge, host-local, portmap, loopback and dnsname plugins in one executable
 
 Usage:
   tscni help                         this text
   tscni version                      versions of tscni and of the CNI spec it speaks
   tscni install --bin-dir DIR [--standard-names] [--force]
                                      copy this executable into DIR (e.g. /opt/cni/bin) and link its roles:
-                                     tscni-bridge, tscni-host-local, tscni-portmap, tscni-loopback; with
-                                     --standard-names also bridge, host-local, portmap, loopback (replacing the
-                                     reference plugins needs --force)
-  tscni ls [--data-dir DIR] [--conf-dir DIR] [--json]
+                                     tscni-bridge, tscni-host-local, tscni-portmap, tscni-loopback,
+                                     tscni-dnsname; with --standard-names also bridge, host-local, portmap,
+                                     loopback, dnsname (replacing the reference plugins needs --force)
+  tscni ls [--data-dir DIR] [--conf-dir DIR] [--dns-dir DIR] [--json]
                                      networks under the host-local data dir (default ${DEFAULT_DATA_DIR}),
-                                     how full their ranges are (from the configs in ${DEFAULT_CONF_DIR}), and which
-                                     container and interface hold each address
-  tscni gc --network NAME --valid FILE|- [--data-dir DIR] [--dry-run]
-                                     release the addresses and firewall rules (masquerade, port mappings) of
-                                     NAME whose attachment is not in FILE: a JSON list of
+                                     how full their ranges are (from the configs in ${DEFAULT_CONF_DIR}), which
+                                     container and interface hold each address, and the DNS names dnsname
+                                     publishes on each network (from --dns-dir, default ${DEFAULT_DNS_DIR})
+  tscni gc --network NAME --valid FILE|- [--data-dir DIR] [--dns-dir DIR] [--dry-run]
+                                     release the addresses, firewall rules (masquerade, port mappings) and DNS
+                                     names of NAME whose attachment is not in FILE: a JSON list of
                                      {"containerID": "...", "ifname": "..."} ("-" reads stdin; [] means none)
   tscni doctor [--data-dir DIR] [--conf-dir DIR] [--cache-dir DIR] [--state-dir DIR] [--json]
                                      checks the node before the first pod: privileges, tools and versions (ip,
-                                     nsenter, flock, sh, bridge, iptables, nft, conntrack), which firewall backend
-                                     would be chosen and why, forwarding, the data dir, configs, leaked reservations
+                                     nsenter, flock, sh, bridge, iptables, nft, conntrack, dnsmasq), which firewall
+                                     backend would be chosen and why, forwarding, the data dir, configs, leaked reservations
                                      (checked against the runtime's result cache under --cache-dir, default
                                      ${DEFAULT_CACHE_DIR}), stale firewall rules, and missing rules of live
                                      attachments and dead ones (from tscni's attachment records, remedy: tscni
@@ -65,7 +67,7 @@ Usage:
 
 Environment:
   TSCNI_SYSTEM_PATH                  where tscni looks for its tools (ip, bridge, nsenter, sh, flock, iptables,
-                                     nft, conntrack) besides $PATH
+                                     nft, conntrack, dnsmasq) besides $PATH
                                      (default /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
   TSCNI_STATE_DIR                    where attachment records are kept (default /var/lib/tscni/attachments)
 
