@@ -43,7 +43,7 @@ async function measure(impl: 'tscni' | 'reference', binDir: string, scenario: Sc
   try {
     const conf = scenario.conf(dataDir)
     if (impl === 'reference') for (const p of conf.plugins) delete p.backend // Debian's reference portmap predates the option
-    const runtime = new CniRuntime(conf, { binDir, hostNetns: host.name })
+    const runtime = new CniRuntime(conf, { binDir, hostNetns: host.name, env: { TSCNI_STATE_DIR: join(dataDir, 'state') } })
     const timing: Timing = { add: [], del: [] }
     for (let i = 0; i < ROUNDS; i++) {
       const ctr = await pool.create('tscni-bench-c')

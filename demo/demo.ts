@@ -75,7 +75,7 @@ async function main(): Promise<0 | 1> {
       // Names on the network: dnsname chained last, as podman's dnsname is.
       conf.plugins.push({ type: 'dnsname', domainName: DOMAIN, dataDir: dnsDir, resolvConf: join(work, 'resolv.conf'), backend: BACKEND, capabilities: { aliases: true } })
       detail(`network "${conf.name}", plugins: ${conf.plugins.map((p) => p.type).join(' -> ')}`)
-      return new CniRuntime(conf, { binDir, hostNetns: hostNs.name })
+      return new CniRuntime(conf, { binDir, hostNetns: hostNs.name, env: { TSCNI_STATE_DIR: join(work, 'state') } })
     })
     const cni = runtime
 

@@ -1,6 +1,6 @@
 // Composition root and the only user of `process`: reads argv, env and stdin, builds the real System, runs the
 // role or the command-line tool, writes stdout exactly once and sets the exit status.
-import { realpathSync } from 'node:fs'
+import { realpathSync, writeFileSync } from 'node:fs'
 import { basename } from 'node:path'
 import { isSea } from 'node:sea'
 import { startupSnapshot } from 'node:v8'
@@ -8,6 +8,7 @@ import { createBridge } from './bridge/handlers.ts'
 import { runCli } from './cli/index.ts'
 import { createDns } from './dns/handlers.ts'
 import { createHostLocal } from './ipam/handlers.ts'
+import { DEFAULT_STATE_DIR, diskRecords } from './plugin/attachment-record.ts'
 import { createLoopback } from './loopback/handlers.ts'
 import { createDelegate, findInPath } from './plugin/delegate.ts'
 import { resolveInvocation, runPlugin, type InvocationRecord, type Outcome } from './plugin/dispatch.ts'
@@ -16,6 +17,7 @@ import type { RoleHandlers, RoleName } from './plugin/role.ts'
 import { createPortmap } from './portmap/handlers.ts'
 import { writeInvocationLog } from './plugin/invocation-log.ts'
 import { createTracer } from './plugin/trace.ts'
+import { envPause } from './plugin/test-pause.ts'
 import { createSystem } from './system/index.ts'
 
 // Runtimes may exec plugins with an empty or minimal environment: always find the system tools.
@@ -45,6 +47,7 @@ async function run(invocation: ReturnType<typeof resolveInvocation>, env: Record
   if (invocation.kind === 'cli') {
     return runCli(invocation.args, {
       env, selfPath: selfPath(), isSea: sea, pathEnv, nodeVersion: process.versions.node, uid: process.getuid?.(), readStdin,
+      print: (text) => void process.stdout.write(text),
       writeStderr: (text) => void process.stderr.write(text),
       onShutdown: () => {
         const stop = new AbortController()
@@ -74,13 +77,16 @@ async function runRole(role: RoleName, env: Readonly<Record<string, string | und
       type === 'tscni-host-local' || (type === 'host-local' && (options.allInProcess || (await isSelf(type, cniPath, selfPath)))) ? hostLocal : undefined,
   })
   const tracer = createTracer()
+  // TSCNI_STATE_DIR moves the records (tests, and nodes with another layout); a config's stateDir wins over both.
+  const records = diskRecords(env.TSCNI_STATE_DIR || DEFAULT_STATE_DIR)
+  const pause = envPause(env, (f) => writeFileSync(f, String(process.pid)))
   const record: InvocationRecord = {}
   const started = performance.now()
   const outcome = await runPlugin(roles[role], {
     env,
     readStdin: stdin,
     sys,
-    makeContext: (cniEnv, conf, raw) => ({ env: cniEnv, conf, stdin: raw, sys, ipam, log, trace: tracer }),
+    makeContext: (cniEnv, conf, raw) => ({ env: cniEnv, conf, stdin: raw, sys, ipam, log, trace: tracer, records, pause }),
   }, record)
   await writeInvocationLog({ env, role, record, steps: tracer.steps, totalMs: performance.now() - started, log })
   return outcome

@@ -36,7 +36,7 @@ export async function runGc(args: readonly string[], io: CliIo): Promise<Outcome
   const before = readReservations(dataDir, network)
   if (opts.flags.has('--dry-run')) return dryRun(network, dataDir, valid, before)
 
-  const env = { CNI_COMMAND: 'GC', CNI_PATH: dirname(io.selfPath), PATH: io.env.PATH, TSCNI_LOG_LEVEL: io.env.TSCNI_LOG_LEVEL, TSCNI_LOG_FILE: io.env.TSCNI_LOG_FILE }
+  const env = { CNI_COMMAND: 'GC', CNI_PATH: dirname(io.selfPath), PATH: io.env.PATH, TSCNI_LOG_LEVEL: io.env.TSCNI_LOG_LEVEL, TSCNI_LOG_FILE: io.env.TSCNI_LOG_FILE, TSCNI_STATE_DIR: io.env.TSCNI_STATE_DIR }
   const attachments = { 'cni.dev/valid-attachments': valid }
   // bridge GC releases reservations through host-local and removes stale masquerade rules; portmap GC removes
   // stale port mappings; both clean every usable firewall backend.

@@ -8,6 +8,7 @@ import { runInstall } from './install.ts'
 import { runGc } from './gc.ts'
 import { DEFAULT_DNS_DIR } from './dns-names.ts'
 import { runLs } from './ls.ts'
+import { runReconcile } from './reconcile.ts'
 import { DEFAULT_CONF_DIR } from './networks.ts'
 import { TSCNI_VERSION } from './version.ts'
 
@@ -19,6 +20,8 @@ export interface CliIo {
   readonly isSea: boolean
   readonly pathEnv: string
   readonly nodeVersion: string
+  /** Writes to stdout at once (long-running commands such as `reconcile --watch`; others return their output). */
+  print(text: string): void
   /** Reads this process's stdin (for `--valid -`). */
   readStdin(): Promise<string>
   /** Runs one CNI verb of a role in-process, exactly as an invocation of its executable would. */
@@ -62,17 +65,26 @@ Usage:
   tscni node clean [--etcd-endpoints URLS ...]
                                      removes what the agent set up on this node, and its lease
   tscni node help                    every node option
-  tscni doctor [--data-dir DIR] [--conf-dir DIR] [--cache-dir DIR] [--json]
+  tscni doctor [--data-dir DIR] [--conf-dir DIR] [--cache-dir DIR] [--state-dir DIR] [--json]
                                      checks the node before the first pod: privileges, tools and versions (ip,
                                      nsenter, flock, sh, bridge, iptables, nft, conntrack, dnsmasq), which firewall
                                      backend would be chosen and why, forwarding, the data dir, configs, leaked reservations
                                      (checked against the runtime's result cache under --cache-dir, default
-                                     ${DEFAULT_CACHE_DIR}) and stale firewall rules; exits 1 when something is wrong
+                                     ${DEFAULT_CACHE_DIR}), stale firewall rules, and missing rules of live
+                                     attachments and dead ones (from tscni's attachment records, remedy: tscni
+                                     reconcile); exits 1 when something is wrong
+  tscni reconcile [--state-dir DIR] [--cache-dir DIR] [--dry-run] [--watch [--interval SECONDS]]
+                                     restore the masquerade, host-port and MAC spoof-check rules of every live
+                                     attachment from tscni's records (default /var/lib/tscni/attachments), e.g.
+                                     after a firewall reload; release attachments whose namespace is gone and
+                                     that the runtime's cache no longer lists (after a reboot); --watch repeats
+                                     every 2 s (--interval), printing only what it changed
 
 Environment:
   TSCNI_SYSTEM_PATH                  where tscni looks for its tools (ip, bridge, nsenter, sh, flock, iptables,
                                      nft, conntrack, dnsmasq) besides $PATH
                                      (default /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
+  TSCNI_STATE_DIR                    where attachment records are kept (default /var/lib/tscni/attachments)
 
 As a CNI plugin, run it through one of those names (or "tscni ROLE") with CNI_COMMAND set.
 `
@@ -100,6 +112,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<Outcom
       return runGc(rest, io)
     case 'doctor':
       return runDoctor(rest, io)
+    case 'reconcile':
+      return runReconcile(rest, io)
     case 'node':
       // A dynamic import: the node agent (etcd client, planner) is initialised only for this command.
       return (await import('../node/cli.ts')).runNode(rest, io)

@@ -147,6 +147,8 @@ export class CniRuntime {
       CNI_IFNAME: att.ifname,
       CNI_ARGS: (att.cniArgs ?? []).map(([k, v]) => `${k}=${v}`).join(';'),
       CNI_PATH: this.options.binDir,
+      // Attachment records go where the test run says (global-setup), never into the machine's own state dir.
+      ...(process.env.TSCNI_STATE_DIR ? { TSCNI_STATE_DIR: process.env.TSCNI_STATE_DIR } : {}),
       ...this.options.env,
     }
     const [cmd, args] = this.options.hostNetns ? ['ip', ['netns', 'exec', this.options.hostNetns, file]] : [file, []]

@@ -49,6 +49,8 @@ export async function runPlugin(call: PluginCall): Promise<PluginReply> {
     CNI_IFNAME: call.ifname,
     CNI_ARGS: call.args,
     CNI_PATH: dir,
+    // Attachment records go where the test run says (global-setup), never into the machine's own state dir.
+    TSCNI_STATE_DIR: process.env.TSCNI_STATE_DIR,
     ...call.env,
   }
   for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key]
