@@ -3,19 +3,25 @@
 // samples alternating between them after a warm-up; prints medians and ratios (tscni / reference).
 // Run with `npm run bench` (root). Traffic-free: only plugin calls, all inside namespaces this script creates.
 // Env: BENCH_SAMPLES (default 21), BENCH_WARMUP (2), BENCH_SCALE ("0,100,500": attachments present for the scale
-// rows), BENCH_FILL_DEADLINE_S (120: the most time one implementation may spend filling), BENCH_ONLY (row filter).
+// rows), BENCH_FILL_DEADLINE_S (120: the most time one implementation may spend filling), BENCH_ONLY (row filter),
+// BENCH_TSCNI (the executable, default dist/tscni), BENCH_REFERENCE_DIR (default /usr/lib/cni).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { cpus, release, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Command } from './bench-worker.ts'
 
-const REFERENCE_DIR = '/usr/lib/cni'
+// BENCH_TSCNI and BENCH_REFERENCE_DIR swap either side: an A/B run of two tscni builds compares one change.
+const REFERENCE_DIR = process.env.BENCH_REFERENCE_DIR ?? '/usr/lib/cni'
+const TSCNI = resolve(process.env.BENCH_TSCNI ?? 'dist/tscni')
+const REFERENCE_IS_TSCNI = existsSync(join(REFERENCE_DIR, 'tscni'))
 const SAMPLES = Math.max(1, Number(process.env.BENCH_SAMPLES ?? 21))
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2)
 const SCALE = (process.env.BENCH_SCALE ?? '0,100,500').split(',').map(Number)
 const FILL_DEADLINE_MS = Number(process.env.BENCH_FILL_DEADLINE_S ?? 120) * 1000
-const ONLY = process.env.BENCH_ONLY ?? ''
+// BENCH_ONLY: comma-separated words; a section runs when one of them is part of its name ("floors", "scale", "IPv4").
+const ONLY = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean)
+const wanted = (name: string): boolean => ONLY.length === 0 || ONLY.some((w) => name.includes(w))
 const CONCURRENT = 20
 
 type Impl = 'tscni' | 'reference'
@@ -78,7 +84,7 @@ class Worker {
       for (const w of this.waiting.values()) w.reject(new Error(`${impl} worker exited`))
       this.waiting.clear()
     })
-    void this.send({ op: 'setup', conf: { cniVersion: '1.0.0', name: 'benchnet', plugins: scenario.plugins(this.dataDir, impl) }, binDir, caps: scenario.caps })
+    void this.send({ op: 'setup', conf: { cniVersion: '1.0.0', name: 'benchnet', plugins: scenario.plugins(this.dataDir, REFERENCE_IS_TSCNI ? 'tscni' : impl) }, binDir, caps: scenario.caps })
   }
 
   send<T = any>(cmd: Command): Promise<T> {
@@ -190,7 +196,7 @@ async function floors(binDir: string, pinnedNode: string): Promise<void> {
 
 async function sideBySide(binDir: string): Promise<void> {
   for (const scenario of SCENARIOS) {
-    if (ONLY && !scenario.name.includes(ONLY)) continue
+    if (!wanted(scenario.name)) continue
     const workers = { tscni: new Worker('tscni', binDir, scenario), reference: new Worker('reference', REFERENCE_DIR, scenario) }
     try {
       header(`${scenario.name}: one ADD and DEL (median of ${SAMPLES}, ${WARMUP} warm-up, alternating)${scenario.name.includes('nftables') ? ' — reference has no nftables backend: its iptables run' : ''}`)
@@ -222,7 +228,7 @@ async function sideBySide(binDir: string): Promise<void> {
 
 /** One more ADD/DEL of the full list with 0, 100 and 500 attachments already present. */
 async function scale(binDir: string): Promise<void> {
-  if (ONLY && !'scale'.includes(ONLY)) return
+  if (!wanted('scale')) return
   const samples = Math.max(5, Math.ceil(SAMPLES / 2))
   header(`One more ADD/DEL of the full list (3 ports) with N attachments present (median of ${samples}); fill <= ${FILL_DEADLINE_MS / 1000} s each`)
   const lists = [SCENARIOS[3]!, SCENARIOS[2]!]
@@ -267,14 +273,14 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (network namespaces)')
   if (!existsSync(join(REFERENCE_DIR, 'bridge'))) throw new Error(`reference plugins missing in ${REFERENCE_DIR} (apt-get install containernetworking-plugins)`)
   const binDir = mkdtempSync(join(tmpdir(), 'tscni-bench-bin-'))
-  copyFileSync(resolve('dist/tscni'), join(binDir, 'tscni'))
+  copyFileSync(TSCNI, join(binDir, 'tscni'))
   for (const name of ['bridge', 'host-local', 'portmap']) symlinkSync('tscni', join(binDir, name))
   const pinnedNode = resolve('node_modules/.bin/node')
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
-  console.log(`tscni ${resolve('dist/tscni')} vs reference ${REFERENCE_DIR}; ${cpus().length} x ${cpus()[0]?.model ?? '?'}; kernel ${release()}; load ${load}`)
+  console.log(`tscni ${TSCNI} vs reference ${REFERENCE_DIR}; ${cpus().length} x ${cpus()[0]?.model ?? '?'}; kernel ${release()}; load ${load}`)
   console.log('ms unless noted; ratio = tscni / reference (below 1: tscni faster)')
   try {
-    if (!ONLY || 'floors'.includes(ONLY)) await floors(binDir, pinnedNode)
+    if (wanted('floors')) await floors(binDir, pinnedNode)
     await sideBySide(binDir)
     await scale(binDir)
   } finally {

@@ -10,7 +10,7 @@ bash scripts/setup.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
 node build.mjs 2>/dev/null >/dev/null
 node bench/cni-bench.ts
-if [ -z "${BENCH_ONLY:-}" ]; then
+if [ -z "${BENCH_ONLY:-}" ] || [[ "$BENCH_ONLY" == *firewall* ]]; then
   echo
   node bench/firewall-scale.ts
 fi
