@@ -9,7 +9,7 @@ declare -A NEED=(
   [ip]=iproute2 [bridge]=iproute2 [nsenter]=util-linux [flock]=util-linux [unshare]=util-linux
   [iptables]=iptables [ip6tables]=iptables [iptables-restore]=iptables [nft]=nftables
   [conntrack]=conntrack [curl]=curl [nginx]=nginx-light
-  [ping]=iputils-ping [socat]=socat
+  [ping]=iputils-ping [socat]=socat [gcc]=gcc [strace]=strace
 )
 missing=()
 for cmd in "${!NEED[@]}"; do
@@ -17,6 +17,10 @@ for cmd in "${!NEED[@]}"; do
 done
 # The reference plugins, for interoperability tests and benchmarks.
 [ -x /usr/lib/cni/host-local ] || missing+=(containernetworking-plugins)
+# GNU time (peak RSS in the benchmark; not the shell keyword).
+[ -x /usr/bin/time ] || missing+=(time)
+# C headers for the native addon (gcc only recommends them; installs run without recommends).
+{ [ -e /usr/include/stdio.h ] && [ -e /usr/include/linux/netlink.h ]; } || missing+=(libc6-dev linux-libc-dev)
 
 if [ ${#missing[@]} -gt 0 ]; then
   pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')

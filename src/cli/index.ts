@@ -16,6 +16,10 @@ export interface CliIo {
   readonly isSea: boolean
   readonly pathEnv: string
   readonly nodeVersion: string
+  /** How this process started ("code cache accepted", "startup snapshot", ...), for doctor. */
+  readonly startup?: string
+  /** Whether the native addon loads here, for doctor ("addon loaded" or why not). */
+  readonly nativeState?: () => string
   /** Reads this process's stdin (for `--valid -`). */
   readStdin(): Promise<string>
   /** Runs one CNI verb of a role in-process, exactly as an invocation of its executable would. */

@@ -2,7 +2,9 @@
 import { createConntrack, type Conntrack } from './conntrack.ts'
 import { createExec, type Exec } from './exec.ts'
 import { createIp, type IpTool } from './ip.ts'
+import { createNetlinkIp } from './netlink.ts'
 import { createLocker, type Locker } from './lock.ts'
+import type { Native } from './native.ts'
 import { createNetns, type Netns } from './netns.ts'
 import { createNetfilter, type Netfilter } from './netfilter.ts'
 import { createSysctl, type Sysctl } from './sysctl.ts'
@@ -15,6 +17,8 @@ export type { Netfilter, NetfilterFamily } from './netfilter.ts'
 export type { BatchOptions, IpFailure, IpOp, IpTool, RouteSpec, VethEnd, VlanOp } from './ip.ts'
 export type { IpAddrInfo, IpLink, IpRoute } from './ip-json.ts'
 export type { Sysctl, SysctlWrite } from './sysctl.ts'
+export type { Native, NativeLoad, NativeSource } from './native.ts'
+export { loadNative } from './native.ts'
 export { SystemError } from './errors.ts'
 
 /** Everything that touches the host, grouped by tool. Roles receive it in their Context; tests pass fakes. */
@@ -36,6 +40,13 @@ export interface SystemOptions {
   readonly pathEnv: string
   /** Called after every command with its duration, for debug logs. */
   readonly onRun?: (cmd: string, args: readonly string[], ms: number) => void
+  /** The native addon, loaded on first use; undefined when it cannot be (the tools are used instead). */
+  readonly native?: () => Native | undefined
+  /**
+   * Links, addresses, routes and container sysctls through rtnetlink in-process (needs the addon) instead of ip
+   * and nsenter. Off by default until the netlink path has passed the whole integration suite.
+   */
+  readonly netlink?: boolean
 }
 
 /** Builds the real System. */
@@ -44,10 +55,24 @@ export function createSystem(options: SystemOptions): System {
   return {
     exec,
     netns: createNetns(),
-    locker: createLocker(exec),
+    locker: createLocker(exec, options.native),
     conntrack: createConntrack(exec),
     netfilter: createNetfilter(exec),
-    ip: createIp(exec),
+    ip: options.netlink && options.native ? lazyNetlinkIp(options.native, createIp(exec)) : createIp(exec),
     sysctl: createSysctl(),
+  }
+}
+
+// The addon is loaded at the first call that needs it; without it every call goes to iproute2.
+function lazyNetlinkIp(native: () => Native | undefined, tools: IpTool): IpTool {
+  let chosen: IpTool | undefined
+  const pick = (): IpTool => (chosen ??= ((n) => (n ? createNetlinkIp(n, tools) : tools))(native()))
+  return {
+    batch: (ops, options) => pick().batch(ops, options),
+    vlans: (ops) => tools.vlans(ops),
+    links: (options) => pick().links(options),
+    routes: (options) => tools.routes(options),
+    routeDev: (address, hint) => tools.routeDev(address, hint),
+    failure: (err) => pick().failure(err),
   }
 }
