@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
-node build.mjs 2>/dev/null >/dev/null
+node build.mjs >/dev/null   # errors still show on stderr
 node bench/cni-bench.ts
 if [ -z "${BENCH_ONLY:-}" ] || [[ "$BENCH_ONLY" == *firewall* ]]; then
   echo

@@ -23,7 +23,8 @@ for (const file of files) {
       const targetArea = target.includes('/') ? target.split('/')[0] : target
       if (!typeOnly) deps.push(target)
       if (target === 'main.ts') problems.push(`${rel}: nothing may import main.ts`)
-      if (area === 'system' && targetArea !== 'system') problems.push(`${rel}: system/ is a leaf, it imports ${target}`)
+      if (area === 'system' && !['system', 'decode'].includes(targetArea)) problems.push(`${rel}: system/ imports only system/ and the decode/ leaf, it imports ${target}`)
+      if (area === 'decode' && targetArea !== 'decode') problems.push(`${rel}: decode/ is a leaf, it imports ${target}`)
       if (area === 'plugin' && [...ROLE_DIRS, 'firewall', 'cli'].includes(targetArea)) problems.push(`${rel}: plugin/ must not import roles or firewall (${target})`)
       if (area === 'plugin' && targetArea === 'system' && !typeOnly && target !== 'system/errors.ts') problems.push(`${rel}: plugin/ may import only types and SystemError from system/ (${target})`)
       if (ROLE_DIRS.includes(area) && ROLE_DIRS.includes(targetArea) && area !== targetArea) problems.push(`${rel}: roles never import each other (${target})`)
@@ -33,7 +34,7 @@ for (const file of files) {
       if (spec === 'execa') problems.push(`${rel}: execa belongs to tests, demo and bench; the plugin path uses system/exec.ts`)
       if (spec === 'ip-cidr' && rel !== 'plugin/addr.ts') problems.push(`${rel}: ip-cidr is imported only by plugin/addr.ts`)
       if (spec.startsWith('zod') && spec !== 'zod/mini') problems.push(`${rel}: use zod/mini (full zod costs ~20 ms of start-up per invocation)`)
-      if (area === 'system' && !spec.startsWith('node:')) problems.push(`${rel}: system/ imports node:* only (${spec})`)
+      if (['system', 'decode'].includes(area) && !spec.startsWith('node:') && spec !== 'zod/mini') problems.push(`${rel}: ${area}/ imports node:* and zod/mini only (${spec})`)
     }
   }
   graph.set(rel, deps)

@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
-node build.mjs 2>/dev/null >/dev/null
+node build.mjs >/dev/null   # errors still show on stderr
 exec node demo/demo.ts "$@"

@@ -8,7 +8,7 @@ export PATH="$PWD/node_modules/.bin:$PATH"   # the pinned Node 24 first, also wh
 echo "node $(node --version)"
 npx tsc --noEmit -p .
 node scripts/check-deps.mjs
-node build.mjs 2>/dev/null
+node build.mjs
 report=$(mktemp)
 status=0
 vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?

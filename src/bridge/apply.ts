@@ -5,7 +5,7 @@ import { CniError, ErrorCode, wrapError } from '../plugin/errors.ts'
 import type { Logger } from '../plugin/log.ts'
 import type { System } from '../system/index.ts'
 import type { BridgePlan } from './plan.ts'
-import { setupSpoofCheck, teardownSpoofCheck } from './spoofcheck.ts'
+import { setupSpoofCheck, teardownSpoofCheck } from '../firewall/nft-spoofcheck.ts'
 
 /** Undo actions, run newest first; their own failures are logged, never thrown (the original error matters). */
 export interface UndoStack {

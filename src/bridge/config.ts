@@ -1,7 +1,8 @@
 // The bridge config: zod/mini schema, the reference defaults, cross-field rules with the reference's messages,
 // and the container MAC from runtimeConfig / args / CNI_ARGS (pure).
 import * as z from 'zod/mini'
-import { canonicalKeys, parseConfigPart, type NetConf } from '../plugin/config.ts'
+import { goField } from '../decode/go-json.ts'
+import { configField, parseConfigPart, type NetConf } from '../plugin/config.ts'
 import type { CniArgs } from '../plugin/env.ts'
 import { invalidConfig } from '../plugin/errors.ts'
 import type { ResultDns } from '../plugin/result.ts'
@@ -65,14 +66,13 @@ export const bridgeConfigSchema = z.object({
   runtimeConfig: z.optional(z.object({ mac: z.optional(z.string({ error: 'expected a MAC address string' })) })),
 })
 
-const KEYS = Object.keys(bridgeConfigSchema.shape)
 const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/
 // IFNAMSIZ, and nothing that would split or comment out an ip -batch line.
 const IFNAME = /^[^\s/:'"#\\]{1,15}$/
 
 /** Parses and validates the bridge options of a decoded config; `args` is CNI_ARGS (for MAC=). */
 export function parseBridgeConfig(conf: NetConf, args: CniArgs): BridgeConfig {
-  const raw = parseConfigPart(bridgeConfigSchema, canonicalKeys(conf.raw, KEYS), '')
+  const raw = parseConfigPart(bridgeConfigSchema, conf.raw, '')
   const bridge = raw.bridge || 'cni0'
   // IFNAMSIZ counts bytes: a 15-character name with a non-ASCII letter is too long for the kernel.
   if (!IFNAME.test(bridge) || Buffer.byteLength(bridge) > 15 || bridge === '.' || bridge === '..') {
@@ -132,10 +132,13 @@ export interface BridgeDelConfig {
  * hairpinMode with promiscMode) must still be torn down when the runtime DELs after the failed ADD.
  */
 export function parseBridgeDelConfig(conf: NetConf): BridgeDelConfig {
-  const raw = canonicalKeys(conf.raw, KEYS)
-  const ipam = raw.ipam
-  const type = typeof ipam === 'object' && ipam !== null ? (ipam as Record<string, unknown>).type : undefined
-  return { network: conf.name, ipamType: typeof type === 'string' ? type : '', ipMasq: raw.ipMasq === true, macSpoofCheck: raw.macspoofchk === true }
+  const type = goField(configField(conf, 'ipam'), 'type')
+  return {
+    network: conf.name,
+    ipamType: typeof type === 'string' ? type : '',
+    ipMasq: configField(conf, 'ipMasq') === true,
+    macSpoofCheck: configField(conf, 'macspoofchk') === true,
+  }
 }
 
 type TrunkItem = { id?: number | undefined; minID?: number | undefined; maxID?: number | undefined }

@@ -4,6 +4,7 @@ import type { MasqIntent, Owner } from '../firewall/model.ts'
 import { createFirewall, type FirewallFactory } from '../firewall/select.ts'
 import { parseCidr } from '../plugin/addr.ts'
 import { parseValidAttachments } from '../plugin/attachments.ts'
+import { configField } from '../plugin/config.ts'
 import { CniError, ErrorCode, normalizeError } from '../plugin/errors.ts'
 import { hostVethName } from '../plugin/ids.ts'
 import type { Context, RoleHandlers } from '../plugin/role.ts'
@@ -15,7 +16,7 @@ import { compareState } from './check.ts'
 import { parseBridgeConfig, parseBridgeDelConfig, type BridgeConfig, type BridgeDelConfig } from './config.ts'
 import { buildPlan, type BridgePlan } from './plan.ts'
 import { buildResult } from './result.ts'
-import { teardownSpoofCheck } from './spoofcheck.ts'
+import { teardownSpoofCheck } from '../firewall/nft-spoofcheck.ts'
 
 /** What the bridge role can be given instead of its defaults (tests, and main.ts once the firewall is wired). */
 export interface BridgeDeps {
@@ -101,8 +102,8 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
 
     async check(ctx) {
       const config = parseBridgeConfig(ctx.conf, ctx.env.args)
-      const raw = ctx.conf.raw.prevResult
-      if (raw === undefined || raw === null) throw new CniError(ErrorCode.InvalidConfig, 'Required prevResult missing')
+      const raw = configField(ctx.conf, 'prevResult')
+      if (raw === undefined) throw new CniError(ErrorCode.InvalidConfig, 'Required prevResult missing')
       const prev = decodeResult(raw, ctx.conf.cniVersion, 'prevResult')
       // L2 has no IPAM to ask (the reference asks anyway and fails: digest 2.7).
       if (config.ipamType) await ctx.ipam.check(config.ipamType, ctx)

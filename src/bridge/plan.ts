@@ -1,5 +1,5 @@
 // Pure: bridge config + env + IPAM result + what the bridge looks like now -> the complete BridgePlan.
-import type { MasqIntent } from '../firewall/model.ts'
+import type { MasqIntent, SpoofCheck } from '../firewall/model.ts'
 import { formatCidr, formatIp, ipAdd, networkAddress, netsOverlap, parseCidr, parseIp, type IpFamily, type IpNet } from '../plugin/addr.ts'
 import { CniError, ErrorCode } from '../plugin/errors.ts'
 import { hostVethName } from '../plugin/ids.ts'
@@ -23,14 +23,6 @@ export interface PlanInput {
   readonly vlanGateway?: IpLink
   /** Fresh random MACs for objects this ADD creates (randomness stays out of the plan). */
   readonly macs: { readonly bridge: string; readonly host: string; readonly container: string; readonly vlanGateway: string; readonly vlanGatewayPeer: string }
-}
-
-/** The nftables MAC spoof check on the host veth (digest 2.6). */
-export interface SpoofCheck {
-  readonly hostVeth: string
-  readonly mac: string
-  /** `<containerID>-<ifname>`, the reference's refID. */
-  readonly refId: string
 }
 
 /** Everything ADD will do, decided before the first change. */

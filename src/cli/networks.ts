@@ -1,5 +1,6 @@
 // Reads what a node holds for people: host-local reservations under a data dir and the network configs in a
 // config dir that allocate from them (for range sizes). Read-only: takes no lock and changes nothing.
+import { goField, parseJson } from '../decode/go-json.ts'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { compareIp, formatIp, parseIp } from '../plugin/addr.ts'
@@ -105,19 +106,21 @@ function readConfigs(confDir: string, notes: string[]): FoundConfig[] {
     const path = join(confDir, file)
     let doc: Record<string, unknown>
     try {
-      doc = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>
+      doc = parseJson(readFileSync(path, 'utf8')) as Record<string, unknown>
     } catch (err) {
       notes.push(`${path}: not valid JSON (${(err as Error).message})`)
       continue
     }
-    const plugins = Array.isArray(doc.plugins) ? (doc.plugins as Array<Record<string, unknown>>) : [doc]
+    // libcni reads config files with Go's encoding/json: keys match case-insensitively.
+    const list = goField(doc, 'plugins')
+    const plugins = Array.isArray(list) ? (list as Array<Record<string, unknown>>) : [doc]
     for (const plugin of plugins) {
-      const ipam = plugin.ipam as Record<string, unknown> | undefined
-      if (!ipam || !['host-local', 'tscni-host-local'].includes(String(ipam.type))) continue
-      const name = String(doc.name ?? '')
-      const raw = { ...plugin, name, cniVersion: String(doc.cniVersion ?? '1.0.0') }
+      const ipamType = goField(goField(plugin, 'ipam'), 'type')
+      if (!['host-local', 'tscni-host-local'].includes(String(ipamType))) continue
+      const name = String(goField(doc, 'name') ?? '')
+      const raw = { ...plugin, name, cniVersion: String(goField(doc, 'cniVersion') ?? '1.0.0') }
       try {
-        const conf = parseIpamConfig({ cniVersion: raw.cniVersion, name, type: String(plugin.type ?? ''), raw }, parseCniArgs(''))
+        const conf = parseIpamConfig({ cniVersion: raw.cniVersion, name, type: String(goField(plugin, 'type') ?? ''), raw }, parseCniArgs(''))
         out.push({ file: path, name, dataDir: conf.location.dataDir, rangeSets: conf.rangeSets })
       } catch (err) {
         notes.push(`${path}: network "${name}": ${normalizeError(err).message}`)

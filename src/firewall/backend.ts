@@ -1,4 +1,8 @@
-// The one contract both firewall backends implement, and the choice between them.
+// What a firewall backend is: the contract iptables and nftables both implement, and what each is built from.
+// (select.ts builds them and chooses one.)
+import type { Logger } from '../plugin/log.ts'
+import type { Netfilter } from '../system/index.ts'
+import type { LockDeps } from './lock.ts'
 import type { FirewallIntent, IntentKind, Owner } from './model.ts'
 
 /** The backend names a config may give (`ipMasqBackend`, portmap `backend`). */
@@ -18,6 +22,12 @@ export interface FirewallBackend {
   verify(intent: FirewallIntent): Promise<void>
   /** Removes objects of this kind on `network` whose owner is not in `valid` (GC). */
   gc(kind: IntentKind, network: string, valid: readonly Owner[]): Promise<void>
+}
+
+/** Everything a backend object needs; handles stay inside the backend, never in method signatures. */
+export interface BackendDeps extends LockDeps {
+  readonly netfilter: Netfilter
+  readonly log: Logger
 }
 
 /** Whether each backend's tool is present and works here. */

@@ -1,7 +1,8 @@
 // The reference plugins' iptables chains and rules, argument for argument (digest 2.5 and 4.4), as pure values.
-import { formatCidr, formatIp, parseIp, type IpFamily, type IpNet } from '../plugin/addr.ts'
+import { formatCidr, formatIp, type IpFamily, type IpNet } from '../plugin/addr.ts'
 import { formatChainName } from '../plugin/ids.ts'
-import type { Owner, PortmapIntent, PortMapping } from './model.ts'
+import { hostMatch } from './host-match.ts'
+import type { Owner, PortmapIntent } from './model.ts'
 import { goQuote, trimComment } from './iptables-text.ts'
 
 /** Shared chains of the reference portmap; never renamed, never deleted. */
@@ -105,16 +106,4 @@ export function dnatRules(intent: PortmapIntent, container: IpNet): string[][] {
     out.push([...base, '-j', 'DNAT', '--to-destination', family === 4 ? `${ip}:${m.containerPort}` : `[${ip}]:${m.containerPort}`])
   }
   return out
-}
-
-/**
- * The host address a mapping matches in this family: '' for any, null when the mapping belongs to the other
- * family. An unspecified address (0.0.0.0 or ::) means any host address of its own family, as in the reference.
- */
-export function hostMatch(m: PortMapping, family: IpFamily): string | '' | null {
-  if (m.hostIp === undefined || m.hostIp === '') return ''
-  const ip = parseIp(m.hostIp)
-  if (!ip) return m.hostIp
-  if (ip.family !== family) return null
-  return ip.value === 0n ? '' : m.hostIp
 }

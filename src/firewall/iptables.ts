@@ -1,8 +1,10 @@
 // The iptables backend: read the nat table, render one iptables-restore script, apply it; per family, under a lock.
 import type { IpFamily } from '../plugin/addr.ts'
-import type { FirewallBackend } from './backend.ts'
+import type { BackendDeps, FirewallBackend } from './backend.ts'
 import type { FirewallIntent, IntentKind, Owner } from './model.ts'
-import { applyWithRetry, locked, missingRulesError, type BackendDeps } from './apply.ts'
+import { missingRulesError } from './errors.ts'
+import { locked } from './lock.ts'
+import { applyWithRetry } from './retry.ts'
 import { parseSave, type NatState } from './iptables-save.ts'
 import { missingRules, renderGc, renderMasqEnsure, renderPortmapEnsure, renderRemove } from './iptables-render.ts'
 

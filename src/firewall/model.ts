@@ -40,13 +40,24 @@ export interface PortmapIntent {
   readonly snat: boolean
   /** Masquerade from any source instead of only the container subnet and localhost. */
   readonly masqAll: boolean
-  /** iptables only: the mark bit (default 13). */
+  /**
+   * The mark bit (default 13) set on hairpin and localhost traffic so that it is masqueraded: iptables sets it in
+   * CNI-HOSTPORT-SETMARK and masquerades in CNI-HOSTPORT-MASQ, nftables in its mark-<bit> and postrouting chains.
+   */
   readonly markMasqBit: number
   /** iptables only: an existing mark chain to jump to instead of CNI-HOSTPORT-SETMARK. */
   readonly externalSetMarkChain?: string
   /** Extra match tokens per family, in the backend's own syntax. */
   readonly conditionsV4?: readonly string[]
   readonly conditionsV6?: readonly string[]
+}
+
+/** The MAC spoof check on a host veth (bridge `macspoofchk`): only the container's MAC may come in from it. */
+export interface SpoofCheck {
+  readonly hostVeth: string
+  readonly mac: string
+  /** `<containerID>-<ifname>`, the reference's refID. */
+  readonly refId: string
 }
 
 /** Anything a backend can install. */

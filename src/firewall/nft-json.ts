@@ -1,4 +1,5 @@
-// Parses `nft -j -a list ...` output (an edge, so zod checks its shape) into chains and rules with handles.
+// The one reader of `nft -j -a list ...` output (an edge, so zod checks its shape): chains and rules with handles,
+// for the backends, the MAC spoof check and the owners doctor reports.
 import * as z from 'zod/mini'
 import { CniError, ErrorCode } from '../plugin/errors.ts'
 
@@ -8,16 +9,20 @@ export interface NftChain {
   readonly hook: string | undefined
 }
 
-/** A rule as listed: its handle (for delete), comment, and raw expression list. */
+/** A rule as listed: where it is, its handle (for delete), comment, and raw expression list. */
 export interface NftRule {
+  /** Address family of its table: ip, ip6, inet, bridge, ... */
+  readonly family: string
+  readonly table: string
   readonly chain: string
   readonly handle: number
   readonly comment: string | undefined
   readonly expr: readonly unknown[]
 }
 
-/** One table's (or chain's) listing. */
+/** One table's (or chain's, or the whole ruleset's) listing. */
 export interface NftListing {
+  /** Chains by name: list one table when chains matter (two tables may each have a chain of a name). */
   readonly chains: ReadonlyMap<string, NftChain>
   readonly rules: readonly NftRule[]
 }
@@ -26,7 +31,7 @@ export interface NftListing {
 export const EMPTY_LISTING: NftListing = { chains: new Map(), rules: [] }
 
 const Chain = z.object({ name: z.string(), hook: z.optional(z.string()) })
-const Rule = z.object({ chain: z.string(), handle: z.number(), comment: z.optional(z.string()), expr: z.array(z.unknown()) })
+const Rule = z.object({ family: z.string(), table: z.string(), chain: z.string(), handle: z.number(), comment: z.optional(z.string()), expr: z.array(z.unknown()) })
 const Listing = z.object({ nftables: z.array(z.record(z.string(), z.unknown())) })
 
 /** Parses nft's JSON; a shape it does not expect is an error naming the nft output. */
@@ -39,14 +44,18 @@ export function parseNftList(json: string): NftListing {
   }
   const chains = new Map<string, NftChain>()
   const rules: NftRule[] = []
-  for (const item of parsed.nftables) {
-    if (item.chain !== undefined) {
-      const c = Chain.parse(item.chain)
-      chains.set(c.name, { name: c.name, hook: c.hook })
-    } else if (item.rule !== undefined) {
-      const r = Rule.parse(item.rule)
-      rules.push({ chain: r.chain, handle: r.handle, comment: r.comment, expr: r.expr })
+  try {
+    for (const item of parsed.nftables) {
+      if (item.chain !== undefined) {
+        const c = Chain.parse(item.chain)
+        chains.set(c.name, { name: c.name, hook: c.hook })
+      } else if (item.rule !== undefined) {
+        const r = Rule.parse(item.rule)
+        rules.push({ family: r.family, table: r.table, chain: r.chain, handle: r.handle, comment: r.comment, expr: r.expr })
+      }
     }
+  } catch (err) {
+    throw new CniError(ErrorCode.Internal, 'cannot parse nft -j output', { details: json.slice(0, 2000), cause: err })
   }
   return { chains, rules }
 }

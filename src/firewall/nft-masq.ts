@@ -2,24 +2,13 @@
 import { formatCidr, formatIp, networkOf, type IpNet } from '../plugin/addr.ts'
 import { shortHash } from '../plugin/ids.ts'
 import type { MasqIntent, Owner } from './model.ts'
+import { nftOwnerComment, nftOwnerHash } from './nft-owner.ts'
 import { jumpTarget, nftRulesOf, nftString, type NftListing, type NftRule } from './nft-json.ts'
 
 /** The reference's table. */
 export const MASQ_TABLE = 'inet cni_plugins_masquerade'
 const CHECKS = 'masq_checks'
 const POST = 'postrouting'
-
-/** H(net)-H(ifname:containerID): the prefix of every comment of this attachment. */
-export function masqInstanceHash(owner: Owner): string {
-  return `${shortHash(owner.network)}-${shortHash(`${owner.ifname}:${owner.containerId}`)}`
-}
-
-/** The reference's rule comment: hash, then the names without double quotes, cut to nft's 128 characters. */
-export function masqNftComment(owner: Owner): string {
-  const strip = (s: string): string => s.replaceAll('"', '')
-  const text = `${masqInstanceHash(owner)}, net: ${strip(owner.network)}, if: ${strip(owner.ifname)}, id: ${strip(owner.containerId)}`
-  return Buffer.from(text, 'utf8').subarray(0, 128).toString('utf8')
-}
 
 /** The masq_checks rule for one address, without its comment. */
 export function masqNftRule(addr: IpNet): string {
@@ -56,8 +45,8 @@ function postroutingIsRight(listing: NftListing): boolean {
 
 /** One nft script installing the intent; '' when the listing shows it is already exactly in place. */
 export function renderNftMasqEnsure(intent: MasqIntent, listing: NftListing): string {
-  const comment = masqNftComment(intent.owner)
-  const prefix = masqInstanceHash(intent.owner)
+  const comment = nftOwnerComment(intent.owner)
+  const prefix = nftOwnerHash(intent.owner)
   const mine = nftRulesOf(listing, CHECKS).filter((r) => r.comment?.startsWith(prefix))
   const want = [...new Set(intent.addresses.map(wantedSignature))]
   const have = mine.map((r) => (r.comment === comment ? signature(r) : undefined))
@@ -89,20 +78,20 @@ export function renderNftMasqEnsure(intent: MasqIntent, listing: NftListing): st
 
 /** Deletes the owner's rules by comment prefix: no addresses needed. */
 export function renderNftMasqRemove(owner: Owner, listing: NftListing): string {
-  const prefix = masqInstanceHash(owner)
+  const prefix = nftOwnerHash(owner)
   return deleteLines(nftRulesOf(listing, CHECKS).filter((r) => r.comment?.startsWith(prefix)))
 }
 
 /** Deletes this network's rules whose comment is not that of a valid attachment (the reference's GC rule). */
 export function renderNftMasqGc(network: string, valid: readonly Owner[], listing: NftListing): string {
-  const keep = new Set(valid.map((o) => masqNftComment({ ...o, network })))
+  const keep = new Set(valid.map((o) => nftOwnerComment({ ...o, network })))
   const net = `${shortHash(network)}-`
   return deleteLines(nftRulesOf(listing, CHECKS).filter((r) => r.comment?.startsWith(net) && !keep.has(r.comment)))
 }
 
 /** What CHECK finds missing (empty when the intent is in place). */
 export function missingNftMasq(intent: MasqIntent, listing: NftListing): string[] {
-  const comment = masqNftComment(intent.owner)
+  const comment = nftOwnerComment(intent.owner)
   const have = new Set(nftRulesOf(listing, CHECKS).filter((r) => r.comment === comment).map(signature))
   const missing = intent.addresses.filter((a) => !have.has(wantedSignature(a))).map((a) => `${MASQ_TABLE} ${CHECKS}: ${masqNftRule(a)} comment "${comment}"`)
   if (!postroutingIsRight(listing)) missing.push(`${MASQ_TABLE} ${POST}: goto ${CHECKS}`)

@@ -11,8 +11,8 @@
 import { formatCidr, formatIp, networkOf, type IpNet } from '../plugin/addr.ts'
 import { sha512Hex, shortHash } from '../plugin/ids.ts'
 import type { Owner, PortmapIntent } from './model.ts'
-import { hostMatch } from './iptables-rules.ts'
-import { masqNftComment } from './nft-masq.ts'
+import { hostMatch } from './host-match.ts'
+import { nftOwnerComment } from './nft-owner.ts'
 import { jumpTarget, nftRulesOf, nftString, type NftListing, type NftRule } from './nft-json.ts'
 
 /** tscni's portmap table: one inet table, so a dual-stack owner is one chain and one transaction. */
@@ -129,7 +129,7 @@ export function renderOwner(intent: PortmapIntent, exists: boolean, dispatch?: N
   // "create" fails when the chain exists: a new owner's ADD needs no listing, and a repeated one cannot duplicate.
   const out = [exists ? `flush chain ${t} ${chain}` : `create chain ${t} ${chain}`]
   for (const r of ownerRules(intent)) out.push(`add rule ${t} ${chain} ${r} comment "${ruleTag(r)}"`)
-  const jump = `add rule ${t} ${bucketChain(intent.owner)} ${dispatchRule(intent)} comment ${nftString(masqNftComment(intent.owner))}`
+  const jump = `add rule ${t} ${bucketChain(intent.owner)} ${dispatchRule(intent)} comment ${nftString(nftOwnerComment(intent.owner))}`
   if (!exists) out.push(jump)
   else if (dispatch) {
     out.push(...deleteJumps(dispatch, [chain]))

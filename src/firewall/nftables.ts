@@ -1,7 +1,9 @@
 // The nftables backend: list what is needed, render one nft script, apply it with one `nft -f -`, under a lock.
-import type { FirewallBackend } from './backend.ts'
+import type { BackendDeps, FirewallBackend } from './backend.ts'
 import type { FirewallIntent, IntentKind, MasqIntent, Owner, PortmapIntent } from './model.ts'
-import { applyError, applyWithRetry, locked, missingRulesError, type BackendDeps } from './apply.ts'
+import { applyError, missingRulesError } from './errors.ts'
+import { locked } from './lock.ts'
+import { applyWithRetry } from './retry.ts'
 import { EMPTY_LISTING, parseNftList, type NftListing } from './nft-json.ts'
 import { MASQ_TABLE, missingNftMasq, renderNftMasqEnsure, renderNftMasqGc, renderNftMasqRemove } from './nft-masq.ts'
 import {

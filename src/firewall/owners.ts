@@ -1,9 +1,9 @@
 // Who owns the CNI rules found in a listing: the owners named by the comments bridge (ipMasq) and portmap write.
-import * as z from 'zod/mini'
 import type { IntentKind } from './model.ts'
 import { dnatComment, masqComment } from './iptables-rules.ts'
 import { parseSave } from './iptables-save.ts'
-import { masqInstanceHash } from './nft-masq.ts'
+import { parseNftList } from './nft-json.ts'
+import { nftOwnerHash } from './nft-owner.ts'
 
 /** Where a listing came from. */
 export type OwnerSource = 'iptables' | 'ip6tables' | 'nftables'
@@ -83,24 +83,19 @@ const NFT_TABLES: Readonly<Record<string, IntentKind>> = { cni_plugins_masquerad
 // "<H(net)>-<H(ifname:cid)>, net: <net>, if: <ifname>, id: <cid>", possibly cut at 128 characters.
 const NFT_COMMENT = /^([0-9a-f]{16})-([0-9a-f]{16}), net: (.*?)(?:, if: (.*?)(?:, id: (.*))?)?$/
 
-const Ruleset = z.object({ nftables: z.array(z.record(z.string(), z.unknown())) })
-const Rule = z.object({ table: z.string(), comment: z.optional(z.string()) })
-
 /** Owners of the CNI rules in `nft -j list ruleset` output (masquerade and tscni portmap tables). */
 export function nftOwners(rulesetJson: string): FirewallOwner[] {
   const owners = new Map<string, FirewallOwner>()
-  for (const item of Ruleset.parse(JSON.parse(rulesetJson)).nftables) {
-    if (item.rule === undefined) continue
-    const rule = Rule.safeParse(item.rule)
-    if (!rule.success || rule.data.comment === undefined) continue
-    const kind = NFT_TABLES[rule.data.table]
-    const m = NFT_COMMENT.exec(rule.data.comment)
+  for (const rule of parseNftList(rulesetJson).rules) {
+    if (rule.comment === undefined) continue
+    const kind = NFT_TABLES[rule.table]
+    const m = NFT_COMMENT.exec(rule.comment)
     if (!kind || !m) continue
     const key = `${kind}\u0000${m[1]}-${m[2]}`
     const seen = owners.get(key)
     owners.set(key, seen
       ? { ...seen, rules: seen.rules + 1 }
-      : { source: 'nftables', kind, comment: rule.data.comment, network: m[3]!, containerId: m[5] ?? '', ...(m[4] === undefined ? {} : { ifname: m[4] }), rules: 1 })
+      : { source: 'nftables', kind, comment: rule.comment, network: m[3]!, containerId: m[5] ?? '', ...(m[4] === undefined ? {} : { ifname: m[4] }), rules: 1 })
   }
   return [...owners.values()]
 }
@@ -114,5 +109,5 @@ export function ownedBy(owner: FirewallOwner, att: KnownAttachment): boolean {
   if (owner.source !== 'nftables') return owner.comment === (owner.kind === 'portmap' ? dnatComment(o) : masqComment(o))
   // A legacy reservation does not know its ifname: take the one the comment names (it is cut only after it).
   const ifname = att.ifname ?? owner.ifname
-  return ifname !== undefined && owner.comment.startsWith(`${masqInstanceHash({ ...o, ifname })},`)
+  return ifname !== undefined && owner.comment.startsWith(`${nftOwnerHash({ ...o, ifname })},`)
 }

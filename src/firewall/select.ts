@@ -1,10 +1,11 @@
-// Choosing a backend (explicit config, else iptables, else nftables) and building both over the real System.
+// The firewall as roles see it: both backends built over the System, and the choice between them (explicit config,
+// else iptables, else nftables).
 import type { IpFamily } from '../plugin/addr.ts'
 import { CniError, ErrorCode } from '../plugin/errors.ts'
 import type { Logger } from '../plugin/log.ts'
 import type { System } from '../system/index.ts'
-import type { BackendName, BackendProbe, FirewallBackend } from './backend.ts'
-import type { BackendDeps } from './apply.ts'
+import type { BackendDeps, BackendName, BackendProbe, FirewallBackend } from './backend.ts'
+import { FIREWALL_LOCK_PATH, FIREWALL_LOCK_TIMEOUT_MS } from './lock.ts'
 import { createIptablesBackend } from './iptables.ts'
 import { createNftablesBackend } from './nftables.ts'
 
@@ -46,8 +47,8 @@ export function createFirewall(sys: System, log: Logger, options: FirewallOption
     netfilter: sys.netfilter,
     locker: sys.locker,
     log,
-    lockPath: options.lockPath ?? '/run/tscni-firewall.lock',
-    lockTimeoutMs: options.lockTimeoutMs ?? 20_000,
+    lockPath: options.lockPath ?? FIREWALL_LOCK_PATH,
+    lockTimeoutMs: options.lockTimeoutMs ?? FIREWALL_LOCK_TIMEOUT_MS,
   }
   let families: Promise<IpFamily[]> | undefined
   const usableFamilies = (): Promise<IpFamily[]> => (families ??= Promise.all([

@@ -1,7 +1,7 @@
 // The host-local config (digest 3.1, 3.2): ipam section, legacy range, runtime ranges, requested IPs. Pure.
 import * as z from 'zod/mini'
 import { ipEquals, parseCidr, parseIp, parseIpOrCidr, type Ip } from '../plugin/addr.ts'
-import { canonicalKeys, parseConfigPart, type NetConf } from '../plugin/config.ts'
+import { configField, parseConfigPart, type NetConf } from '../plugin/config.ts'
 import type { CniArgs } from '../plugin/env.ts'
 import { CniError, ErrorCode, invalidConfig } from '../plugin/errors.ts'
 import type { ResultRoute } from '../plugin/result.ts'
@@ -29,9 +29,6 @@ export interface IpamConfig {
   readonly requested: readonly Ip[]
 }
 
-const RANGE_KEYS = ['subnet', 'rangeStart', 'rangeEnd', 'gateway']
-const IPAM_KEYS = ['type', 'ranges', 'routes', 'dataDir', 'resolvConf', ...RANGE_KEYS]
-const ROUTE_KEYS = ['dst', 'gw', 'mtu', 'advmss', 'priority', 'table', 'scope']
 
 const optionalText = z.optional(z.string())
 const rangeSchema = z.object({ subnet: z.string(), rangeStart: optionalText, rangeEnd: optionalText, gateway: optionalText })
@@ -50,52 +47,32 @@ const ipamSchema = z.object({
 })
 const ipListSchema = z.optional(z.array(z.string()))
 const runtimeSchema = z.object({ ipRanges: z.optional(rangeSetsSchema), ips: ipListSchema })
+const argsSchema = z.object({ cni: z.optional(z.object({ ips: ipListSchema })) })
 
 /** Every config part host-local reads, by where it sits (docs/configuration.md is checked against them). */
 export const hostLocalConfigSchemas = { ipam: ipamSchema, runtimeConfig: runtimeSchema, 'args.cni.ips': ipListSchema }
 
-type Json = Record<string, unknown>
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
-// Go decodes JSON keys case-insensitively: accept "IPAM", "RangeStart", ... like the reference does.
-function canon(v: unknown, keys: readonly string[]): unknown {
-  return isObject(v) ? canonicalKeys(v, keys) : v
-}
-
-function canonRangeSets(v: unknown): unknown {
-  return Array.isArray(v) ? v.map((set) => (Array.isArray(set) ? set.map((r) => canon(r, RANGE_KEYS)) : set)) : v
-}
-
-function ipamSection(raw: Json): Json {
-  const top = canonicalKeys(raw, ['ipam'])
-  if (top.ipam === undefined || top.ipam === null) throw invalidConfig("IPAM config missing 'ipam' key")
-  if (!isObject(top.ipam)) throw invalidConfig(`invalid ipam: must be an object (got ${JSON.stringify(top.ipam)})`)
-  const ipam = canonicalKeys(top.ipam, IPAM_KEYS)
-  return {
-    ...ipam,
-    ranges: canonRangeSets(ipam.ranges),
-    routes: Array.isArray(ipam.routes) ? ipam.routes.map((r) => canon(r, ROUTE_KEYS)) : ipam.routes,
-  }
-}
-
-// runtimeConfig is optional and may be null in Go-written configs; only its ipRanges and ips matter here.
-function runtimeSection(v: unknown): unknown {
-  if (v === undefined || v === null) return {}
-  const rc = canon(v, ['ipRanges', 'ips'])
-  return isObject(rc) ? { ...rc, ipRanges: canonRangeSets(rc.ipRanges) } : rc
+// The ipam section as an object (keys inside it are matched like Go's by the schemas' decoding).
+function ipamSection(conf: NetConf): Record<string, unknown> {
+  const ipam = configField(conf, 'ipam')
+  if (ipam === undefined) throw invalidConfig("IPAM config missing 'ipam' key")
+  if (!isObject(ipam)) throw invalidConfig(`invalid ipam: must be an object (got ${JSON.stringify(ipam)})`)
+  return ipam
 }
 
 /** Just the data directory and network name: all DEL and GC need, so they work even when ranges became invalid. */
 export function parseStoreLocation(conf: NetConf): StoreLocation {
-  const ipam = parseConfigPart(z.object({ dataDir: optionalText }), ipamSection(conf.raw), 'ipam')
+  const ipam = parseConfigPart(z.object({ dataDir: optionalText }), ipamSection(conf), 'ipam')
   return { dataDir: ipam.dataDir || DEFAULT_DATA_DIR, network: conf.name }
 }
 
 /** Parses and validates the whole host-local config (code 7 naming the field, or the reference's message). */
 export function parseIpamConfig(conf: NetConf, cniArgs: CniArgs): IpamConfig {
-  const ipam = parseConfigPart(ipamSchema, ipamSection(conf.raw), 'ipam')
-  const top = canonicalKeys(conf.raw, ['runtimeConfig', 'args'])
-  const runtime = parseConfigPart(runtimeSchema, runtimeSection(top.runtimeConfig), 'runtimeConfig')
+  const ipam = parseConfigPart(ipamSchema, ipamSection(conf), 'ipam')
+  // runtimeConfig is optional and may be null in Go-written configs; only its ipRanges and ips matter here.
+  const runtime = parseConfigPart(runtimeSchema, configField(conf, 'runtimeConfig') ?? {}, 'runtimeConfig')
   const inputs: Array<readonly RangeInput[]> = [
     ...(runtime.ipRanges ?? []),
     ...(ipam.subnet ? [[{ subnet: ipam.subnet, rangeStart: ipam.rangeStart, rangeEnd: ipam.rangeEnd, gateway: ipam.gateway }]] : []),
@@ -110,7 +87,7 @@ export function parseIpamConfig(conf: NetConf, cniArgs: CniArgs): IpamConfig {
     rangeSets,
     routes: (ipam.routes ?? []).map((r, i) => parseRoute(r, i)),
     resolvConf: ipam.resolvConf || undefined,
-    requested: requestedIps(cniArgs, top.args, runtime.ips),
+    requested: requestedIps(cniArgs, configField(conf, 'args'), runtime.ips),
   }
 }
 
@@ -141,9 +118,7 @@ function requestedIps(cniArgs: CniArgs, args: unknown, runtimeIps: readonly stri
     if (!parsed) throw new CniError(ErrorCode.InvalidEnvironment, `cannot understand ip: CNI_ARGS IP=${JSON.stringify(fromEnv)} is not an IP address`)
     add(parsed.ip)
   }
-  const outer = canon(args, ['cni'])
-  const cni = isObject(outer) ? canon(outer.cni, ['ips']) : undefined
-  const argIps = parseConfigPart(ipListSchema, isObject(cni) ? cni.ips : undefined, 'args.cni.ips')
+  const argIps = parseConfigPart(argsSchema, isObject(args) ? args : {}, 'args').cni?.ips
   for (const [field, list] of [['args.cni.ips', argIps], ['runtimeConfig.ips', runtimeIps]] as const) {
     list?.forEach((text, i) => add(requestedIp(text, `${field}.${i}`)))
   }

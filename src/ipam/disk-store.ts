@@ -52,15 +52,9 @@ export class DiskStore implements NetworkStore {
 
   async lock(): Promise<Unlock> {
     const path = join(this.dir, LOCK_FILE)
-    try {
-      const held = await this.locker.acquire(path, this.lockTimeoutMs)
-      return () => held.release()
-    } catch (err) {
-      if ((err as { timedOut?: boolean }).timedOut) {
-        throw new CniError(ErrorCode.TryAgainLater, `timed out after ${this.lockTimeoutMs} ms waiting for the lock ${path}`, { cause: err })
-      }
-      throw err
-    }
+    // A wait that runs out rejects with a SystemError that normalizeError (plugin/errors.ts) makes code 11.
+    const held = await this.locker.acquire(path, this.lockTimeoutMs)
+    return () => held.release()
   }
 
   reservations(): Reservation[] {

@@ -1,5 +1,6 @@
 // The GC input every role reads: the attachments the runtime still considers valid (spec 1.1 GC).
 import * as z from 'zod/mini'
+import { goField } from '../decode/go-json.ts'
 import { parseConfigPart } from './config.ts'
 
 /** An entry of `cni.dev/valid-attachments`, with the spec's field names. */
@@ -16,8 +17,8 @@ const attachmentsSchema = z.array(z.object({ containerID: z.string(), ifname: z.
  */
 export function parseValidAttachments(raw: Readonly<Record<string, unknown>>): ValidAttachment[] | undefined {
   for (const key of ['cni.dev/valid-attachments', 'cni.dev/attachments']) {
-    const value = raw[key]
-    if (value === undefined || value === null) continue
+    const value = goField(raw, key)
+    if (value === undefined) continue
     return parseConfigPart(attachmentsSchema, value, key)
   }
   return undefined

@@ -1,5 +1,6 @@
-// Decodes stdin: JSON, the version gate per verb, the base network config, and zod issues as code-7 errors.
-import * as z from 'zod/mini'
+// Decodes stdin: JSON, the version gate per verb, the base network config, and decoding issues as code-7 errors.
+import type * as z from 'zod/mini'
+import { decodeOrThrow, goField, parseJson } from '../decode/go-json.ts'
 import { CniError, ErrorCode, invalidConfig } from './errors.ts'
 import type { Verb } from './env.ts'
 import { compareVersions, isSupportedVersion, parseVersion, SUPPORTED_VERSIONS } from './version.ts'
@@ -25,7 +26,7 @@ const MIN_VERSION: Partial<Record<Verb, string>> = { CHECK: '0.4.0', GC: '1.1.0'
 export function decodeNetConf(stdin: string, verb: Verb, onVersion?: (version: string) => void): NetConf {
   let raw: unknown
   try {
-    raw = JSON.parse(stdin)
+    raw = parseJson(stdin)
   } catch (err) {
     throw new CniError(ErrorCode.DecodingFailure, `error parsing network config: ${(err as Error).message}`, { cause: err })
   }
@@ -36,17 +37,17 @@ export function decodeNetConf(stdin: string, verb: Verb, onVersion?: (version: s
   const cniVersion = readVersion(obj)
   if (isSupportedVersion(cniVersion)) onVersion?.(cniVersion)
   checkVersionGate(verb, cniVersion)
-  const name = obj.name
+  const name = goField(obj, 'name')
   if (name === undefined || name === '') throw invalidConfig('missing network name')
   if (typeof name !== 'string' || !NETWORK_NAME.test(name)) {
     throw invalidConfig(`invalid characters found in network name: ${JSON.stringify(name)}`, String(name))
   }
-  const type = typeof obj.type === 'string' ? obj.type : ''
-  return { cniVersion, name, type, raw: obj }
+  const type = goField(obj, 'type')
+  return { cniVersion, name, type: typeof type === 'string' ? type : '', raw: obj }
 }
 
 function readVersion(obj: Record<string, unknown>): string {
-  const v = obj.cniVersion
+  const v = goField(obj, 'cniVersion')
   if (v === undefined || v === '') return '0.1.0' // the reference's reading of a missing version
   if (typeof v !== 'string') throw new CniError(ErrorCode.DecodingFailure, `cniVersion must be a string, got ${JSON.stringify(v)}`)
   parseVersion(v)
@@ -68,48 +69,15 @@ function checkVersionGate(verb: Verb, version: string): void {
 }
 
 /**
- * Runs a zod schema over a config value. The first issue becomes a code-7 error naming the field path
- * (relative to `where`) and the offending value, so an operator can find it in the file.
+ * Decodes a config value with a zod/mini schema the way Go's encoding/json would (keys matched case-insensitively
+ * at every depth, null as absent, no fraction in an integer). The first issue becomes a code-7 error naming the
+ * field path (relative to `where`) and the offending value, so an operator can find it in the file.
  */
 export function parseConfigPart<S extends z.ZodMiniType>(schema: S, value: unknown, where: string): z.output<S> {
-  const parsed = schema.safeParse(value)
-  if (parsed.success) return parsed.data
-  const issue = parsed.error.issues[0]!
-  const path = [where, ...issue.path.map(String)].filter((p) => p !== '').join('.')
-  const bad = valueAt(value, issue.path)
-  const shown = bad === undefined ? 'missing' : `got ${truncate(JSON.stringify(bad))}`
-  return failWith(path, issue.message, shown)
+  return decodeOrThrow(schema, value, where, (text) => invalidConfig(text))
 }
 
-function failWith(path: string, message: string, shown: string): never {
-  throw invalidConfig(`invalid ${path}: ${message} (${shown})`)
-}
-
-function valueAt(value: unknown, path: ReadonlyArray<PropertyKey>): unknown {
-  let cur: unknown = value
-  for (const key of path) {
-    if (typeof cur !== 'object' || cur === null) return undefined
-    cur = (cur as Record<PropertyKey, unknown>)[key]
-  }
-  return cur
-}
-
-function truncate(text: string | undefined): string {
-  if (text === undefined) return 'undefined'
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text
-}
-
-/**
- * Go's JSON decoding matches keys case-insensitively, so reference configs in the field contain "IPAM" or
- * "RuntimeConfig". For each canonical key missing from `obj`, copy the value of a case-insensitive match.
- */
-export function canonicalKeys(obj: Readonly<Record<string, unknown>>, keys: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...obj }
-  const lower = new Map(Object.keys(obj).map((k) => [k.toLowerCase(), k]))
-  for (const key of keys) {
-    if (key in out) continue
-    const found = lower.get(key.toLowerCase())
-    if (found !== undefined) out[key] = obj[found]
-  }
-  return out
+/** A top-level config field read as Go reads it (exact key, else case-insensitive; the last match wins). */
+export function configField(conf: NetConf, name: string): unknown {
+  return goField(conf.raw, name)
 }

@@ -1,4 +1,6 @@
 // Delegation to an IPAM plugin: in-process for tscni's own host-local, otherwise an exec found on CNI_PATH.
+import * as z from 'zod/mini'
+import { decodeWith, parseJson } from '../decode/go-json.ts'
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Exec } from '../system/index.ts'
@@ -51,7 +53,7 @@ export function createDelegate(deps: DelegateDeps): Delegate {
       const stdout = await execPlugin(deps, 'ADD', type, ctx)
       let parsed: unknown
       try {
-        parsed = JSON.parse(stdout)
+        parsed = parseJson(stdout)
       } catch (err) {
         throw new CniError(ErrorCode.DecodingFailure, `IPAM plugin ${type} printed a result that is not JSON`, { details: stdout, cause: err })
       }
@@ -90,12 +92,13 @@ async function execPlugin(deps: DelegateDeps, verb: Verb, type: string, ctx: Con
   throw pluginError(type, verb, res.stdout, res.stderr, res.exitCode)
 }
 
+// The spec's error JSON as a delegate prints it (Go's types.Error; keys matched as Go does).
+const errorSchema = z.object({ code: z.int(), msg: z.string(), details: z.optional(z.string()) })
+
 function pluginError(type: string, verb: Verb, stdout: string, stderr: string, exitCode: number): CniError {
   try {
-    const parsed = JSON.parse(stdout) as { code?: unknown; msg?: unknown; details?: unknown }
-    if (typeof parsed.code === 'number' && typeof parsed.msg === 'string') {
-      return new CniError(parsed.code, parsed.msg, typeof parsed.details === 'string' && parsed.details ? { details: parsed.details } : {})
-    }
+    const decoded = decodeWith(errorSchema, parseJson(stdout))
+    if (decoded.ok) return new CniError(decoded.data.code, decoded.data.msg, decoded.data.details ? { details: decoded.data.details } : {})
   } catch {
     // fall through: not an error JSON
   }

@@ -1,6 +1,6 @@
 // Runs one CNI invocation for a role: verb, env, stdin, version gate, handler, and exactly one stdout payload.
 import type { System } from '../system/index.ts'
-import { decodeNetConf, type NetConf } from './config.ts'
+import { configField, decodeNetConf, type NetConf } from './config.ts'
 import { parseEnv, readVerb, type CniEnv, type Verb } from './env.ts'
 import { CniError, ErrorCode, normalizeError, toErrorJson } from './errors.ts'
 import { ROLE_NAMES, type Context, type RoleHandlers, type RoleName } from './role.ts'
@@ -70,13 +70,14 @@ export async function runPlugin(role: RoleHandlers, io: PluginIo, record: Invoca
     }
     record.verb = verb
     // The reference does not read stdin for VERSION, so a person typing the command is not left waiting.
-    if (verb === 'VERSION') return { stdout: `${JSON.stringify(versionReply(undefined))}\n`, stderr: '', exitCode: 0 }
+    if (verb === 'VERSION') return { stdout: `${JSON.stringify(versionReply())}\n`, stderr: '', exitCode: 0 }
     const env = parseEnv(verb, io.env)
     Object.assign(record, { containerId: env.containerId || undefined, ifname: env.ifname || undefined })
     const stdin = await readStdin(io)
     const conf = decodeNetConf(stdin, verb, (version) => (cniVersion = version))
     Object.assign(record, { network: conf.name, cniVersion })
-    if (typeof conf.raw.logFile === 'string' && conf.raw.logFile) record.logFile = conf.raw.logFile
+    const logFile = configField(conf, 'logFile')
+    if (typeof logFile === 'string' && logFile) record.logFile = logFile
     const ctx = io.makeContext(await guardOwnNetns(verb, env, io.sys), conf, stdin)
     const stdout = await runVerb(verb, role, ctx, record)
     return { stdout, stderr: '', exitCode: 0 }

@@ -18,10 +18,12 @@ const REQUIRED: Record<Verb, readonly EnvName[]> = {
   VERSION: [],
 }
 
-/** `CNI_ARGS` as parsed pairs, with the IgnoreUnknown flag Kubernetes runtimes send. */
+/**
+ * `CNI_ARGS` as parsed pairs. Keys a role does not know are always ignored, so the `IgnoreUnknown` pair Kubernetes
+ * runtimes send changes nothing (the reference fails on unknown keys without it; runtimes always send `K8S_POD_*`).
+ */
 export interface CniArgs {
   readonly pairs: ReadonlyArray<readonly [string, string]>
-  readonly ignoreUnknown: boolean
   /** Value of the first pair with this key (case-sensitive, as in the reference). */
   get(key: string): string | undefined
 }
@@ -98,7 +100,6 @@ export function validateIfname(name: string): void {
 /** Parses `K1=V1;K2=V2`. A pair that is not exactly `K=V` is an error naming the pair (code 4). */
 export function parseCniArgs(text: string): CniArgs {
   const pairs: Array<readonly [string, string]> = []
-  let ignoreUnknown = false
   for (const pair of text.split(';')) {
     if (pair === '') continue
     const parts = pair.split('=')
@@ -106,12 +107,10 @@ export function parseCniArgs(text: string): CniArgs {
       throw new CniError(ErrorCode.InvalidEnvironment, `CNI_ARGS: invalid pair "${pair}"`)
     }
     const [key, value] = parts as [string, string]
-    if (key === 'IgnoreUnknown') ignoreUnknown = ['1', 'true'].includes(value.toLowerCase())
     pairs.push([key, value])
   }
   return {
     pairs,
-    ignoreUnknown,
     get: (key) => pairs.find(([k]) => k === key)?.[1],
   }
 }

@@ -50,12 +50,14 @@ export function toErrorJson(err: CniError, cniVersion: string): ErrorJson {
 
 /**
  * Turns anything thrown into a CniError: CniErrors pass through, command failures become 999 with the
- * command line and its stderr in `details`, everything else becomes 999 with its message (as the Go skel does).
+ * command line and its stderr in `details` — except a lock whose wait ran out (reason 'again'), which is 11, "try
+ * again later", wherever the lock was taken — and everything else becomes 999 with its message (as the Go skel does).
  */
 export function normalizeError(err: unknown): CniError {
   if (err instanceof CniError) return err
   if (err instanceof SystemError) {
-    return new CniError(ErrorCode.Internal, err.message, { details: err.describe(), cause: err })
+    const code = err.reason === 'again' ? ErrorCode.TryAgainLater : ErrorCode.Internal
+    return new CniError(code, err.message, { details: err.describe(), cause: err })
   }
   if (err instanceof Error) return new CniError(ErrorCode.Internal, err.message, { cause: err })
   return new CniError(ErrorCode.Internal, String(err))

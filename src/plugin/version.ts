@@ -1,7 +1,9 @@
 // Spec versions: the supported list, comparison, and conversion of results between every version's shape.
 import { CniError, ErrorCode } from './errors.ts'
 import { parseCidr, parseIp } from './addr.ts'
-import { isEmptyDns, type Result, type ResultDns, type ResultIp, type ResultRoute } from './result.ts'
+import { isEmptyDns, type Result, type ResultIp, type ResultRoute } from './result.ts'
+import { decodeOrThrow, goField } from '../decode/go-json.ts'
+import * as z from 'zod/mini'
 
 /** Every spec version tscni speaks, oldest first (the reference plugins' `version.All`). */
 export const SUPPORTED_VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const
@@ -28,15 +30,32 @@ export function isSupportedVersion(version: string): boolean {
   return (SUPPORTED_VERSIONS as readonly string[]).includes(version)
 }
 
-/** The VERSION reply (spec: cniVersion echoes the request's version; the reference prints its own). */
-export function versionReply(requested: string | undefined): { cniVersion: string; supportedVersions: string[] } {
-  const cniVersion = requested && isSupportedVersion(requested) ? requested : LATEST_VERSION
-  return { cniVersion, supportedVersions: [...SUPPORTED_VERSIONS] }
+/**
+ * The VERSION reply. The spec (section "VERSION") lets a runtime send `{"cniVersion"}` on stdin, but tscni never
+ * reads stdin for VERSION (a runtime may send nothing and keep the pipe open), so the reply names the newest
+ * version, as the reference plugins' skel package does.
+ */
+export function versionReply(): { cniVersion: string; supportedVersions: string[] } {
+  return { cniVersion: LATEST_VERSION, supportedVersions: [...SUPPORTED_VERSIONS] }
 }
 
 type Json = Record<string, unknown>
 
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
+// Results are decoded like configs (src/decode/go-json.ts): Go's types.Result reads keys case-insensitively too.
+const str = z.string('expected a string')
+const text = z.optional(str)
+const int = z.optional(z.int('expected an integer'))
+const list = <T extends z.ZodMiniType>(item: T) => z.optional(z.array(item, 'expected a list'))
+const routeSchema = z.object({ dst: str, gw: text, mtu: int, advmss: int, priority: int, table: int, scope: int }, 'expected an object')
+const dnsSchema = z.object({ nameservers: list(str), domain: text, search: list(str), options: list(str) }, 'expected an object')
+const currentSchema = z.object({
+  interfaces: list(z.object({ name: str, mac: text, mtu: int, sandbox: text, socketPath: text, pciID: text }, 'expected an object')),
+  ips: list(z.object({ address: str, gateway: text, interface: int }, 'expected an object')),
+  routes: list(routeSchema),
+  dns: z.optional(dnsSchema),
+})
+const legacyIpSchema = z.object({ ip: str, gateway: text, routes: list(routeSchema) }, 'expected an object')
+const legacySchema = z.object({ ip4: z.optional(legacyIpSchema), ip6: z.optional(legacyIpSchema), dns: z.optional(dnsSchema) })
 
 function decodeFailure(msg: string): CniError {
   return new CniError(ErrorCode.DecodingFailure, msg)
@@ -47,87 +66,59 @@ function decodeFailure(msg: string): CniError {
  * used when the result carries none (libcni parses prevResult in the config's version).
  */
 export function decodeResult(raw: unknown, version: string, what = 'result'): Result {
-  if (!isObject(raw)) throw decodeFailure(`${what} is not a JSON object`)
-  const resultVersion = typeof raw.cniVersion === 'string' && raw.cniVersion !== '' ? raw.cniVersion : version
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw decodeFailure(`${what} is not a JSON object`)
+  const stated = goField(raw, 'cniVersion')
+  const resultVersion = typeof stated === 'string' && stated !== '' ? stated : version
   if (!isSupportedVersion(resultVersion)) {
     throw new CniError(ErrorCode.IncompatibleVersion, `${what} has unsupported cniVersion "${resultVersion}"`)
   }
   return compareVersions(resultVersion, '0.3.0') < 0 ? decodeLegacy(raw, resultVersion, what) : decodeCurrent(raw, resultVersion, what)
 }
 
-function decodeCurrent(raw: Json, version: string, what: string): Result {
+function decodeCurrent(raw: unknown, version: string, what: string): Result {
+  const r = decodeOrThrow(currentSchema, raw, what, decodeFailure)
   const out: Result = { cniVersion: version }
-  if (raw.interfaces !== undefined) {
-    out.interfaces = arrayOf(raw.interfaces, `${what}.interfaces`).map((item, i) => {
-      const o = objectAt(item, `${what}.interfaces[${i}]`)
-      const name = stringField(o, 'name', `${what}.interfaces[${i}]`, true)!
-      return dropUndefined({
-        name,
-        mac: stringField(o, 'mac', `${what}.interfaces[${i}]`),
-        mtu: numberField(o, 'mtu', `${what}.interfaces[${i}]`),
-        sandbox: stringField(o, 'sandbox', `${what}.interfaces[${i}]`),
-        socketPath: stringField(o, 'socketPath', `${what}.interfaces[${i}]`),
-        pciID: stringField(o, 'pciID', `${what}.interfaces[${i}]`),
-      })
+  if (r.interfaces) out.interfaces = r.interfaces.map((itf) => dropEmpty({ ...itf }))
+  if (r.ips) {
+    out.ips = r.ips.map((ip, i) => {
+      const where = `${what}.ips.${i}`
+      return dropEmpty({ address: cidrOf(ip.address, `${where}.address`), gateway: ipOf(ip.gateway, `${where}.gateway`), interface: ip.interface })
     })
   }
-  if (raw.ips !== undefined) {
-    out.ips = arrayOf(raw.ips, `${what}.ips`).map((item, i) => {
-      const o = objectAt(item, `${what}.ips[${i}]`)
-      const where = `${what}.ips[${i}]`
-      const address = stringField(o, 'address', where, true)!
-      if (!parseCidr(address)) throw decodeFailure(`${where}.address: "${address}" is not an address with prefix`)
-      return dropUndefined({ address, gateway: ipField(o, 'gateway', where), interface: numberField(o, 'interface', where) })
-    })
-  }
-  if (raw.routes !== undefined) out.routes = decodeRoutes(raw.routes, `${what}.routes`)
-  if (raw.dns !== undefined) out.dns = decodeDns(raw.dns, `${what}.dns`)
+  if (r.routes) out.routes = r.routes.map((route, i) => checkedRoute(route, `${what}.routes.${i}`))
+  if (r.dns) out.dns = dropEmpty({ ...r.dns })
   return out
 }
 
 // 0.1.0 / 0.2.0: {ip4: {ip, gateway, routes}, ip6: {...}, dns}; routes merge into the top level.
-function decodeLegacy(raw: Json, version: string, what: string): Result {
+function decodeLegacy(raw: unknown, version: string, what: string): Result {
+  const r = decodeOrThrow(legacySchema, raw, what, decodeFailure)
   const out: Result = { cniVersion: version, ips: [], routes: [] }
   for (const key of ['ip4', 'ip6'] as const) {
-    if (raw[key] === undefined || raw[key] === null) continue
-    const o = objectAt(raw[key], `${what}.${key}`)
-    const address = stringField(o, 'ip', `${what}.${key}`, true)!
-    if (!parseCidr(address)) throw decodeFailure(`${what}.${key}.ip: "${address}" is not an address with prefix`)
-    out.ips!.push(dropUndefined({ address, gateway: ipField(o, 'gateway', `${what}.${key}`) }))
-    if (o.routes !== undefined) out.routes!.push(...decodeRoutes(o.routes, `${what}.${key}.routes`))
+    const entry = r[key]
+    if (!entry) continue
+    out.ips!.push(dropEmpty({ address: cidrOf(entry.ip, `${what}.${key}.ip`), gateway: ipOf(entry.gateway, `${what}.${key}.gateway`) }))
+    out.routes!.push(...(entry.routes ?? []).map((route, i) => checkedRoute(route, `${what}.${key}.routes.${i}`)))
   }
-  if (raw.dns !== undefined) out.dns = decodeDns(raw.dns, `${what}.dns`)
+  if (r.dns) out.dns = dropEmpty({ ...r.dns })
   return out
 }
 
-function decodeRoutes(raw: unknown, where: string): ResultRoute[] {
-  return arrayOf(raw, where).map((item, i) => {
-    const o = objectAt(item, `${where}[${i}]`)
-    const at = `${where}[${i}]`
-    const dst = stringField(o, 'dst', at, true)!
-    // Routes from a delegated plugin end up in ip -batch lines: only real addresses get through.
-    if (!parseCidr(dst)) throw decodeFailure(`${at}.dst: "${dst}" is not a network with prefix`)
-    return dropUndefined({
-      dst,
-      gw: ipField(o, 'gw', at),
-      mtu: numberField(o, 'mtu', at),
-      advmss: numberField(o, 'advmss', at),
-      priority: numberField(o, 'priority', at),
-      table: numberField(o, 'table', at),
-      scope: numberField(o, 'scope', at),
-    })
-  })
+// Addresses and routes from a delegated plugin end up in ip -batch lines: only real addresses get through.
+function checkedRoute(route: ResultRoute, where: string): ResultRoute {
+  if (!parseCidr(route.dst)) throw decodeFailure(`${where}.dst: "${route.dst}" is not a network with prefix`)
+  return dropEmpty({ ...route, gw: ipOf(route.gw, `${where}.gw`) })
 }
 
-function decodeDns(raw: unknown, where: string): ResultDns {
-  const o = objectAt(raw, where)
-  const list = (key: string): string[] | undefined => {
-    if (o[key] === undefined || o[key] === null) return undefined
-    const arr = arrayOf(o[key], `${where}.${key}`)
-    if (!arr.every((v) => typeof v === 'string')) throw decodeFailure(`${where}.${key} must be a list of strings`)
-    return arr as string[]
-  }
-  return dropUndefined({ nameservers: list('nameservers'), domain: stringField(o, 'domain', where), search: list('search'), options: list('options') })
+function cidrOf(value: string, where: string): string {
+  if (!parseCidr(value)) throw decodeFailure(`${where}: "${value}" is not an address with prefix`)
+  return value
+}
+
+function ipOf(value: string | undefined, where: string): string | undefined {
+  if (value === undefined || value === '') return undefined
+  if (!parseIp(value)) throw decodeFailure(`${where}: "${value}" is not an IP address`)
+  return value
 }
 
 /** Writes a result in the shape of `version`. Fails (code 999) for 0.1/0.2 when there is no IP to express. */
@@ -136,7 +127,7 @@ export function encodeResult(result: Result, version: string): Json {
   const modern = compareVersions(version, '1.0.0') >= 0
   const out: Json = { cniVersion: version }
   if (result.interfaces?.length) {
-    out.interfaces = result.interfaces.map((itf) => (modern ? { ...itf } : dropUndefined({ name: itf.name, mac: itf.mac, sandbox: itf.sandbox })))
+    out.interfaces = result.interfaces.map((itf) => (modern ? { ...itf } : dropEmpty({ name: itf.name, mac: itf.mac, sandbox: itf.sandbox })))
   }
   if (result.ips?.length) {
     out.ips = result.ips.map((ip) => (modern ? { ...ip } : { version: ipVersionOf(ip), ...ip }))
@@ -159,8 +150,8 @@ function encodeLegacy(result: Result, version: string): Json {
     if (!ip) continue
     const routes = (result.routes ?? [])
       .filter((r) => parseCidr(r.dst)?.ip.family === family)
-      .map((r) => dropUndefined({ dst: r.dst, gw: r.gw }))
-    out[`ip${family}`] = dropUndefined({ ip: ip.address, gateway: ip.gateway, routes: routes.length ? routes : undefined })
+      .map((r) => dropEmpty({ dst: r.dst, gw: r.gw }))
+    out[`ip${family}`] = dropEmpty({ ip: ip.address, gateway: ip.gateway, routes: routes.length ? routes : undefined })
   }
   if (out.ip4 === undefined && out.ip6 === undefined) {
     throw new CniError(ErrorCode.Internal, 'cannot convert: no valid IP addresses', {
@@ -171,40 +162,8 @@ function encodeLegacy(result: Result, version: string): Json {
   return out
 }
 
-function arrayOf(v: unknown, where: string): unknown[] {
-  if (!Array.isArray(v)) throw decodeFailure(`${where} must be a list`)
-  return v
-}
-
-function objectAt(v: unknown, where: string): Json {
-  if (!isObject(v)) throw decodeFailure(`${where} must be an object`)
-  return v
-}
-
-function stringField(o: Json, key: string, where: string, required = false): string | undefined {
-  const v = o[key]
-  if (v === undefined || v === null || (v === '' && !required)) {
-    if (required) throw decodeFailure(`${where}.${key} is missing`)
-    return undefined
-  }
-  if (typeof v !== 'string') throw decodeFailure(`${where}.${key} must be a string, got ${JSON.stringify(v)}`)
-  return v
-}
-
-function ipField(o: Json, key: string, where: string): string | undefined {
-  const v = stringField(o, key, where)
-  if (v !== undefined && !parseIp(v)) throw decodeFailure(`${where}.${key}: "${v}" is not an IP address`)
-  return v
-}
-
-function numberField(o: Json, key: string, where: string): number | undefined {
-  const v = o[key]
-  if (v === undefined || v === null) return undefined
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw decodeFailure(`${where}.${key} must be an integer, got ${JSON.stringify(v)}`)
-  return v
-}
-
-function dropUndefined<T extends object>(o: T): T {
-  for (const key of Object.keys(o) as Array<keyof T>) if (o[key] === undefined) delete o[key]
+// Go leaves an empty string or a missing number as the zero value; the internal shape omits both.
+function dropEmpty<T extends object>(o: T): T {
+  for (const key of Object.keys(o) as Array<keyof T>) if (o[key] === undefined || o[key] === '') delete o[key]
   return o
 }

@@ -3,7 +3,8 @@ import * as z from 'zod/mini'
 import type { BackendName } from '../firewall/backend.ts'
 import type { PortMapping, PortmapIntent } from '../firewall/model.ts'
 import { formatIp, parseIp } from '../plugin/addr.ts'
-import { canonicalKeys, parseConfigPart } from '../plugin/config.ts'
+import { goField } from '../decode/go-json.ts'
+import { parseConfigPart } from '../plugin/config.ts'
 import { invalidConfig } from '../plugin/errors.ts'
 
 /** portmap's options after validation: the intent's options, the backend wish and the raw prevResult. */
@@ -41,10 +42,7 @@ export const portmapConfigSchema = z.object({
 
 /** Parses the portmap options from the whole plugin config object. */
 export function parsePortmapConfig(raw: Readonly<Record<string, unknown>>): PortmapConfig {
-  const obj = canonicalKeys(raw, ['runtimeConfig', 'prevResult'])
-  const runtime = obj.runtimeConfig
-  if (runtime && typeof runtime === 'object') obj.runtimeConfig = canonicalKeys(runtime as Record<string, unknown>, ['portMappings'])
-  const parsed = parseConfigPart(portmapConfigSchema, obj, '')
+  const parsed = parseConfigPart(portmapConfigSchema, raw, '')
   if (parsed.externalSetMarkChain !== undefined && parsed.markMasqBit !== undefined) {
     throw invalidConfig('Cannot specify externalSetMarkChain and markMasqBit')
   }
@@ -68,7 +66,7 @@ export function parsePortmapConfig(raw: Readonly<Record<string, unknown>>): Port
     ...(parsed.conditionsV4 ? { conditionsV4: parsed.conditionsV4 } : {}),
     ...(parsed.conditionsV6 ? { conditionsV6: parsed.conditionsV6 } : {}),
     ...(backend ? { backend } : {}),
-    prevResult: obj.prevResult,
+    prevResult: goField(raw, 'prevResult'),
   }
 }
 

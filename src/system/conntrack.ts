@@ -1,5 +1,6 @@
 // Deletes conntrack entries through conntrack(8): stale UDP entries keep sending a re-used host port to an old pod.
 import type { Exec } from './exec.ts'
+import { classifyFailure } from './failure.ts'
 
 /** The conntrack port. */
 export interface Conntrack {
@@ -20,8 +21,8 @@ export function createConntrack(exec: Exec): Conntrack {
           const res = await exec
             .run('conntrack', ['-D', '-p', 'udp', '--orig-port-dst', String(port), '-f', family === 4 ? 'ipv4' : 'ipv6'], { allowFailure: true })
             .catch((err: Error) => ({ exitCode: -1, stderr: err.message, stdout: '' }))
-          // Exit status 1 with "0 flow entries have been deleted" just means there was nothing to flush.
-          if (res.exitCode !== 0 && !/0 flow entries have been deleted/.test(res.stderr)) failures.push({ port, error: res.stderr.trim() })
+          // Exit status 1 with "0 flow entries have been deleted" (reason not-found) just means there was nothing to flush.
+          if (res.exitCode !== 0 && classifyFailure(res) !== 'not-found') failures.push({ port, error: res.stderr.trim() })
         }),
       )
       return failures

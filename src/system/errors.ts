@@ -1,4 +1,5 @@
 // The one error type of the system layer: a command that failed, with everything needed to explain it.
+import { classifyFailure, type FailureReason } from './failure.ts'
 
 /** A failed external command or system call. Never printed raw: plugin/errors.ts turns it into a CNI error. */
 export class SystemError extends Error {
@@ -6,9 +7,8 @@ export class SystemError extends Error {
   readonly args: readonly string[]
   readonly exitCode: number | undefined
   readonly stderr: string
-  readonly timedOut: boolean
-  /** The errno name ("EEXIST", "ENODEV", ...) when the failure came from a system call rather than a command. */
-  readonly errno: string | undefined
+  /** Why it failed (failure.ts): given by the thrower when it knows (an errno, a lock's wait ran out), else parsed. */
+  readonly reason: FailureReason
 
   constructor(init: {
     cmd: string
@@ -16,9 +16,9 @@ export class SystemError extends Error {
     exitCode?: number | undefined
     stderr?: string
     timedOut?: boolean
+    reason?: FailureReason
     message?: string
     cause?: unknown
-    errno?: string
   }) {
     const stderr = (init.stderr ?? '').trim()
     const why = init.timedOut ? 'timed out' : init.exitCode === undefined ? 'could not run' : `exit status ${init.exitCode}`
@@ -28,8 +28,12 @@ export class SystemError extends Error {
     this.args = init.args
     this.exitCode = init.exitCode
     this.stderr = stderr
-    this.timedOut = init.timedOut ?? false
-    this.errno = init.errno
+    this.reason = init.reason ?? classifyFailure({ exitCode: init.exitCode, stderr, timedOut: init.timedOut })
+  }
+
+  /** True when this process killed the command after its time limit. */
+  get timedOut(): boolean {
+    return this.reason === 'timed-out'
   }
 
   /** The command line and what it printed on stderr, for the `details` of a CNI error. */

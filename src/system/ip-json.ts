@@ -1,4 +1,6 @@
-// Parsers for `ip -j` output (links with addresses, routes): pure, hand-validated (system/ imports node:* only).
+// Parsers for `ip -j` output (links with addresses, routes): pure.
+import * as z from 'zod/mini'
+import { decodeOrThrow, decodeWith, parseJson } from '../decode/go-json.ts'
 import { SystemError } from './errors.ts'
 
 /** One address of a link (`addr_info` entry). */
@@ -53,9 +55,40 @@ export interface IpRoute {
   readonly protocol?: string
 }
 
-type Json = Record<string, unknown>
-
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
+// `ip -j` output is decoded with the same mechanism as every other input (src/decode/go-json.ts): one schema per
+// object kind, the fields tscni uses, unknown ones ignored.
+const optText = z.optional(z.string())
+const optNum = z.optional(z.number())
+const addrSchema = z.object({ family: optText, local: optText, prefixlen: optNum, scope: optText, tentative: z.optional(z.boolean()), dadfailed: z.optional(z.boolean()) })
+const linkSchema = z.object({
+  ifindex: z.number('lacks ifindex'),
+  ifname: z.string('lacks ifname'),
+  flags: z.optional(z.array(z.unknown())),
+  mtu: optNum,
+  operstate: optText,
+  address: optText,
+  master: optText,
+  link_index: optNum,
+  promiscuity: optNum,
+  linkinfo: z.optional(z.object({
+    info_kind: optText,
+    info_slave_kind: optText,
+    info_data: z.optional(z.object({ vlan_filtering: optNum, vlan_default_pvid: optNum })),
+    info_slave_data: z.optional(z.object({ hairpin: z.optional(z.boolean()), isolated: z.optional(z.boolean()) })),
+  })),
+  addr_info: z.optional(z.array(z.unknown())),
+})
+const routeSchema = z.object({
+  dst: z.string('lacks dst'),
+  gateway: optText,
+  dev: optText,
+  type: optText,
+  table: z.optional(z.union([z.string(), z.number()])),
+  metric: optNum,
+  scope: optText,
+  protocol: optText,
+})
+const routeGetSchema = z.object({ dev: optText })
 
 function bad(what: string, why: string): SystemError {
   return new SystemError({ cmd: 'ip', args: ['-j'], message: `unexpected ip -j output (${what}): ${why}` })
@@ -67,7 +100,7 @@ export function parseIpJson(text: string, what: string): unknown[] {
   if (trimmed === '') return []
   let value: unknown
   try {
-    value = JSON.parse(trimmed)
+    value = parseJson(trimmed)
   } catch (err) {
     throw bad(what, `not JSON (${(err as Error).message})`)
   }
@@ -75,64 +108,51 @@ export function parseIpJson(text: string, what: string): unknown[] {
   return value
 }
 
-const str = (o: Json, key: string): string | undefined => (typeof o[key] === 'string' ? (o[key] as string) : undefined)
-const num = (o: Json, key: string): number | undefined => (typeof o[key] === 'number' ? (o[key] as number) : undefined)
+function entry<S extends z.ZodMiniType>(schema: S, item: unknown, what: string, i: number): z.output<S> {
+  return decodeOrThrow(schema, item, `entry ${i}`, (text) => bad(what, text))
+}
 
 /** Parses `ip -j [-d] addr|link show` output into links. */
 export function parseLinks(text: string): IpLink[] {
   return parseIpJson(text, 'links').map((item, i) => {
-    if (!isObject(item)) throw bad('links', `entry ${i} is not an object`)
-    const ifindex = num(item, 'ifindex')
-    const ifname = str(item, 'ifname')
-    if (ifindex === undefined || ifname === undefined) throw bad('links', `entry ${i} lacks ifindex or ifname`)
-    const info = isObject(item.linkinfo) ? item.linkinfo : {}
-    const data = isObject(info.info_data) ? info.info_data : {}
-    const slave = isObject(info.info_slave_data) ? info.info_slave_data : {}
+    const link = entry(linkSchema, item, 'links', i)
+    const info = link.linkinfo ?? {}
+    const filtering = info.info_data?.vlan_filtering
     return dropUndefined({
-      ifindex,
-      ifname,
-      flags: Array.isArray(item.flags) ? item.flags.filter((f): f is string => typeof f === 'string') : [],
-      mtu: num(item, 'mtu') ?? 0,
-      operstate: str(item, 'operstate') ?? 'UNKNOWN',
-      address: str(item, 'address') ?? '',
-      master: str(item, 'master'),
-      linkIndex: num(item, 'link_index'),
-      promiscuity: num(item, 'promiscuity') ?? 0,
-      kind: str(info, 'info_kind'),
-      slaveKind: str(info, 'info_slave_kind'),
-      vlanFiltering: typeof data.vlan_filtering === 'number' ? data.vlan_filtering === 1 : undefined,
-      vlanDefaultPvid: num(data, 'vlan_default_pvid'),
-      hairpin: typeof slave.hairpin === 'boolean' ? slave.hairpin : undefined,
-      isolated: typeof slave.isolated === 'boolean' ? slave.isolated : undefined,
-      addrs: Array.isArray(item.addr_info) ? item.addr_info.flatMap(parseAddr) : [],
+      ifindex: link.ifindex,
+      ifname: link.ifname,
+      flags: (link.flags ?? []).filter((f): f is string => typeof f === 'string'),
+      mtu: link.mtu ?? 0,
+      operstate: link.operstate ?? 'UNKNOWN',
+      address: link.address ?? '',
+      master: link.master,
+      linkIndex: link.link_index,
+      promiscuity: link.promiscuity ?? 0,
+      kind: info.info_kind,
+      slaveKind: info.info_slave_kind,
+      vlanFiltering: filtering === undefined ? undefined : filtering === 1,
+      vlanDefaultPvid: info.info_data?.vlan_default_pvid,
+      hairpin: info.info_slave_data?.hairpin,
+      isolated: info.info_slave_data?.isolated,
+      addrs: (link.addr_info ?? []).flatMap(parseAddr),
     })
   })
 }
 
+// An address entry tscni cannot use (another family, no local address) is skipped, not an error.
 function parseAddr(item: unknown): IpAddrInfo[] {
-  if (!isObject(item)) return []
-  const family = str(item, 'family')
-  const local = str(item, 'local')
-  const prefixlen = num(item, 'prefixlen')
+  const decoded = decodeWith(addrSchema, item)
+  if (!decoded.ok) return []
+  const { family, local, prefixlen, scope, tentative, dadfailed } = decoded.data
   if ((family !== 'inet' && family !== 'inet6') || local === undefined || prefixlen === undefined) return []
-  return [{ family, local, prefixlen, scope: str(item, 'scope') ?? 'global', tentative: item.tentative === true, dadfailed: item.dadfailed === true }]
+  return [{ family, local, prefixlen, scope: scope ?? 'global', tentative: tentative === true, dadfailed: dadfailed === true }]
 }
 
 /** Parses `ip -j route show [table all]` output. */
 export function parseRoutes(text: string): IpRoute[] {
   return parseIpJson(text, 'routes').map((item, i) => {
-    if (!isObject(item) || typeof item.dst !== 'string') throw bad('routes', `entry ${i} lacks dst`)
-    const table = item.table
-    return dropUndefined({
-      dst: item.dst,
-      gateway: str(item, 'gateway'),
-      dev: str(item, 'dev'),
-      type: str(item, 'type'),
-      table: typeof table === 'number' ? String(table) : str(item, 'table'),
-      metric: num(item, 'metric'),
-      scope: str(item, 'scope'),
-      protocol: str(item, 'protocol'),
-    })
+    const route = entry(routeSchema, item, 'routes', i)
+    return dropUndefined({ ...route, table: route.table === undefined ? undefined : String(route.table) })
   })
 }
 
@@ -144,5 +164,6 @@ function dropUndefined<T extends object>(o: T): T {
 /** The output device of `ip -j route get <addr>`; undefined when the reply names none. */
 export function parseRouteGetDev(text: string): string | undefined {
   const [first] = parseIpJson(text, 'route get')
-  return isObject(first) && typeof first.dev === 'string' ? first.dev : undefined
+  const decoded = decodeWith(routeGetSchema, first)
+  return decoded.ok ? decoded.data.dev : undefined
 }

@@ -95,12 +95,12 @@ export function failedBatchLine(err: unknown): number | undefined {
 
 /** True when a failed command said the object already exists (EEXIST from the kernel). */
 export function isExists(err: unknown): boolean {
-  return err instanceof SystemError && /File exists|already assigned|exists/i.test(err.stderr)
+  return err instanceof SystemError && err.reason === 'exists'
 }
 
 /** True when a failed command said the device is not there. */
 export function isNoDevice(err: unknown): boolean {
-  return err instanceof SystemError && /does not exist|Cannot find device|No such device/i.test(err.stderr)
+  return err instanceof SystemError && err.reason === 'no-device'
 }
 
 /** One change in an `ip -batch`: a plain value, so roles plan without importing system code. */

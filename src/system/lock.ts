@@ -6,6 +6,7 @@
 import { closeSync, constants, openSync } from 'node:fs'
 import type { Exec } from './exec.ts'
 import { SystemError } from './errors.ts'
+import { reasonFromErrno } from './failure.ts'
 import { LOCK_EX, LOCK_NB, type Native } from './native.ts'
 
 /** A held lock. */
@@ -15,7 +16,10 @@ export interface HeldLock {
 
 /** The lock port. */
 export interface Locker {
-  /** Waits up to `timeoutMs` for an exclusive lock on `path` (created if missing); SystemError with timedOut on timeout. */
+  /**
+   * Waits up to `timeoutMs` for an exclusive lock on `path` (created if missing). When the wait runs out: a
+   * SystemError with reason 'again' (flock's EWOULDBLOCK), which plugin/errors.ts turns into CNI code 11.
+   */
   acquire(path: string, timeoutMs: number): Promise<HeldLock>
 }
 
@@ -50,8 +54,8 @@ function nativeLocker(native: Native): Locker {
           if (!busy || performance.now() >= deadline) {
             closeSync(fd)
             throw new SystemError({
-              cmd: 'flock', args: [path], timedOut: busy, errno: code, cause: err,
-              message: busy ? `timed out after ${timeoutMs} ms waiting for lock ${path}` : `cannot lock ${path}: ${(err as Error).message}`,
+              cmd: 'flock', args: [path], reason: busy ? 'again' : reasonFromErrno(code ?? ''), cause: err,
+              message: busy ? `timed out after ${timeoutMs} ms waiting for the lock ${path}` : `cannot lock ${path}: ${(err as Error).message}`,
             })
           }
           await new Promise((resolve) => setTimeout(resolve, wait))
@@ -86,9 +90,9 @@ function toolLocker(exec: Exec): Locker {
         })
         if (res.exitCode !== 0) {
           // flock(1) exits 1 when --wait ran out; anything else is another failure (a bad descriptor, say).
-          const timedOut = res.exitCode === 1
-          const why = timedOut ? `timed out after ${timeoutMs} ms waiting for lock ${path}` : `cannot lock ${path}: flock exited with ${res.exitCode}${res.stderr.trim() ? `: ${res.stderr.trim()}` : ''}`
-          throw new SystemError({ cmd: 'flock', args: [path], exitCode: res.exitCode, stderr: res.stderr, timedOut, message: why })
+          const busy = res.exitCode === 1
+          const why = busy ? `timed out after ${timeoutMs} ms waiting for the lock ${path}` : `cannot lock ${path}: flock exited with ${res.exitCode}${res.stderr.trim() ? `: ${res.stderr.trim()}` : ''}`
+          throw new SystemError({ cmd: 'flock', args: [path], exitCode: res.exitCode, stderr: res.stderr, message: why, ...(busy ? { reason: 'again' as const } : {}) })
         }
       } catch (err) {
         closeSync(fd)

@@ -44,8 +44,9 @@ export function createNetfilter(exec: Exec): Netfilter {
       const res = await exec.run('nft', ['-j', '-a', 'list', ...what], { allowFailure: true })
       if (res.exitCode === 0) return res.stdout
       // nft says ENOENT for a missing table or chain; anything else is a real failure the caller must see.
-      if (/No such file or directory/.test(res.stderr)) return undefined
-      throw new SystemError({ cmd: 'nft', args: ['-j', '-a', 'list', ...what], exitCode: res.exitCode, stderr: res.stderr })
+      const err = new SystemError({ cmd: 'nft', args: ['-j', '-a', 'list', ...what], exitCode: res.exitCode, stderr: res.stderr })
+      if (err.reason === 'not-found') return undefined
+      throw err
     },
     iptablesUsable(family) {
       return succeeds(exec, bin(family, ''), ['-w', WAIT_SECONDS, '-t', 'nat', '-S', 'POSTROUTING'])

@@ -3,6 +3,7 @@
 // route lookups) and bridge VLANs go to the iproute2 implementation it wraps.
 import { closeSync, constants, openSync, readSync, writeSync } from 'node:fs'
 import { SystemError } from './errors.ts'
+import { reasonFromErrno } from './failure.ts'
 import type { IpFailure, IpOp, IpTool } from './ip.ts'
 import { failedBatchLine, isExists, isNoDevice, renderIpOp } from './ip.ts'
 import type { IpLink } from './ip-json.ts'
@@ -21,15 +22,17 @@ const RECV_BUFFER = 64 * 1024
 export class NetlinkError extends SystemError {
   /** 0-based index of the failed op in its batch. */
   readonly index: number | undefined
-  /** The kernel's errno as a number (`errno` holds its name). */
+  /** The kernel's errno: its name ("EEXIST") and number. */
+  readonly errno: string
   readonly errnoNumber: number
 
   constructor(init: { what: string; errno: number; index?: number; cause?: unknown }) {
     const text = errnoText(init.errno)
     // The stderr reads as iproute2's would, so messages stay familiar; classification uses `errno`, not the text.
-    super({ cmd: 'netlink', args: [init.what], exitCode: 2, errno: errnoName(init.errno), stderr: `RTNETLINK answers: ${text}`, message: `${init.what}: ${text}`, cause: init.cause })
+    super({ cmd: 'netlink', args: [init.what], exitCode: 2, reason: reasonFromErrno(init.errno), stderr: `RTNETLINK answers: ${text}`, message: `${init.what}: ${text}`, cause: init.cause })
     this.name = 'NetlinkError'
     this.index = init.index
+    this.errno = errnoName(init.errno)
     this.errnoNumber = init.errno
   }
 }
@@ -78,7 +81,7 @@ export function createNetlinkIp(native: Native, tools: IpTool): IpTool {
       return new Socket(native.netlinkSocket(netns ?? null, NETLINK_ROUTE))
     } catch (err) {
       const code = (err as { code?: string }).code
-      throw new SystemError({ cmd: 'netlink', args: [netns ?? ''], errno: code, message: `cannot open a netlink socket${netns ? ` in ${netns}` : ''}: ${(err as Error).message}`, cause: err })
+      throw new SystemError({ cmd: 'netlink', args: [netns ?? ''], reason: reasonFromErrno(code ?? ''), message: `cannot open a netlink socket${netns ? ` in ${netns}` : ''}: ${(err as Error).message}`, cause: err })
     }
   }
   return {
@@ -104,7 +107,7 @@ export function createNetlinkIp(native: Native, tools: IpTool): IpTool {
     routes: (options) => tools.routes(options),
     routeDev: (address, hint) => tools.routeDev(address, hint),
     failure(err): IpFailure {
-      if (err instanceof NetlinkError) return { index: err.index, exists: err.errno === 'EEXIST', noDevice: err.errno === 'ENODEV' }
+      if (err instanceof NetlinkError) return { index: err.index, exists: err.reason === 'exists', noDevice: err.reason === 'no-device' }
       const line = failedBatchLine(err)
       return { index: line === undefined ? undefined : line - 1, exists: isExists(err), noDevice: isNoDevice(err) }
     },
@@ -125,7 +128,7 @@ function writeSysctls(native: Native, netns: string | undefined, writes: readonl
     } catch (err) {
       if (w.optional) continue
       const code = (err as { code?: string }).code
-      throw new SystemError({ cmd: 'sysctl', args: [path, w.value], errno: code, message: `cannot write ${w.value} to ${path}: ${(err as Error).message}`, cause: err })
+      throw new SystemError({ cmd: 'sysctl', args: [path, w.value], reason: reasonFromErrno(code ?? ''), message: `cannot write ${w.value} to ${path}: ${(err as Error).message}`, cause: err })
     }
   }
 }
@@ -196,7 +199,7 @@ function readLinks(sock: Socket, dev: string | undefined): IpLink[] {
   try {
     decoded = sock.request(getLinkRequest(dev), `ip link show${dev ? ` dev ${dev}` : ''}`).filter((m) => m.type === RTM_NEWLINK).map((m) => decodeLink(m.body))
   } catch (err) {
-    if (dev && err instanceof NetlinkError && err.errno === 'ENODEV') return []
+    if (dev && err instanceof NetlinkError && err.reason === 'no-device') return []
     throw err
   }
   const names = new Map(decoded.map((l) => [l.ifindex, l.ifname]))

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import type { BackendName, FirewallBackend } from '../../src/firewall/backend.ts'
 import { createFirewall } from '../../src/firewall/select.ts'
-import { masqNftComment } from '../../src/firewall/nft-masq.ts'
+import { nftOwnerComment } from '../../src/firewall/nft-owner.ts'
 import { ownerChain } from '../../src/firewall/nft-portmap.ts'
 import { silentLogger } from '../../src/plugin/log.ts'
 import { NetnsPool, type TestNetns } from '../support/netns.ts'
@@ -152,8 +152,8 @@ describe('removal of what the reference plugins made', () => {
       `add rule ${t} postrouting ip daddr == 224.0.0.0/4 return`,
       `add rule ${t} postrouting ip6 daddr == ff00::/8 return`,
       `add rule ${t} postrouting goto masq_checks`,
-      `add rule ${t} masq_checks ip saddr == 10.0.1.5 ip daddr != 10.0.1.0/24 masquerade comment "${masqNftComment(ref1)}"`,
-      `add rule ${t} masq_checks ip saddr == 10.0.1.6 ip daddr != 10.0.1.0/24 masquerade comment "${masqNftComment(ref2)}"`,
+      `add rule ${t} masq_checks ip saddr == 10.0.1.5 ip daddr != 10.0.1.0/24 masquerade comment "${nftOwnerComment(ref1)}"`,
+      `add rule ${t} masq_checks ip saddr == 10.0.1.6 ip daddr != 10.0.1.0/24 masquerade comment "${nftOwnerComment(ref2)}"`,
     ].join('\n')
     await ns.exec('nft', ['-f', '-'], { input: `${seed}\n` })
     await backend.remove('masquerade', ref1)

@@ -107,7 +107,7 @@ describe('rtnetlink ip port', () => {
     expect(nl.failure(gone)).toEqual({ index: 0, exists: false, noDevice: true })
     const missingNs = await nl.batch([{ op: 'link-del', name: 'x' }], { netns: '/run/netns/tscni-no-such-ns' }).catch((e: unknown) => e)
     expect(missingNs).toBeInstanceOf(SystemError)
-    expect(missingNs).toMatchObject({ errno: 'ENOENT' })
+    expect(missingNs).toMatchObject({ reason: 'not-found' })
   })
 
   it('writes container sysctls inside the container namespace; a required one that cannot be written stops the batch', async () => {
@@ -119,7 +119,7 @@ describe('rtnetlink ip port', () => {
     expect(String((await ctr.exec('cat', ['/proc/sys/net/ipv4/conf/lo/arp_notify'])).stdout).trim()).toBe('1')
     expect(String((await host.exec('cat', ['/proc/sys/net/ipv4/conf/lo/arp_notify'])).stdout).trim()).toBe(before)
     const err = await nl.batch([{ op: 'bridge-add', name: 'br5' }], { netns: ctr.path, sysctls: [{ key: 'net/ipv4/conf/nope/x', value: '1' }] }).catch((e: unknown) => e)
-    expect(err).toMatchObject({ errno: 'ENOENT', message: expect.stringContaining('cannot write 1 to /proc/sys/net/ipv4/conf/nope/x') })
+    expect(err).toMatchObject({ reason: 'not-found', message: expect.stringContaining('cannot write 1 to /proc/sys/net/ipv4/conf/nope/x') })
     expect(await nl.links({ dev: 'br5', netns: ctr.path })).toEqual([])
   })
 })

@@ -5,7 +5,7 @@ import { chmodSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { loadConfList } from './cni-runtime.ts'
-import { normaliseSave } from './firewall-fixtures.ts'
+import { normaliseListing } from './firewall-fixtures.ts'
 import type { TestNetns } from './netns.ts'
 import { binDir, runPlugin, type PluginReply } from './run-plugin.ts'
 
@@ -77,7 +77,7 @@ export async function firewallText(ns: TestNetns): Promise<string> {
     ns.exec('ip6tables-save', ['-t', 'nat'], { reject: false }),
     ns.exec('nft', ['list', 'ruleset'], { reject: false }),
   ])
-  return parts.map((p) => normaliseSave(String(p.stdout))).join('\n')
+  return parts.map((p) => normaliseListing(String(p.stdout))).join('\n')
 }
 
 /** Pings `addr` from `ns`, a few tries (the first packet may race the bridge port coming up); true on a reply. */

@@ -30,12 +30,23 @@ export function masqIntent(o: Owner, n = 2): MasqIntent {
 /** The nat tables of both families as iptables-save prints them, without the timestamp comments. */
 export async function iptablesDump(ns: TestNetns): Promise<string> {
   const [v4, v6] = await Promise.all([ns.exec('iptables-save', ['-t', 'nat']), ns.exec('ip6tables-save', ['-t', 'nat'])])
-  return normaliseSave(`${String(v4.stdout)}\n${String(v6.stdout)}`)
+  return normaliseListing(`${String(v4.stdout)}\n${String(v6.stdout)}`)
 }
 
-/** iptables-save text without what changes by itself: the time-stamped comments and the chain packet counters. */
-export function normaliseSave(text: string): string {
-  return text.split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/ \[\d+:\d+\]$/, ' [0:0]')).join('\n')
+/**
+ * A firewall listing (iptables-save, ip6tables-save or `nft list ruleset`) without what changes by itself as
+ * packets flow: iptables-save's time-stamped comments, its `[packets:bytes]` counters (chains, and rules with -c),
+ * and nft's `counter packets N bytes M` statements. Comparing two listings after normalising shows rule changes only.
+ */
+export function normaliseListing(text: string): string {
+  return text
+    .split('\n')
+    .filter((l) => !l.startsWith('#'))
+    .map((l) => l
+      .replace(/ \[\d+:\d+\]$/, ' [0:0]')
+      .replace(/^\[\d+:\d+\] /, '[0:0] ')
+      .replace(/\bcounter packets \d+ bytes \d+/g, 'counter packets 0 bytes 0'))
+    .join('\n')
 }
 
 /** `nft -j list ruleset` as text (handles included, so a rewrite shows up as a difference). */

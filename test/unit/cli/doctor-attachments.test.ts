@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { doctorChecks, exitCodeOf, type Check, type DoctorFacts } from '../../../src/cli/doctor-checks.ts'
-import { masqNftComment } from '../../../src/firewall/nft-masq.ts'
+import { nftOwnerComment } from '../../../src/firewall/nft-owner.ts'
 import { entry, healthy, network } from './doctor-helpers.ts'
 
 const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/firewall/${name}`, import.meta.url), 'utf8')
@@ -124,7 +124,7 @@ describe('stale firewall rules', () => {
   })
 
   it('names a stale nftables owner cut from its comment by its hashes', () => {
-    const comment = masqNftComment({ network: 'a-network-with-a-rather-long-name', containerId: 'f'.repeat(64), ifname: 'eth0' })
+    const comment = nftOwnerComment({ network: 'a-network-with-a-rather-long-name', containerId: 'f'.repeat(64), ifname: 'eth0' })
     const text = JSON.stringify({ nftables: [{ rule: { family: 'inet', table: 'tscni_hostport', chain: 'hostports-1', handle: 3, comment, expr: [] } }] })
     const [stale] = checksOf(healthy({ listings: { iptables: { text: '' }, ip6tables: { text: '' }, nftables: { text } } }), 'stale rules')
     expect(stale!.detail).toMatch(/^nftables port mapping rules \(1\) of network a-network-with-a-rather-long-name container f+ ifname eth0/)

@@ -4,7 +4,7 @@ import { parseCidr } from '../../../src/plugin/addr.ts'
 import { shortHash } from '../../../src/plugin/ids.ts'
 import { EMPTY_LISTING, jumpTarget, parseNftList } from '../../../src/firewall/nft-json.ts'
 import {
-  masqNftComment, masqNftRule, missingNftMasq, renderNftMasqEnsure, renderNftMasqGc, renderNftMasqRemove,
+  masqNftRule, missingNftMasq, renderNftMasqEnsure, renderNftMasqGc, renderNftMasqRemove,
 } from '../../../src/firewall/nft-masq.ts'
 import {
   missingPortmap, ownerChain, ownerChainMatches, renderOwner, renderRemoveChains, renderSetup, staleOwnerChains,
@@ -18,15 +18,7 @@ const masq = sampleMasq
 const hostports = parseNftList(fixture('nft-hostport-list.json'))
 const masqList = parseNftList(fixture('nft-masq-list.json'))
 
-describe('reference masquerade naming', () => {
-  it.each([['unit-test', '6fd94d501e58f0aa'], ['eth0:one', '287fc69eff0574a2'], ['alternate', '82783ef24bdc7036'], ['net1:three', 'acb19d111858e348']])(
-    'H(%s) = %s', (text, hash) => expect(shortHash(text)).toBe(hash))
-  it('comment: hashes, then names without double quotes, cut to 128', () => {
-    expect(masqNftComment({ network: 'unit-test', containerId: 'one', ifname: 'eth0' }))
-      .toBe('6fd94d501e58f0aa-287fc69eff0574a2, net: unit-test, if: eth0, id: one')
-    expect(masqNftComment({ network: 'a"b', containerId: 'x'.repeat(200), ifname: 'eth0' })).toHaveLength(128)
-    expect(masqNftComment({ network: 'a"b', containerId: 'c', ifname: 'eth0' })).toContain('net: ab,')
-  })
+describe('reference masquerade rules', () => {
   it('rule per address: saddr is the address, daddr the subnet', () => {
     expect(masqNftRule(parseCidr('10.1.2.5/24')!)).toBe('ip saddr 10.1.2.5 ip daddr != 10.1.2.0/24 masquerade')
     expect(masqNftRule(parseCidr('2001:db8::5/64')!)).toBe('ip6 saddr 2001:db8::5 ip6 daddr != 2001:db8::/64 masquerade')

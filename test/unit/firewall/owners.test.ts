@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { dnatComment, masqComment } from '../../../src/firewall/iptables-rules.ts'
-import { masqNftComment } from '../../../src/firewall/nft-masq.ts'
+import { nftOwnerComment } from '../../../src/firewall/nft-owner.ts'
 import { iptablesOwners, nftOwners, ownedBy, parseIptablesComment } from '../../../src/firewall/owners.ts'
 
 const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/firewall/${name}`, import.meta.url), 'utf8')
@@ -84,14 +84,14 @@ describe('nftOwners', () => {
   })
 
   it('skips rules of other tables, rules without comments and tscni\'s own rule tags', () => {
-    const c = masqNftComment({ network: 'n', containerId: 'c', ifname: 'eth0' })
+    const c = nftOwnerComment({ network: 'n', containerId: 'c', ifname: 'eth0' })
     expect(nftOwners(ruleset([['filter', c], ['cni_plugins_masquerade', undefined], ['tscni_hostport', 'tscni:1b2a5a480483'], ['tscni_hostport', 'tscni-dispatch']]))).toEqual([])
     expect(nftOwners('{"nftables": []}')).toEqual([])
   })
 
   it('keeps the hashes of a comment cut to 128 characters', () => {
     const long = { network: 'k8s-pod-network-with-a-long-name', containerId: K8S_ID, ifname: 'eth0' }
-    const comment = masqNftComment(long)
+    const comment = nftOwnerComment(long)
     expect(comment.length).toBe(128)
     const [owner] = nftOwners(ruleset([['cni_plugins_masquerade', comment]]))
     expect(owner).toMatchObject({ kind: 'masquerade', network: long.network, ifname: 'eth0' })
@@ -100,7 +100,7 @@ describe('nftOwners', () => {
   })
 
   it('rejects output that is not an nft listing', () => {
-    expect(() => nftOwners('{"tables": 1}')).toThrow()
+    expect(() => nftOwners('{"tables": 1}')).toThrow('cannot parse nft -j output')
   })
 })
 

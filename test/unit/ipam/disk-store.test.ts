@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { DiskStore, networkDir } from '../../../src/ipam/disk-store.ts'
 import { formatIp, parseIp } from '../../../src/plugin/addr.ts'
+import { normalizeError } from '../../../src/plugin/errors.ts'
 import type { Locker } from '../../../src/system/index.ts'
 import { SystemError } from '../../../src/system/index.ts'
 
@@ -86,10 +87,13 @@ describe('DiskStore', () => {
     expect(locker.released).toBe(1)
   })
 
-  it('a lock timeout becomes code 11 (try again later)', async () => {
-    const timeout = new SystemError({ cmd: 'flock', args: [], exitCode: 1, timedOut: true })
+  it('a lock timeout becomes code 11 (try again later) through the one path, normalizeError', async () => {
+    // What system/lock.ts throws when flock's wait runs out.
+    const timeout = new SystemError({ cmd: 'flock', args: [], exitCode: 1, reason: 'again', message: 'timed out after 50 ms waiting for the lock /x/lock' })
     const store = new DiskStore({ dataDir, network: 'net1' }, recordingLocker(timeout), 50)
-    await expect(store.lock()).rejects.toMatchObject({ code: 11, message: expect.stringContaining('timed out after 50 ms') })
+    const err = await store.lock().then(() => undefined, (e: unknown) => e)
+    expect(err).toBe(timeout)
+    expect(normalizeError(err)).toMatchObject({ code: 11, message: 'timed out after 50 ms waiting for the lock /x/lock' })
   })
 
   it('exists() is false until the directory is created, and nothing is created by asking', () => {

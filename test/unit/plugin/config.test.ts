@@ -1,6 +1,6 @@
 import * as z from 'zod/mini'
 import { describe, expect, it } from 'vitest'
-import { canonicalKeys, decodeNetConf, parseConfigPart } from '../../../src/plugin/config.ts'
+import { decodeNetConf, parseConfigPart } from '../../../src/plugin/config.ts'
 import { errorOf } from '../../support/errors.ts'
 import type { Verb } from '../../../src/plugin/env.ts'
 
@@ -76,14 +76,5 @@ describe('parseConfigPart', () => {
 
   it('says "missing" for a required field that is absent', () => {
     expect(errorOf(() => parseConfigPart(schema, { nested: {} }, '')).message).toMatch(/^invalid nested\.port: .*\(missing\)$/)
-  })
-})
-
-describe('canonicalKeys', () => {
-  it('copies case-insensitive matches under the canonical name, as Go decoding accepts them', () => {
-    expect(canonicalKeys({ IPAM: { type: 'x' }, RuntimeConfig: { mac: 'm' } }, ['ipam', 'runtimeConfig'])).toMatchObject({ ipam: { type: 'x' }, runtimeConfig: { mac: 'm' } })
-  })
-  it('prefers the canonical spelling when both exist', () => {
-    expect(canonicalKeys({ ipam: 1, IPAM: 2 }, ['ipam']).ipam).toBe(1)
   })
 })

@@ -91,15 +91,8 @@ describe('CNI_ARGS', () => {
   it('parses pairs in order and looks keys up case-sensitively', () => {
     const args = parseCniArgs('IgnoreUnknown=1;K8S_POD_NAME=web;IP=10.1.2.3')
     expect(args.pairs).toEqual([['IgnoreUnknown', '1'], ['K8S_POD_NAME', 'web'], ['IP', '10.1.2.3']])
-    expect(args.ignoreUnknown).toBe(true)
     expect(args.get('IP')).toBe('10.1.2.3')
     expect(args.get('ip')).toBeUndefined()
-  })
-  it.each(['true', 'True', '1'])('IgnoreUnknown=%s is true', (v) => {
-    expect(parseCniArgs(`IgnoreUnknown=${v}`).ignoreUnknown).toBe(true)
-  })
-  it.each(['0', 'false', 'False'])('IgnoreUnknown=%s is false', (v) => {
-    expect(parseCniArgs(`IgnoreUnknown=${v}`).ignoreUnknown).toBe(false)
   })
   it.each(['A', 'A=b=c', '=x=y'])('rejects the pair %j with code 4 naming it', (pair) => {
     expect(errorOf(() => parseCniArgs(pair))).toMatchObject({ code: 4, message: `CNI_ARGS: invalid pair "${pair}"` })

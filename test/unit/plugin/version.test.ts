@@ -67,15 +67,15 @@ describe('decodeResult', () => {
   })
 
   it.each([
-    [{ ips: [{ address: '10.0.0.300/24' }] }, 'result.ips[0].address'],
-    [{ ips: [{ address: '10.0.0.3' }] }, 'result.ips[0].address'],
-    [{ ips: [{}] }, 'result.ips[0].address is missing'],
-    [{ interfaces: [{ mac: 'x' }] }, 'result.interfaces[0].name is missing'],
-    [{ routes: 'x' }, 'result.routes must be a list'],
-    [{ ips: [{ address: '10.0.0.3/24', interface: 'two' }] }, 'result.ips[0].interface must be an integer'],
-    [{ ips: [{ address: '10.0.0.3/24', gateway: '10.0.0.1\nlink del eth0' }] }, 'result.ips[0].gateway'],
-    [{ routes: [{ dst: '0.0.0.0/0', gw: '10.0.0.1 dev lo' }] }, 'result.routes[0].gw'],
-    [{ routes: [{ dst: 'default' }] }, 'result.routes[0].dst'],
+    [{ ips: [{ address: '10.0.0.300/24' }] }, 'result.ips.0.address'],
+    [{ ips: [{ address: '10.0.0.3' }] }, 'result.ips.0.address'],
+    [{ ips: [{}] }, 'invalid result.ips.0.address: expected a string (missing)'],
+    [{ interfaces: [{ mac: 'x' }] }, 'invalid result.interfaces.0.name: expected a string (missing)'],
+    [{ routes: 'x' }, 'invalid result.routes: expected a list (got "x")'],
+    [{ ips: [{ address: '10.0.0.3/24', interface: 'two' }] }, 'invalid result.ips.0.interface: expected an integer (got "two")'],
+    [{ ips: [{ address: '10.0.0.3/24', gateway: '10.0.0.1\nlink del eth0' }] }, 'result.ips.0.gateway'],
+    [{ routes: [{ dst: '0.0.0.0/0', gw: '10.0.0.1 dev lo' }] }, 'result.routes.0.gw'],
+    [{ routes: [{ dst: 'default' }] }, 'result.routes.0.dst'],
   ])('rejects %j with code 6 naming the field', (raw, text) => {
     const err = errorOf(() => decodeResult({ cniVersion: '1.0.0', ...raw }, '1.0.0'))
     expect(err.code).toBe(6)
@@ -89,7 +89,7 @@ describe('decodeResult', () => {
 
 describe('versions', () => {
   it('VERSION replies with all seven versions', () => {
-    expect(versionReply(undefined)).toEqual({ cniVersion: '1.1.0', supportedVersions: ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] })
+    expect(versionReply()).toEqual({ cniVersion: '1.1.0', supportedVersions: ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] })
   })
   it('compares numerically, not as text', () => {
     expect(compareVersions('0.10.0', '0.4.0')).toBeGreaterThan(0)

@@ -72,21 +72,22 @@ describe('createLocker with the addon', () => {
     await held.release() // a second release is harmless
   })
 
-  it('times out with a SystemError marked timedOut and carrying the errno', async () => {
+  it('gives up at the timeout with reason again (CNI code 11 upstream), not as a killed command', async () => {
     const locker = createLocker(noExec, () => fakeAddon(busy))
     const started = performance.now()
     const err = await locker.acquire(join(tmp(), 'lock'), 60).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(SystemError)
-    expect(err).toMatchObject({ timedOut: true, errno: 'EAGAIN', message: expect.stringMatching(/timed out after 60 ms waiting for lock .*lock$/) })
+    expect(err).toMatchObject({ reason: 'again', timedOut: false, message: expect.stringMatching(/timed out after 60 ms waiting for the lock .*lock$/) })
     expect(performance.now() - started).toBeGreaterThanOrEqual(55)
   })
 
-  it('fails at once on another errno, not as a timeout', async () => {
+  it('fails at once on another errno', async () => {
     const locker = createLocker(noExec, () => fakeAddon(() => {
       throw Object.assign(new Error('flock: Bad file descriptor'), { code: 'EBADF', errno: -9 })
     }))
     const err = await locker.acquire(join(tmp(), 'lock'), 5000).catch((e: unknown) => e)
-    expect(err).toMatchObject({ timedOut: false, errno: 'EBADF', message: expect.stringContaining('cannot lock') })
+    expect(err).toMatchObject({ reason: 'other', message: expect.stringContaining('cannot lock') })
+    expect((err as Error).message).toContain('Bad file descriptor')
   })
 
   it('uses flock(1) when the addon cannot be loaded', async () => {

@@ -1,8 +1,11 @@
 // The MAC spoof check (`macspoofchk`): nftables bridge-family rules that let only the container's MAC in from the
 // host veth, with the reference's table, chain and comment names so either implementation can remove the other's.
-import type { System } from '../system/index.ts'
+// Its changes run under the firewall lock, like the backends', so two verbs never delete by the same handle.
 import { CniError, ErrorCode } from '../plugin/errors.ts'
-import type { SpoofCheck } from './plan.ts'
+import type { System } from '../system/index.ts'
+import { locked, nodeLock } from './lock.ts'
+import type { SpoofCheck } from './model.ts'
+import { EMPTY_LISTING, parseNftList, type NftListing } from './nft-json.ts'
 
 const TABLE = 'bridge nat'
 
@@ -33,36 +36,32 @@ export function renderSpoofSetup(sc: SpoofCheck): string {
 }
 
 /**
- * The nft script removing the check of `refId`, given `nft -j list table bridge nat` output: the PREROUTING rules
- * carrying its comment (by handle) and its two chains, only what exists. Empty when nothing is there.
+ * The nft script removing the check of `refId`, given the listing of table bridge nat: the PREROUTING rules carrying
+ * its comment (by handle) and its two chains, only what exists. Empty when nothing is there.
  */
-export function renderSpoofTeardown(refId: string, tableJson: string | undefined): string {
-  if (!tableJson) return ''
+export function renderSpoofTeardown(refId: string, table: NftListing): string {
   const chain = chainOf(refId)
-  let items: unknown[] = []
-  try {
-    items = ((JSON.parse(tableJson) as { nftables?: unknown[] }).nftables ?? [])
-  } catch {
-    throw new CniError(ErrorCode.Internal, 'nft -j list table bridge nat printed something that is not JSON')
-  }
-  const lines: string[] = []
-  const chains = new Set<string>()
-  for (const item of items as Array<Record<string, Record<string, unknown>>>) {
-    if (item.chain && typeof item.chain.name === 'string') chains.add(item.chain.name)
-    const rule = item.rule
-    if (rule && rule.chain === 'PREROUTING' && rule.comment === commentOf(refId)) lines.push(`delete rule ${TABLE} PREROUTING handle ${String(rule.handle)}`)
-  }
-  for (const name of [chain, `${chain}-mac`]) if (chains.has(name)) lines.push(`delete chain ${TABLE} ${name}`)
+  const lines = table.rules
+    .filter((rule) => rule.chain === 'PREROUTING' && rule.comment === commentOf(refId))
+    .map((rule) => `delete rule ${TABLE} PREROUTING handle ${rule.handle}`)
+  for (const name of [chain, `${chain}-mac`]) if (table.chains.has(name)) lines.push(`delete chain ${TABLE} ${name}`)
   return lines.length ? `${lines.join('\n')}\n` : ''
 }
 
+/** What installing and removing the check touch. */
+export type SpoofCheckSystem = Pick<System, 'netfilter' | 'locker'>
+
 /** Installs the check. */
-export async function setupSpoofCheck(sys: System, sc: SpoofCheck): Promise<void> {
-  await sys.netfilter.nftApply(renderSpoofSetup(sc))
+export async function setupSpoofCheck(sys: SpoofCheckSystem, sc: SpoofCheck): Promise<void> {
+  const script = renderSpoofSetup(sc)
+  await locked(nodeLock(sys.locker), () => sys.netfilter.nftApply(script))
 }
 
 /** Removes the check of `refId`; nothing to do when the table or its objects are gone. */
-export async function teardownSpoofCheck(sys: System, refId: string): Promise<void> {
-  const script = renderSpoofTeardown(refId, await sys.netfilter.nftList(['table', 'bridge', 'nat']))
-  if (script) await sys.netfilter.nftApply(script)
+export async function teardownSpoofCheck(sys: SpoofCheckSystem, refId: string): Promise<void> {
+  await locked(nodeLock(sys.locker), async () => {
+    const json = await sys.netfilter.nftList(['table', 'bridge', 'nat'])
+    const script = renderSpoofTeardown(refId, json === undefined ? EMPTY_LISTING : parseNftList(json))
+    if (script) await sys.netfilter.nftApply(script)
+  })
 }
