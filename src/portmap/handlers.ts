@@ -59,7 +59,7 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
       }
       const owner = ownerOf(ctx)
       const errors: string[] = []
-      for (const backend of await deps.firewall(ctx.sys, ctx.log).usable()) {
+      for (const backend of deps.firewall(ctx.sys, ctx.log).removable()) {
         await ctx.trace.step(`${backend.name} remove`, () => backend.remove('portmap', owner)).catch((err: unknown) => errors.push(`${backend.name}: ${normalizeError(err).message}`))
       }
       // DEL does not know the addresses: flush both families.

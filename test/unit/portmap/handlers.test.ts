@@ -33,6 +33,8 @@ function fakeFirewall(log: FwLog, opts: { probe?: BackendProbe; failEnsure?: boo
   return {
     select: async (configured) => { log.calls.push(`select:${configured ?? 'auto'}`); return backend(configured ?? 'iptables') },
     usable: async () => [...(probe.iptables ? [backend('iptables')] : []), ...(probe.nftables ? [backend('nftables')] : [])],
+    // The real one returns both and skips an unusable one after a failed removal: the same effect.
+    removable: () => [...(probe.iptables ? [backend('iptables')] : []), ...(probe.nftables ? [backend('nftables')] : [])],
     probe: async () => probe,
   }
 }
