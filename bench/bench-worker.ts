@@ -15,7 +15,7 @@ interface Att { id: string; netns: string; ifname: string }
 type Probe = 'none' | 'rss' | 'children'
 
 export type Command =
-  | { op: 'setup'; conf: ConfList; binDir: string; caps?: Record<string, unknown> }
+  | { op: 'setup'; conf: ConfList; binDir: string; caps?: Record<string, unknown>; env?: Record<string, string> }
   | { op: 'add' | 'del'; probe?: Probe }
   | { op: 'fill'; total: number; deadlineMs: number }
   | { op: 'concurrent'; n: number }
@@ -25,6 +25,7 @@ export type Command =
 let conf: ConfList
 let binDir = ''
 let caps: Record<string, unknown> | undefined
+let extraEnv: Record<string, string> = {}
 const cache = new Map<string, unknown>()
 const containers: string[] = []
 let counter = 0
@@ -53,7 +54,7 @@ interface CallStats { ms: number; rssKiB: number; children: number }
 
 function call(verb: string, plugin: Plugin, att: Att, stdin: string, probe: Probe): Promise<{ stdout: string } & CallStats> {
   const file = join(binDir, plugin.type)
-  const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: verb, CNI_CONTAINERID: att.id, CNI_NETNS: att.netns, CNI_IFNAME: att.ifname, CNI_ARGS: '', CNI_PATH: binDir }
+  const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: verb, CNI_CONTAINERID: att.id, CNI_NETNS: att.netns, CNI_IFNAME: att.ifname, CNI_ARGS: '', CNI_PATH: binDir, ...extraEnv }
   const out = join(scratch, `probe-${counter++}`)
   const [cmd, args] = probe === 'rss' ? ['/usr/bin/time', ['-f', '%M', '-o', out, file]]
     : probe === 'children' ? ['strace', ['-f', '-qq', '-e', 'trace=execve', '-e', 'signal=none', '-o', out, file]]
@@ -122,6 +123,7 @@ async function handle(cmd: Command): Promise<unknown> {
       conf = cmd.conf
       binDir = cmd.binDir
       caps = cmd.caps
+      extraEnv = cmd.env ?? {}
       return {}
     case 'add': {
       pending = { id: `bench-${counter++}`, netns: newNetns(), ifname: 'eth0' }

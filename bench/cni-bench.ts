@@ -4,7 +4,8 @@
 // Run with `npm run bench` (root). Traffic-free: only plugin calls, all inside namespaces this script creates.
 // Env: BENCH_SAMPLES (default 21), BENCH_WARMUP (2), BENCH_SCALE ("0,100,500": attachments present for the scale
 // rows), BENCH_FILL_DEADLINE_S (120: the most time one implementation may spend filling), BENCH_ONLY (row filter),
-// BENCH_TSCNI (the executable, default dist/tscni), BENCH_REFERENCE_DIR (default /usr/lib/cni).
+// BENCH_TSCNI (the executable, default dist/tscni), BENCH_REFERENCE_DIR (default /usr/lib/cni), BENCH_TSCNI_ENV
+// (extra environment for tscni's calls, e.g. "TSCNI_NETLINK=1").
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { cpus, release, tmpdir } from 'node:os'
@@ -15,6 +16,7 @@ import type { Command } from './bench-worker.ts'
 const REFERENCE_DIR = process.env.BENCH_REFERENCE_DIR ?? '/usr/lib/cni'
 const TSCNI = resolve(process.env.BENCH_TSCNI ?? 'dist/tscni')
 const REFERENCE_IS_TSCNI = existsSync(join(REFERENCE_DIR, 'tscni'))
+const TSCNI_ENV = Object.fromEntries((process.env.BENCH_TSCNI_ENV ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
 const SAMPLES = Math.max(1, Number(process.env.BENCH_SAMPLES ?? 21))
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2)
 const SCALE = (process.env.BENCH_SCALE ?? '0,100,500').split(',').map(Number)
@@ -84,7 +86,7 @@ class Worker {
       for (const w of this.waiting.values()) w.reject(new Error(`${impl} worker exited`))
       this.waiting.clear()
     })
-    void this.send({ op: 'setup', conf: { cniVersion: '1.0.0', name: 'benchnet', plugins: scenario.plugins(this.dataDir, REFERENCE_IS_TSCNI ? 'tscni' : impl) }, binDir, caps: scenario.caps })
+    void this.send({ op: 'setup', conf: { cniVersion: '1.0.0', name: 'benchnet', plugins: scenario.plugins(this.dataDir, REFERENCE_IS_TSCNI ? 'tscni' : impl) }, binDir, caps: scenario.caps, ...(impl === 'tscni' ? { env: TSCNI_ENV } : {}) })
   }
 
   send<T = any>(cmd: Command): Promise<T> {
@@ -278,7 +280,7 @@ async function main(): Promise<void> {
   const pinnedNode = resolve('node_modules/.bin/node')
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
   console.log(`tscni ${TSCNI} vs reference ${REFERENCE_DIR}; ${cpus().length} x ${cpus()[0]?.model ?? '?'}; kernel ${release()}; load ${load}`)
-  console.log('ms unless noted; ratio = tscni / reference (below 1: tscni faster)')
+  console.log(`ms unless noted; ratio = tscni / reference (below 1: tscni faster)${Object.keys(TSCNI_ENV).length ? `; tscni env: ${process.env.BENCH_TSCNI_ENV}` : ''}`)
   try {
     if (wanted('floors')) await floors(binDir, pinnedNode)
     await sideBySide(binDir)
