@@ -58,6 +58,9 @@ try {
 // The blob only works inside the same Node binary that produced it: process.execPath is the pinned Node 24.
 rmSync('dist/tscni', { force: true })
 copyFileSync(process.execPath, 'dist/tscni')
+// The Node binary carries ~18 MB of symbols nothing at run time reads (binutils' strip; before the blob goes in).
+// TSCNI_STRIP=0 keeps them, for a debugger or a comparison.
+if (process.env.TSCNI_STRIP !== '0') execFileSync('strip', ['--strip-unneeded', 'dist/tscni'], { stdio: 'inherit' })
 try {
   // postject warns about ELF note sections it does not parse; harmless, so shown only when injection fails.
   execFileSync(process.execPath, ['node_modules/postject/dist/cli.js', 'dist/tscni', 'NODE_SEA_BLOB', 'dist/sea/prep.blob',
