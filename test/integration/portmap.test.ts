@@ -65,6 +65,18 @@ describe.each(BACKENDS)('portmap with %s', (backend) => {
     expect(got).toEqual(want)
   })
 
+  it('serves a host port sent with go-cni\'s Go field names (HostPort, ContainerPort, Protocol, HostIP), as containerd\'s CRI sends it', async () => {
+    const cni = new CniRuntime(portmapNetwork(backend, dataDir), { binDir: bin, hostNetns: host.name })
+    const c = await pool.create('tscni-c')
+    const goCni = { containerId: 'pm-go', netns: c.path, ifname: 'eth0', capabilityArgs: { portMappings: [{ HostPort: 8085, ContainerPort: 80, Protocol: 'tcp', HostIP: '' }] } }
+    const r = await cni.add(goCni)
+    serve(c, 'pm-go')
+    expect(await tcpGet(host, gateways(r).v4, 8085, 10)).toBe('tcp-pm-go')
+    expect(await tcpGet(host, '127.0.0.1', 8085, 10)).toBe('tcp-pm-go')
+    await cni.del(goCni)
+    expect(await tcpGet(host, gateways(r).v4, 8085, 2), 'nothing answers once DEL removed the mapping').toBe('')
+  })
+
   it.each(['IPv4', 'IPv6'] as const)('%s: a udp host port moved to a new container reaches it (stale conntrack entries are flushed)', async (family) => {
     const cni = new CniRuntime(portmapNetwork(backend, dataDir), { binDir: bin, hostNetns: host.name })
     const [c1, c2] = [await pool.create('tscni-c'), await pool.create('tscni-c')]
