@@ -161,6 +161,12 @@ async function probes(w: Worker): Promise<{ addRss: number; delRss: number; addC
   return { addRss, delRss, addChildren, delChildren }
 }
 
+/** CPU time (user + system) of every waited-for child of this process so far, in ms (10 ms clock ticks). */
+function childCpuMs(): number {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[13]) + Number(fields[14])) * 10
+}
+
 async function timeProcess(file: string, args: string[], env: Record<string, string>): Promise<number> {
   const started = performance.now()
   await new Promise<void>((res, rej) => {
@@ -176,14 +182,24 @@ async function floors(binDir: string, pinnedNode: string): Promise<void> {
   const ours: number[] = []
   const ref: number[] = []
   const node: number[] = []
+  const cpu = { ours: 0, ref: 0, node: 0 }
+  const timed = async (file: string, args: string[], env: Record<string, string>, key: keyof typeof cpu): Promise<number> => {
+    const before = childCpuMs()
+    const ms = await timeProcess(file, args, env)
+    cpu[key] += childCpuMs() - before
+    return ms
+  }
   for (let i = 0; i < WARMUP + SAMPLES; i++) {
-    const a = await timeProcess(join(binDir, 'bridge'), [], { CNI_COMMAND: 'VERSION' })
-    const b = await timeProcess(join(REFERENCE_DIR, 'bridge'), [], { CNI_COMMAND: 'VERSION' })
-    const c = await timeProcess(pinnedNode, ['-e', '0'], {})
+    const a = await timed(join(binDir, 'bridge'), [], { CNI_COMMAND: 'VERSION' }, 'ours')
+    const b = await timed(join(REFERENCE_DIR, 'bridge'), [], { CNI_COMMAND: 'VERSION' }, 'ref')
+    const c = await timed(pinnedNode, ['-e', '0'], {}, 'node')
     if (i >= WARMUP) { ours.push(a); ref.push(b); node.push(c) }
   }
+  const n = WARMUP + SAMPLES
   row('VERSION (process start-up)', median(ours), median(ref))
+  row('VERSION CPU (user+sys)', cpu.ours / n, cpu.ref / n, 'ms', 'mean of 10 ms ticks')
   row('node -e 0 (Node 24, the embedded runtime)', median(node), median(ref), 'ms', 'vs reference VERSION')
+  row('node -e 0 CPU (user+sys)', cpu.node / n, cpu.ref / n, 'ms', 'vs reference VERSION CPU')
   const w = new Worker('tscni', binDir, SCENARIOS[0]!)
   const add: number[] = []
   const del: number[] = []
