@@ -19,12 +19,13 @@ export function trainCodeCache(dir, nodePath) {
   const full = process.getuid?.() === 0 && spawnSync('ip', ['-V']).status === 0
   const host = `tscni-train-h-${process.pid}`
   const ctr = `tscni-train-c-${process.pid}`
-  const run = (verb, role, conf, extraEnv = {}) => {
+  const runVerb = (verb, role, conf, extraEnv = {}) => {
     const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TSCNI_TRAIN_DIR: dir, CNI_COMMAND: verb, CNI_CONTAINERID: 'train1', CNI_NETNS: `/run/netns/${ctr}`, CNI_IFNAME: 'eth0', CNI_PATH: bin, ...extraEnv }
     const argv = full ? ['netns', 'exec', host, nodePath, join(bin, role)] : [join(bin, role)]
     const res = spawnSync(full ? 'ip' : nodePath, argv, { env, input: conf === undefined ? '' : JSON.stringify(conf), encoding: 'utf8' })
     return res.status === 0 && res.stdout ? JSON.parse(res.stdout) : undefined
   }
+  const run = (verb, role, conf) => runVerb(verb, role, conf)
   try {
     run('VERSION', 'bridge')
     // Failing verbs (config and environment errors) are pure: they train the error paths anywhere.
@@ -32,10 +33,26 @@ export function trainCodeCache(dir, nodePath) {
     run('ADD', 'portmap', { cniVersion: '1.0.0', name: 'trainnet', type: 'portmap', runtimeConfig: { portMappings: [{ hostPort: 1, containerPort: 1, protocol: 'tcp' }] } })
     run('DEL', 'bridge', { cniVersion: '9.9.9', name: 'trainnet', type: 'bridge' })
     if (!full) return 'partial (not root: error paths and VERSION only)'
+    try {
+      trainInNamespaces()
+    } catch (err) {
+      // A machine where namespaces or the firewall tools do not work still gets an executable, just a slower one.
+      return `partial (the verbs could not run in namespaces: ${err.message.split('\n')[0]})`
+    }
+    return 'full (every verb of every role, both firewall backends, tools and netlink)'
+  } finally {
+    if (full) for (const ns of [ctr, host]) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' })
+    rmSync(bin, { recursive: true, force: true })
+    rmSync(data, { recursive: true, force: true })
+  }
+
+  function trainInNamespaces() {
     execFileSync('ip', ['netns', 'add', host])
     execFileSync('ip', ['-n', host, 'link', 'set', 'lo', 'up'])
     execFileSync('ip', ['netns', 'add', ctr])
-    for (const backend of ['iptables', 'nftables']) {
+    // Both firewall backends over the tools, then the in-process netlink path (TSCNI_NETLINK=1) once.
+    for (const [backend, env] of [['iptables', {}], ['nftables', {}], ['iptables', { TSCNI_NETLINK: '1' }]]) {
+      const run = (verb, role, conf) => runVerb(verb, role, conf, env)
       const bridge = {
         cniVersion: '1.0.0', name: 'trainnet', type: 'bridge', bridge: 'train0', isGateway: true, ipMasq: true, ipMasqBackend: backend,
         ipam: { type: 'host-local', dataDir: data, ranges: [[{ subnet: '10.88.0.0/16' }], [{ subnet: 'fd88::/64' }]], routes: [{ dst: '0.0.0.0/0' }, { dst: '::/0' }] },
@@ -57,10 +74,5 @@ export function trainCodeCache(dir, nodePath) {
       run('STATUS', 'bridge', bridge)
       run('STATUS', 'portmap', portmap)
     }
-    return 'full (every verb of every role, both firewall backends)'
-  } finally {
-    if (full) for (const ns of [ctr, host]) spawnSync('ip', ['netns', 'del', ns])
-    rmSync(bin, { recursive: true, force: true })
-    rmSync(data, { recursive: true, force: true })
   }
 }
