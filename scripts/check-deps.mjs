@@ -1,4 +1,4 @@
-// Enforces the dependency rules of shared/design.md section 3: layer boundaries, one seam per external library,
+// Enforces the dependency rules of docs/architecture.md ("Layers and their rules"): layer boundaries, one seam per external library,
 // and no import cycles. Exits 1 listing every violation.
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
@@ -6,7 +6,7 @@ import { dirname, join, relative, resolve } from 'node:path'
 const SRC = resolve('src')
 const files = walk(SRC).filter((f) => f.endsWith('.ts'))
 const IMPORT = /^\s*(?:import|export)\s+(type\s+)?(?:[^'"]*?\sfrom\s+)?['"]([^'"]+)['"]/gm
-const ROLE_DIRS = ['bridge', 'ipam', 'portmap']
+const ROLE_DIRS = ['bridge', 'ipam', 'portmap', 'loopback']
 
 const graph = new Map()
 const problems = []

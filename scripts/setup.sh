@@ -10,6 +10,11 @@ declare -A NEED=(
   [iptables]=iptables [ip6tables]=iptables [iptables-restore]=iptables [nft]=nftables
   [conntrack]=conntrack [curl]=curl [nginx]=nginx-light
   [ping]=iputils-ping [socat]=socat [gcc]=gcc [strace]=strace
+  # Real clients the integration tests drive tscni with: a private containerd (the Kubernetes node test and
+  # `ctr run --cni`), podman (CNI backend), runc, the images' executables, and the tools to build cnitool from
+  # Debian's source package.
+  [containerd]=containerd [ctr]=containerd [runc]=runc [podman]=podman [catatonit]=catatonit
+  [go]=golang-go [dpkg-source]=dpkg-dev
 )
 missing=()
 for cmd in "${!NEED[@]}"; do
@@ -21,6 +26,10 @@ done
 [ -x /usr/bin/time ] || missing+=(time)
 # C headers for the native addon (gcc only recommends them; installs run without recommends).
 { [ -e /usr/include/stdio.h ] && [ -e /usr/include/linux/netlink.h ]; } || missing+=(libc6-dev linux-libc-dev)
+# The workload image copies /bin/busybox into a layer without libraries: it must be the static build.
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' || missing+=(busybox-static)
+# libcni's source for cnitool.
+[ -d /usr/share/gocode/src/github.com/containernetworking/cni/libcni ] || missing+=(golang-github-appc-cni-dev)
 
 if [ ${#missing[@]} -gt 0 ]; then
   pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
@@ -40,6 +49,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends $pkgs >/dev/null || { [ -n "$guard" ] && rm -f /usr/sbin/policy-rc.d; exit 1; }
   [ -n "$guard" ] && rm -f /usr/sbin/policy-rc.d
 fi
+
+# cnitool is not packaged by Debian: build it from the source package (scripts/build-cnitool.sh), once.
+[ -x .cache/bin/cnitool ] || bash scripts/build-cnitool.sh
 
 if [ ! -x node_modules/.bin/vitest ] || [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm dependencies (npm ci)" >&2

@@ -7,6 +7,7 @@ import { startupSnapshot } from 'node:v8'
 import { createBridge } from './bridge/handlers.ts'
 import { runCli } from './cli/index.ts'
 import { createHostLocal } from './ipam/handlers.ts'
+import { createLoopback } from './loopback/handlers.ts'
 import { createDelegate, findInPath } from './plugin/delegate.ts'
 import { resolveInvocation, runPlugin, type InvocationRecord, type Outcome } from './plugin/dispatch.ts'
 import { createLogger, levelFromEnv } from './plugin/log.ts'
@@ -38,7 +39,7 @@ async function run(invocation: ReturnType<typeof resolveInvocation>, env: Record
   const systemPath = env.TSCNI_SYSTEM_PATH || SYSTEM_PATH
   const pathEnv = env.PATH ? `${env.PATH}:${systemPath}` : systemPath
   if (invocation.kind === 'unknown') {
-    return { stdout: '', stderr: `tscni: invoked as "${invocation.name}", which is not a role (bridge, host-local, portmap) or tscni\n`, exitCode: 2 }
+    return { stdout: '', stderr: `tscni: invoked as "${invocation.name}", which is not a role (bridge, host-local, portmap, loopback) or tscni\n`, exitCode: 2 }
   }
   if (invocation.kind === 'cli') {
     return runCli(invocation.args, {
@@ -65,7 +66,7 @@ async function runRole(role: RoleName, env: Readonly<Record<string, string | und
   }
   const sys = createSystem({ pathEnv, native: nativeOnce, netlink: env.TSCNI_NETLINK === '1', onRun: (cmd, args, ms) => log.debug(`${ms.toFixed(1)} ms: ${cmd} ${args.join(' ')}`) })
   const hostLocal = createHostLocal()
-  const roles: Record<RoleName, RoleHandlers> = { bridge: createBridge(), 'host-local': hostLocal, portmap: createPortmap() }
+  const roles: Record<RoleName, RoleHandlers> = { bridge: createBridge(), 'host-local': hostLocal, portmap: createPortmap(), loopback: createLoopback() }
   const ipam = createDelegate({
     exec: sys.exec,
     env,

@@ -7,7 +7,7 @@ import type { CniArgs } from '../plugin/env.ts'
 import { invalidConfig } from '../plugin/errors.ts'
 import type { ResultDns } from '../plugin/result.ts'
 
-/** The bridge role's options after defaults and validation (digest 2.1). */
+/** The bridge role's options after defaults and validation (the reference's NetConf in plugins/main/bridge/bridge.go; docs/configuration.md). */
 export interface BridgeConfig {
   readonly network: string
   readonly cniVersion: string

@@ -105,7 +105,7 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
       const raw = configField(ctx.conf, 'prevResult')
       if (raw === undefined) throw new CniError(ErrorCode.InvalidConfig, 'Required prevResult missing')
       const prev = decodeResult(raw, ctx.conf.cniVersion, 'prevResult')
-      // L2 has no IPAM to ask (the reference asks anyway and fails: digest 2.7).
+      // L2 has no IPAM to ask (the reference's cmdCheck in plugins/main/bridge/bridge.go asks anyway and fails).
       if (config.ipamType) await ctx.ipam.check(config.ipamType, ctx)
       await requireNetns(ctx)
       const [hostLinks, containerLinks, containerRoutes] = await Promise.all([
@@ -129,7 +129,7 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
       const valid = parseValidAttachments(ctx.conf.raw)
       const errors: string[] = []
       if (config.ipamType) await ctx.ipam.gc(config.ipamType, ctx).catch((err: unknown) => errors.push(`IPAM GC: ${normalizeError(err).message}`))
-      // Without the key the runtime did not say what is valid, so nothing may be removed (digest 3.6).
+      // Without the key the runtime did not say what is valid, so nothing may be removed (spec 1.1 "GC"; docs/architecture.md).
       if (config.ipMasq && config.ipamType && valid) {
         const owners: Owner[] = valid.map((a) => ({ network: config.network, containerId: a.containerID, ifname: a.ifname }))
         for (const backend of await firewall(ctx.sys, ctx.log).usable()) {

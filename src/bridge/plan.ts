@@ -220,7 +220,7 @@ function containerSysctls(config: BridgeConfig, ifname: string, addrs: readonly 
     : [{ key: `net/ipv6/conf/${ifname}/accept_dad`, value: '0', optional: true }]
   out.push({ key: `net/ipv4/conf/${ifname}/arp_notify`, value: '1', optional: true })
   if (addrs.some((a) => a.net.ip.family === 6)) {
-    // Containers often start with IPv6 disabled (trap 9); keep addresses when the link goes down.
+    // Containers often start with IPv6 disabled (docs/architecture.md, bridge facts); keep addresses when the link goes down.
     out.push(
       { key: 'net/ipv6/conf/lo/disable_ipv6', value: '0' },
       { key: `net/ipv6/conf/${ifname}/disable_ipv6`, value: '0' },
@@ -249,7 +249,7 @@ function isDefault(dst: string): boolean {
 }
 
 // IPAM routes, plus a default route per family for isDefaultGateway when the IPAM gave none for that family; the
-// applied list fills in missing gateways and drops identical duplicates (trap 22: the kernel refuses them).
+// applied list fills in missing gateways and drops identical duplicates (the kernel refuses an identical route with EEXIST; docs/architecture.md, bridge facts).
 function planRoutes(input: PlanInput, addrs: readonly Addr[]): { result: ResultRoute[]; apply: PlannedRoute[] } {
   const result: ResultRoute[] = [...(input.ipam?.routes ?? [])].map((r) => ({ ...r }))
   const firstGw = (family: IpFamily) => addrs.find((a) => a.net.ip.family === family && a.gateway)?.gateway

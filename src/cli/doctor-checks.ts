@@ -20,7 +20,7 @@ export interface Check {
 }
 
 /** The tools tscni runs, in report order. */
-export const TOOLS = ['ip', 'nsenter', 'flock', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore', 'nft', 'conntrack'] as const
+export const TOOLS = ['ip', 'nsenter', 'flock', 'sh', 'bridge', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore', 'nft', 'conntrack'] as const
 export type ToolName = (typeof TOOLS)[number]
 
 /** A tool as found on the PATH; `path` undefined means missing. */
@@ -96,10 +96,11 @@ function privilegeCheck(f: DoctorFacts): Check {
 }
 
 // What stops working without each required tool.
-const REQUIRED: Readonly<Record<'ip' | 'nsenter' | 'flock', string>> = {
+const REQUIRED: Readonly<Record<'ip' | 'nsenter' | 'flock' | 'sh', string>> = {
   ip: 'bridge cannot create the bridge, veth pair, addresses or routes',
   nsenter: 'bridge cannot configure the container side (it enters the namespace with nsenter)',
   flock: 'host-local cannot lock its data dir, so concurrent ADDs could hand out one address twice',
+  sh: 'bridge cannot configure a container with addresses (its sysctls run with sh before the container\'s ip -batch)',
 }
 
 function toolChecks(tools: DoctorFacts['tools']): Check[] {
@@ -107,9 +108,12 @@ function toolChecks(tools: DoctorFacts['tools']): Check[] {
   const found = (t: ToolName, extra = '') => `${tools[t].version ?? 'version unknown'}${extra} (${tools[t].path})`
   const install = 'install it (Debian: iproute2, util-linux, iptables, nftables, conntrack) or put it on PATH or TSCNI_SYSTEM_PATH'
   const out: Check[] = []
-  for (const t of ['ip', 'nsenter', 'flock'] as const) {
+  for (const t of ['ip', 'nsenter', 'flock', 'sh'] as const) {
     out.push(has(t) ? { check: `tool ${t}`, status: 'ok', detail: found(t) } : { check: `tool ${t}`, status: 'fail', detail: `not found: ${REQUIRED[t]}`, remedy: install })
   }
+  out.push(has('bridge')
+    ? { check: 'tool bridge', status: 'ok', detail: found('bridge') }
+    : { check: 'tool bridge', status: 'warn', detail: 'not found: bridge configs with vlan or vlanTrunk fail (port VLANs are set with bridge -batch, from iproute2)', remedy: install })
   const neither = 'neither iptables nor nft: ipMasq and portmap cannot work'
   for (const t of ['iptables', 'ip6tables'] as const) {
     const helpers = [`${t}-save`, `${t}-restore`] as const

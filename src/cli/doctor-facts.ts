@@ -18,7 +18,7 @@ export interface DoctorDirs {
 
 // How each tool prints its version; the -save/-restore helpers are only looked for.
 const VERSION_ARGS: Partial<Record<ToolName, readonly string[]>> = {
-  ip: ['-V'], nsenter: ['--version'], flock: ['--version'], iptables: ['--version'], ip6tables: ['--version'], nft: ['--version'], conntrack: ['--version'],
+  ip: ['-V'], bridge: ['-V'], nsenter: ['--version'], flock: ['--version'], iptables: ['--version'], ip6tables: ['--version'], nft: ['--version'], conntrack: ['--version'],
 }
 
 // CAP_NET_ADMIN's bit in the capability sets (linux/capability.h).

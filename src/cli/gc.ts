@@ -1,5 +1,6 @@
 // `tscni gc`: releases what one network holds for attachments that are no longer valid — address reservations and
 // firewall rules (masquerade, port mappings) — by running the roles' own GC in-process, as a runtime's GC would.
+import { goField, parseJson } from '../decode/go-json.ts'
 import { readFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DEFAULT_DATA_DIR } from '../ipam/config.ts'
@@ -46,7 +47,7 @@ export async function runGc(args: readonly string[], io: CliIo): Promise<Outcome
     ...released.map((r) => `released ${r.ip} (${owner(r)})`),
     `${released.length} address(es) released, ${after.size} kept; stale masquerade and port-mapping rules of network ${network} removed from every usable firewall backend`,
   ]
-  const failures = [bridge, portmap].filter((o) => o.exitCode !== 0).map((o) => JSON.parse(o.stdout).msg as string)
+  const failures = [bridge, portmap].filter((o) => o.exitCode !== 0).map((o) => String(goField(parseJson(o.stdout), 'msg')))
   return {
     stdout: `${lines.join('\n')}\n`,
     stderr: failures.map((f) => `tscni gc: ${f}\n`).join(''),
@@ -56,7 +57,7 @@ export async function runGc(args: readonly string[], io: CliIo): Promise<Outcome
 
 /** Accepts the list itself or a config object carrying `cni.dev/valid-attachments` (or the older key). */
 export function parseValidList(text: string): ValidAttachment[] {
-  const doc: unknown = JSON.parse(text)
+  const doc: unknown = parseJson(text)
   const list = parseValidAttachments(Array.isArray(doc) ? { 'cni.dev/valid-attachments': doc } : (doc as Record<string, unknown>))
   if (list === undefined) throw new Error('expected a list of {"containerID", "ifname"} or an object with "cni.dev/valid-attachments"')
   return list

@@ -2,10 +2,12 @@
 import type { Outcome } from '../plugin/dispatch.ts'
 import type { RoleName } from '../plugin/role.ts'
 import { SUPPORTED_VERSIONS } from '../plugin/version.ts'
-import { runDoctor } from './doctor.ts'
+import { DEFAULT_DATA_DIR } from '../ipam/config.ts'
+import { DEFAULT_CACHE_DIR, runDoctor } from './doctor.ts'
 import { runInstall } from './install.ts'
 import { runGc } from './gc.ts'
 import { runLs } from './ls.ts'
+import { DEFAULT_CONF_DIR } from './networks.ts'
 import { TSCNI_VERSION } from './version.ts'
 
 /** What the command-line tool gets from main.ts. */
@@ -28,18 +30,20 @@ export interface CliIo {
   readonly uid?: number | undefined
 }
 
-const HELP = `tscni ${TSCNI_VERSION}: CNI bridge, host-local and portmap plugins in one executable
+/** The help text; the defaults it names are the constants the commands use. */
+export const HELP = `tscni ${TSCNI_VERSION}: CNI bridge, host-local, portmap and loopback plugins in one executable
 
 Usage:
   tscni help                         this text
   tscni version                      versions of tscni and of the CNI spec it speaks
   tscni install --bin-dir DIR [--standard-names] [--force]
                                      copy this executable into DIR (e.g. /opt/cni/bin) and link its roles:
-                                     tscni-bridge, tscni-host-local, tscni-portmap; with --standard-names also
-                                     bridge, host-local, portmap (replacing the reference plugins needs --force)
+                                     tscni-bridge, tscni-host-local, tscni-portmap, tscni-loopback; with
+                                     --standard-names also bridge, host-local, portmap, loopback (replacing the
+                                     reference plugins needs --force)
   tscni ls [--data-dir DIR] [--conf-dir DIR] [--json]
-                                     networks under the host-local data dir (default /var/lib/cni/networks),
-                                     how full their ranges are (from the configs in /etc/cni/net.d), and which
+                                     networks under the host-local data dir (default ${DEFAULT_DATA_DIR}),
+                                     how full their ranges are (from the configs in ${DEFAULT_CONF_DIR}), and which
                                      container and interface hold each address
   tscni gc --network NAME --valid FILE|- [--data-dir DIR] [--dry-run]
                                      release the addresses and firewall rules (masquerade, port mappings) of
@@ -47,13 +51,14 @@ Usage:
                                      {"containerID": "...", "ifname": "..."} ("-" reads stdin; [] means none)
   tscni doctor [--data-dir DIR] [--conf-dir DIR] [--cache-dir DIR] [--json]
                                      checks the node before the first pod: privileges, tools and versions (ip,
-                                     nsenter, flock, iptables, nft, conntrack), which firewall backend would be
-                                     chosen and why, forwarding, the data dir, configs, leaked reservations (checked
-                                     against the runtime's cache, default /var/lib/cni/results) and stale firewall
-                                     rules; exits 1 when something is wrong
+                                     nsenter, flock, sh, bridge, iptables, nft, conntrack), which firewall backend
+                                     would be chosen and why, forwarding, the data dir, configs, leaked reservations
+                                     (checked against the runtime's result cache under --cache-dir, default
+                                     ${DEFAULT_CACHE_DIR}) and stale firewall rules; exits 1 when something is wrong
 
 Environment:
-  TSCNI_SYSTEM_PATH                  where tscni looks for ip, nsenter, iptables, nft, flock besides $PATH
+  TSCNI_SYSTEM_PATH                  where tscni looks for its tools (ip, bridge, nsenter, sh, flock, iptables,
+                                     nft, conntrack) besides $PATH
                                      (default /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
 
 As a CNI plugin, run it through one of those names (or "tscni ROLE") with CNI_COMMAND set.

@@ -1,5 +1,7 @@
 // Reads libcni's result cache (<cacheDir>/results/<network>-<containerID>-<ifname>): the runtime's record of
 // every attachment it added and has not deleted, with the namespace path it used. Read-only.
+import * as z from 'zod/mini'
+import { decodeWith, goField, parseJson } from '../decode/go-json.ts'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
@@ -25,17 +27,21 @@ export interface RuntimeCache {
 
 /** Parses one cache file's content; a string says why it is not a usable entry. */
 export function parseCacheEntry(file: string, text: string): CacheEntry | string {
-  let doc: Record<string, unknown>
+  let doc: unknown
   try {
-    doc = JSON.parse(text) as Record<string, unknown>
+    doc = parseJson(text)
   } catch {
     return 'not JSON'
   }
-  if (doc === null || typeof doc !== 'object' || doc.kind !== 'cniCacheV1') return 'not a cniCacheV1 entry'
-  const { containerId, ifName, networkName, netns } = doc
-  if (typeof containerId !== 'string' || typeof ifName !== 'string' || typeof networkName !== 'string') return 'containerId, ifName or networkName missing'
-  return { file, network: networkName, containerId, ifname: ifName, netns: typeof netns === 'string' ? netns : '' }
+  // libcni writes the cache with Go's encoding/json; it is read like every other input (src/decode/go-json.ts).
+  if (goField(doc, 'kind') !== 'cniCacheV1') return 'not a cniCacheV1 entry'
+  const decoded = decodeWith(cacheSchema, doc)
+  if (!decoded.ok) return 'containerId, ifName or networkName missing'
+  const { containerId, ifName, networkName, netns } = decoded.data
+  return { file, network: networkName, containerId, ifname: ifName, netns: netns ?? '' }
 }
+
+const cacheSchema = z.object({ containerId: z.string(), ifName: z.string(), networkName: z.string(), netns: z.optional(z.string()) })
 
 /** Reads every entry of `<cacheDir>/results`. */
 export function readRuntimeCache(cacheDir: string): RuntimeCache {

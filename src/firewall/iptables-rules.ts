@@ -1,4 +1,5 @@
-// The reference plugins' iptables chains and rules, argument for argument (digest 2.5 and 4.4), as pure values.
+// The reference plugins' iptables chains and rules, argument for argument (pkg/ip/ipmasq_iptables_linux.go and
+// plugins/meta/portmap/portmap_iptables.go in containernetworking/plugins), as pure values.
 import { formatCidr, formatIp, type IpFamily, type IpNet } from '../plugin/addr.ts'
 import { formatChainName } from '../plugin/ids.ts'
 import { hostMatch } from './host-match.ts'

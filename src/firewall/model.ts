@@ -32,7 +32,7 @@ export interface PortMapping {
 export interface PortmapIntent {
   readonly kind: 'portmap'
   readonly owner: Owner
-  /** The container's IPv4 and IPv6 addresses with prefix (digest 4.2). */
+  /** The container's IPv4 and IPv6 addresses with prefix (the first of each family on the container interface). */
   readonly containerV4?: IpNet
   readonly containerV6?: IpNet
   readonly mappings: readonly PortMapping[]

@@ -1,6 +1,7 @@
-// The one reader of `nft -j -a list ...` output (an edge, so zod checks its shape): chains and rules with handles,
+// The one reader of `nft -j -a list ...` output (decoded like every input, src/decode/go-json.ts): chains and rules with handles,
 // for the backends, the MAC spoof check and the owners doctor reports.
 import * as z from 'zod/mini'
+import { decodeOrThrow, parseJson } from '../decode/go-json.ts'
 import { CniError, ErrorCode } from '../plugin/errors.ts'
 
 /** A chain as listed; `hook` is set for base chains. */
@@ -36,27 +37,25 @@ const Listing = z.object({ nftables: z.array(z.record(z.string(), z.unknown())) 
 
 /** Parses nft's JSON; a shape it does not expect is an error naming the nft output. */
 export function parseNftList(json: string): NftListing {
-  let parsed
+  const fail = (cause: unknown) => new CniError(ErrorCode.Internal, 'cannot parse nft -j output', { details: json.slice(0, 2000), cause })
+  let doc: unknown
   try {
-    parsed = Listing.parse(JSON.parse(json))
+    doc = parseJson(json)
   } catch (err) {
-    throw new CniError(ErrorCode.Internal, 'cannot parse nft -j output', { details: json.slice(0, 2000), cause: err })
+    throw fail(err)
   }
+  const decode = <S extends z.ZodMiniType>(schema: S, value: unknown, where: string) => decodeOrThrow(schema, value, where, (text) => fail(new Error(text)))
   const chains = new Map<string, NftChain>()
   const rules: NftRule[] = []
-  try {
-    for (const item of parsed.nftables) {
-      if (item.chain !== undefined) {
-        const c = Chain.parse(item.chain)
-        chains.set(c.name, { name: c.name, hook: c.hook })
-      } else if (item.rule !== undefined) {
-        const r = Rule.parse(item.rule)
-        rules.push({ family: r.family, table: r.table, chain: r.chain, handle: r.handle, comment: r.comment, expr: r.expr })
-      }
+  decode(Listing, doc, '').nftables.forEach((item, i) => {
+    if (item.chain !== undefined) {
+      const c = decode(Chain, item.chain, `nftables.${i}.chain`)
+      chains.set(c.name, { name: c.name, hook: c.hook })
+    } else if (item.rule !== undefined) {
+      const r = decode(Rule, item.rule, `nftables.${i}.rule`)
+      rules.push({ family: r.family, table: r.table, chain: r.chain, handle: r.handle, comment: r.comment, expr: r.expr })
     }
-  } catch (err) {
-    throw new CniError(ErrorCode.Internal, 'cannot parse nft -j output', { details: json.slice(0, 2000), cause: err })
-  }
+  })
   return { chains, rules }
 }
 

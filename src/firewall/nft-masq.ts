@@ -1,4 +1,5 @@
-// ipMasq in nftables with the reference's table, chains and comments (digest 2.5), so both implementations interoperate.
+// ipMasq in nftables with the reference's table, chains and comments (pkg/ip/ipmasq_nftables_linux.go in
+// containernetworking/plugins), so both implementations interoperate.
 import { formatCidr, formatIp, networkOf, type IpNet } from '../plugin/addr.ts'
 import { shortHash } from '../plugin/ids.ts'
 import type { MasqIntent, Owner } from './model.ts'

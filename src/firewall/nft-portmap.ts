@@ -1,7 +1,7 @@
 // Portmap in nftables, tscni's own layout: one inet table, one chain per (network, container, ifname).
 //
 // table inet tscni_hostport
-//   prerouting / output (nat, -100): fib daddr type local jump hostports     -- never the input hook (user-asks B16)
+//   prerouting / output (nat, -100): fib daddr type local jump hostports     -- never the input hook (containernetworking/plugins#1115)
 //   hostports: 16 jumps to bucket chains hostports-0..f (by the owner hash's first digit)
 //   hostports-<x>: one jump per owner, pre-filtered by an anonymous (proto . port) set, commented with the owner
 //   pm-<H(net)>-<H(if:id)>: the owner's hairpin/localhost "jump mark-<bit>" and DNAT rules, both families

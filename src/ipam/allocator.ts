@@ -1,4 +1,4 @@
-// host-local's allocation policy over a Store (digest 3.5): round-robin, requested IPs, release, GC. Pure.
+// host-local's allocation policy over a Store (the reference's backend/allocator/allocator.go): round-robin, requested IPs, release, GC. Pure.
 import type { ValidAttachment } from '../plugin/attachments.ts'
 import { formatIp, ipAdd, ipEquals, type Ip } from '../plugin/addr.ts'
 import { CniError, ErrorCode, wrapError } from '../plugin/errors.ts'
@@ -60,7 +60,8 @@ export interface AllocationRequest {
 /**
  * Allocates one address per range set for `owner`; the caller holds the store lock. An attachment that already
  * holds an address in a set gets it back instead of an error. On any failure only the addresses reserved by
- * this call are released (never earlier reservations, digest trap 8) and the error is rethrown.
+ * this call are released (never earlier reservations, as the reference
+ * does: docs/architecture.md, host-local allocation) and the error is rethrown.
  */
 export function allocate(store: Store, request: AllocationRequest): Allocation[] {
   const all = store.reservations()

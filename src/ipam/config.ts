@@ -1,4 +1,4 @@
-// The host-local config (digest 3.1, 3.2): ipam section, legacy range, runtime ranges, requested IPs. Pure.
+// The host-local config (the reference's backend/allocator/config.go): ipam section, legacy range, runtime ranges, requested IPs. Pure.
 import * as z from 'zod/mini'
 import { ipEquals, parseCidr, parseIp, parseIpOrCidr, type Ip } from '../plugin/addr.ts'
 import { configField, parseConfigPart, type NetConf } from '../plugin/config.ts'

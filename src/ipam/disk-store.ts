@@ -1,4 +1,4 @@
-// host-local reservations on disk, byte-compatible with the reference (digest 3.3): one file per address.
+// host-local reservations on disk, byte-compatible with the reference (backend/disk/backend.go): one file per address.
 import { accessSync, closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { formatIp, parseIp, type Ip } from '../plugin/addr.ts'

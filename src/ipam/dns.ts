@@ -1,4 +1,4 @@
-// resolv.conf into the result's DNS block (digest 3.6): a pure parser plus the one file read it needs.
+// resolv.conf into the result's DNS block (the reference's plugins/ipam/host-local/dns.go): a pure parser plus the one file read it needs.
 import { readFileSync } from 'node:fs'
 import { CniError, ErrorCode } from '../plugin/errors.ts'
 import type { ResultDns } from '../plugin/result.ts'

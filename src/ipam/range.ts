@@ -1,4 +1,4 @@
-// host-local ranges and range sets: defaults, validation, membership and overlap (digest 3.1), pure.
+// host-local ranges and range sets: defaults, validation, membership and overlap (the reference's backend/allocator/range.go), pure.
 import {
   compareIp,
   formatCidr,

@@ -16,7 +16,7 @@ export interface NetConf {
 
 const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
 
-// The minimum verb version (digest 1.4): CHECK needs 0.4.0, GC and STATUS need 1.1.0.
+// The minimum verb version (the reference skel, pkg/skel in containernetworking/cni): CHECK needs 0.4.0, GC and STATUS need 1.1.0.
 const MIN_VERSION: Partial<Record<Verb, string>> = { CHECK: '0.4.0', GC: '1.1.0', STATUS: '1.1.0' }
 
 /**

@@ -93,7 +93,8 @@ async function runVerb(verb: Exclude<Verb, 'VERSION'>, role: RoleHandlers, ctx: 
     case 'ADD': {
       const result = await role.add(ctx)
       record.addresses = result.ips?.map((ip) => ip.address)
-      return `${JSON.stringify(encodeResult(result, ctx.conf.cniVersion), null, 4)}\n`
+      const printed = role.encode ? role.encode(result, ctx) : encodeResult(result, ctx.conf.cniVersion)
+      return `${JSON.stringify(printed, null, 4)}\n`
     }
     case 'DEL':
       await role.del(ctx)

@@ -8,7 +8,7 @@ export type Verb = (typeof VERBS)[number]
 
 type EnvName = 'CNI_CONTAINERID' | 'CNI_NETNS' | 'CNI_IFNAME' | 'CNI_PATH'
 
-// Which variables each verb requires (digest 1.2; CNI_PATH as the reference skel, not the looser spec).
+// Which variables each verb requires (spec "Parameters"; CNI_PATH as the reference skel, not the looser spec).
 const REQUIRED: Record<Verb, readonly EnvName[]> = {
   ADD: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH'],
   DEL: ['CNI_CONTAINERID', 'CNI_IFNAME', 'CNI_PATH'],

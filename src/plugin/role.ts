@@ -29,6 +29,11 @@ export interface RoleHandlers {
   /** One line for people, printed when the plugin runs without CNI_COMMAND. */
   readonly about: string
   add(ctx: Context): Promise<Result>
+  /**
+   * Writes the ADD result in the config's version, for a role whose reference prints something other than the
+   * spec's conversion (loopback); without it, dispatch uses `encodeResult`.
+   */
+  encode?(result: Result, ctx: Context): Record<string, unknown>
   del(ctx: Context): Promise<void>
   check(ctx: Context): Promise<void>
   gc(ctx: Context): Promise<void>
@@ -36,7 +41,7 @@ export interface RoleHandlers {
 }
 
 /** The CNI roles this executable can play, by their standard names. */
-export const ROLE_NAMES = ['bridge', 'host-local', 'portmap'] as const
+export const ROLE_NAMES = ['bridge', 'host-local', 'portmap', 'loopback'] as const
 /** One role name. */
 export type RoleName = (typeof ROLE_NAMES)[number]
 

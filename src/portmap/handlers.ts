@@ -25,7 +25,7 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
     async add(ctx) {
       const config = parsePortmapConfig(ctx.conf.raw)
       const prev = prevResultOf(ctx, config, 'must be called as chained plugin')
-      // No mappings: nothing to do, and the chain's result passes through untouched (user-asks B24).
+      // No mappings: nothing to do, and the chain's result passes through untouched (containernetworking/plugins#464).
       if (config.mappings.length === 0) return prev
       const addrs = containerAddresses(prev, ctx.env.ifname)
       if (!addrs.v4 && !addrs.v6) {
@@ -112,16 +112,16 @@ function prevResultOf(ctx: Context, config: PortmapConfig, missing: string): Res
   return decodeResult(config.prevResult, ctx.conf.cniVersion, 'prevResult')
 }
 
-// 127.0.0.1 -> hostPort needs route_localnet on the interface that routes to the container. The reference asks
-// the kernel (a route lookup); the device is almost always the first host-side interface of prevResult (the
-// bridge, or ptp's host veth), so that one is offered as a hint the route table only has to confirm.
+// 127.0.0.1 -> hostPort needs route_localnet on the interface that routes to the container (the reference's portmap
+// main.go asks the kernel with a route lookup). The device is almost always the first host-side interface of
+// prevResult (the bridge, or ptp's host veth), so that one is offered as a hint the route table only has to confirm.
 async function enableRouteLocalnet(ctx: Context, prev: Result, v4: IpNet): Promise<void> {
   const dev = await ctx.sys.ip.routeDev(formatIp(v4.ip), hostDeviceHint(prev))
   if (!dev) throw new CniError(ErrorCode.Internal, `no route to container address ${formatIp(v4.ip)}`)
   await ctx.sys.sysctl.ensure(`net/ipv4/conf/${dev}/route_localnet`, '1')
 }
 
-// Stale UDP conntrack entries would keep sending a re-used host port to an old pod (user-asks B21). Not fatal.
+// Stale UDP conntrack entries would keep sending a re-used host port to an old pod (containernetworking/plugins#123). Not fatal.
 async function flushConntrack(ctx: Context, config: PortmapConfig, families: ReadonlyArray<4 | 6>): Promise<void> {
   const ports = udpHostPorts(config)
   if (ports.length === 0) return

@@ -4,7 +4,7 @@ import { parseCidr, type IpNet } from '../plugin/addr.ts'
 import type { Result } from '../plugin/result.ts'
 import type { PortmapConfig } from './config.ts'
 
-/** The container's first IPv4 and first IPv6 address (with prefix) as digest 4.2 selects them. */
+/** The container's first IPv4 and first IPv6 address (with prefix) as the reference's portmap main.go selects them. */
 export interface ContainerAddresses {
   readonly v4?: IpNet
   readonly v6?: IpNet

@@ -5,16 +5,18 @@ import type { Exec } from './exec.ts'
 import { SystemError } from './errors.ts'
 import { parseLinks, parseRouteGetDev, parseRoutes, type IpLink, type IpRoute } from './ip-json.ts'
 import { longestMatchDev, parseProcRoute } from './proc-route.ts'
-import { sysctlScript, type SysctlWrite } from './sysctl.ts'
+import { sysctlReadScript, sysctlScript, type SysctlWrite } from './sysctl.ts'
 
-/** `link add ... type bridge`. The MAC is given at creation so it is pinned from the start (trap 21). */
+/** `link add ... type bridge`. The MAC is given at creation so it is pinned from the start (containernetworking/cni#285: it would
+ * follow the lowest port MAC). */
 export function bridgeAddLine(o: { name: string; mac?: string; mtu?: number; vlanFiltering?: boolean }): string {
   return join('link add name', o.name, o.mac && `address ${o.mac}`, o.mtu && `mtu ${o.mtu}`, 'type bridge', o.vlanFiltering && 'vlan_filtering 1')
 }
 
-/** `link set dev ...` with the given changes, in an order iproute2 applies in one request. */
+/** `link set dev ...` with the given changes, in an order iproute2 applies in one request (`up: false` is down). */
 export function linkSetLine(name: string, o: { master?: string; address?: string; promisc?: boolean; up?: boolean }): string {
-  return join('link set dev', name, o.master && `master ${o.master}`, o.address && `address ${o.address}`, o.promisc && 'promisc on', o.up && 'up')
+  const state = o.up === undefined ? undefined : o.up ? 'up' : 'down'
+  return join('link set dev', name, o.master && `master ${o.master}`, o.address && `address ${o.address}`, o.promisc && 'promisc on', state)
 }
 
 /** One end of a veth pair. */
@@ -165,6 +167,17 @@ export interface IpTool {
   vlans(ops: readonly VlanOp[]): Promise<void>
   /** `ip -j -d addr show [dev <dev>]`; an empty list when the named device does not exist. */
   links(options?: { dev?: string; netns?: string }): Promise<IpLink[]>
+  /**
+   * Runs the ops, then shows `dev` with its addresses, in one `ip -j -d -batch -` (one process): the link as the
+   * ops left it. Throws like `batch` when an op fails.
+   */
+  batchThenShow(ops: readonly IpOp[], dev: string, options?: { netns?: string }): Promise<IpLink[]>
+  /**
+   * `ip -j -d addr show dev <dev>` inside a namespace plus sysctls (slash-form keys) as that namespace sees them,
+   * read by the same process: a namespace's /proc/sys/net is only visible from inside it. A key that does not
+   * exist reads as undefined; a missing device gives an empty list.
+   */
+  inspect(dev: string, netns: string, sysctlKeys: readonly string[]): Promise<{ links: IpLink[]; sysctls: Array<string | undefined> }>
   /** `ip -j route show table all` (both families). */
   routes(options?: { netns?: string }): Promise<IpRoute[]>
   /**
@@ -200,6 +213,22 @@ export function createIp(exec: Exec): IpTool {
       if (res.exitCode === 0) return parseLinks(res.stdout)
       const err = new SystemError({ cmd: 'ip', args, exitCode: res.exitCode, stderr: res.stderr })
       if (options.dev && isNoDevice(err)) return []
+      throw err
+    },
+    async batchThenShow(ops, dev, options = {}) {
+      const input = `${[...ops.map(renderIpOp), `addr show dev ${dev}`].join('\n')}\n`
+      const res = await exec.run('ip', ['-j', '-d', '-batch', '-'], { netns: options.netns, input })
+      return parseLinks(res.stdout)
+    },
+    async inspect(dev, netns, sysctlKeys) {
+      const { script, args } = sysctlReadScript(sysctlKeys, 2)
+      const cmd = `${script}\nexec ip -j -d addr show dev "$1"`
+      const res = await exec.run('sh', ['-c', cmd, 'sh', dev, ...args], { netns, allowFailure: true })
+      const lines = res.stdout.split('\n')
+      const sysctls = lines.slice(0, sysctlKeys.length).map((line) => (line.startsWith('=') ? line.slice(1) : undefined))
+      if (res.exitCode === 0) return { links: parseLinks(lines.slice(sysctlKeys.length).join('\n')), sysctls }
+      const err = new SystemError({ cmd: 'sh', args: ['-c', cmd], exitCode: res.exitCode, stderr: res.stderr })
+      if (isNoDevice(err)) return { links: [], sysctls }
       throw err
     },
     async routes(options = {}) {

@@ -59,7 +59,7 @@ export function createNetfilter(exec: Exec): Netfilter {
   }
 }
 
-// A missing binary makes spawn fail with ENOENT (a SystemError): that is "not usable", not an error (user-asks B17).
+// A missing binary makes spawn fail with ENOENT (a SystemError): that is "not usable", not an error (containernetworking/plugins#1280).
 async function succeeds(exec: Exec, cmd: string, args: readonly string[], input?: string): Promise<boolean> {
   try {
     const res = await exec.run(cmd, args, { allowFailure: true, timeoutMs: 15_000, ...(input === undefined ? {} : { input }) })

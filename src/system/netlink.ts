@@ -96,6 +96,24 @@ export function createNetlinkIp(native: Native, tools: IpTool): IpTool {
       }
     },
     vlans: (ops) => tools.vlans(ops),
+    async batchThenShow(ops, dev, options = {}) {
+      const sock = open(options.netns)
+      try {
+        runOps(sock, ops)
+        return readLinks(sock, dev)
+      } finally {
+        sock.close()
+      }
+    },
+    async inspect(dev, netns, sysctlKeys) {
+      const sysctls = sysctlKeys.map((key) => readSysctl(native, netns, key))
+      const sock = open(netns)
+      try {
+        return { links: readLinks(sock, dev), sysctls }
+      } finally {
+        sock.close()
+      }
+    },
     async links(options = {}) {
       const sock = open(options.netns)
       try {
@@ -111,6 +129,25 @@ export function createNetlinkIp(native: Native, tools: IpTool): IpTool {
       const line = failedBatchLine(err)
       return { index: line === undefined ? undefined : line - 1, exists: isExists(err), noDevice: isNoDevice(err) }
     },
+  }
+}
+
+// A sysctl as the namespace sees it, trailing newline removed as the shell's $(cat) does; undefined when absent.
+function readSysctl(native: Native, netns: string, key: string): string | undefined {
+  let fd: number
+  try {
+    fd = native.openInNetns(netns, sysctlPath(key), constants.O_RDONLY)
+  } catch {
+    return undefined
+  }
+  try {
+    const buf = Buffer.alloc(4096)
+    const n = readSync(fd, buf, 0, buf.length, null)
+    return buf.subarray(0, n).toString('utf8').replace(/\n+$/, '')
+  } catch {
+    return undefined
+  } finally {
+    closeSync(fd)
   }
 }
 

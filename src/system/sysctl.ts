@@ -75,3 +75,12 @@ export function sysctlScript(writes: readonly SysctlWrite[], firstArg = 1): { sc
   }
   return { script: lines.join('\n'), args }
 }
+
+/**
+ * A POSIX sh fragment printing one line per key, "=<value>" or "!" when the key cannot be read, in order; paths
+ * are positional parameters starting at `$firstArg`, as in `sysctlScript`.
+ */
+export function sysctlReadScript(keys: readonly string[], firstArg = 1): { script: string; args: string[] } {
+  const lines = keys.map((_key, i) => `if v=$(cat "\${${firstArg + i}}" 2>/dev/null); then printf '=%s\\n' "$v"; else echo '!'; fi`)
+  return { script: lines.join('\n'), args: keys.map(sysctlPath) }
+}

@@ -34,7 +34,7 @@ describe('tscni install', () => {
     const dir = tempDir()
     const res = await execa(tscni(), ['install', '--bin-dir', join(dir, 'bin')])
     expect(res.stdout).toContain(`installed ${join(dir, 'bin', 'tscni')}`)
-    for (const name of ['tscni-bridge', 'tscni-host-local', 'tscni-portmap']) {
+    for (const name of ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'tscni-loopback']) {
       expect(readlinkSync(join(dir, 'bin', name))).toBe('tscni')
     }
     expect(existsSync(join(dir, 'bin', 'bridge'))).toBe(false)
@@ -42,10 +42,10 @@ describe('tscni install', () => {
     expect(JSON.parse(version.stdout).cniVersion).toBe('1.1.0')
   })
 
-  it('with --standard-names also links bridge, host-local and portmap', async () => {
+  it('with --standard-names also links bridge, host-local, portmap and loopback', async () => {
     const dir = tempDir()
     await execa(tscni(), ['install', '--bin-dir', dir, '--standard-names'])
-    for (const name of ['bridge', 'host-local', 'portmap']) expect(readlinkSync(join(dir, name))).toBe('tscni')
+    for (const name of ['bridge', 'host-local', 'portmap', 'loopback']) expect(readlinkSync(join(dir, name))).toBe('tscni')
   })
 
   it('refuses to replace a file that is not tscni, lists every conflict, and changes nothing', async () => {

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync 
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Check } from '../../src/cli/doctor-checks.ts'
+import { TOOLS, type Check } from '../../src/cli/doctor-checks.ts'
 import { makeBinDir, reservations } from '../support/bridge.ts'
 import { CniRuntime, loadConfList } from '../support/cni-runtime.ts'
 import { NetnsPool, type TestNetns } from '../support/netns.ts'
@@ -117,8 +117,6 @@ describe('tscni doctor', () => {
   })
 
   describe('with tools missing from the PATH (TSCNI_SYSTEM_PATH replaces the built-in dirs)', () => {
-    const TOOLS = ['ip', 'nsenter', 'flock', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore', 'nft', 'conntrack']
-
     function pathWithout(...missing: string[]): Record<string, string> {
       const dir = tempDir('tscni-doctor-path-')
       for (const tool of TOOLS.filter((t) => !missing.includes(t))) {
@@ -127,14 +125,16 @@ describe('tscni doctor', () => {
       return { PATH: dir, TSCNI_SYSTEM_PATH: dir }
     }
 
-    it('without nft and conntrack: both reported missing with what stops working, iptables chosen, exit 0', async () => {
+    it('without nft, conntrack and bridge: each reported missing with what stops working, iptables chosen, exit 0', async () => {
       const host = await pool.create('tscni-dr')
       const dirs = nodeDirs()
       writeIpamConf(dirs.confDir, dirs.dataDir)
-      const env = pathWithout('nft', 'conntrack')
+      const env = pathWithout('nft', 'conntrack', 'bridge')
       const res = await doctor(host, dirs.args, env)
       expect(res.named('tool nft')).toEqual([expect.objectContaining({ status: 'warn', detail: expect.stringMatching(/^not found: configs asking for the nftables backend fail/) })])
       expect(res.named('tool conntrack')).toEqual([expect.objectContaining({ status: 'warn', detail: expect.stringContaining('stale UDP conntrack entries are not flushed') })])
+      expect(res.named('tool bridge')).toEqual([expect.objectContaining({ status: 'warn', detail: expect.stringMatching(/^not found: bridge configs with vlan or vlanTrunk fail/) })])
+      expect(res.named('tool sh')).toEqual([expect.objectContaining({ status: 'ok', detail: `version unknown (${env.PATH}/sh)` })])
       expect(res.named('firewall nftables')[0]).toMatchObject({ status: 'info', detail: 'not usable: nft not found' })
       expect(res.named('firewall choice')[0]).toMatchObject({ status: 'ok', detail: expect.stringContaining('picks iptables') })
       expect(res.named('firewall rules').map((c) => c.detail)).toContain('nftables rules not checked: nft not found')

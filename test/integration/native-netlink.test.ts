@@ -94,6 +94,21 @@ describe('rtnetlink ip port', () => {
     expect(await nl.links({ dev: 'nope0', netns: host.path })).toEqual([])
   })
 
+  it('batchThenShow and inspect (the loopback role) answer as the tools do', async () => {
+    const a = await pool.create('tscni-nl-c')
+    const b = await pool.create('tscni-nl-c')
+    const nl = createNetlinkIp(addon(), tools)
+    const up: IpOp[] = [{ op: 'link-set', name: 'lo', up: true }]
+    const shown = [comparable(await nl.batchThenShow(up, 'lo', { netns: a.path })), comparable(await tools.batchThenShow(up, 'lo', { netns: b.path }))]
+    expect(shown[0]).toEqual(shown[1])
+    expect(shown[0]![0]!.flags).toContain('UP')
+    const keys = ['net/ipv6/conf/lo/disable_ipv6', 'net/ipv4/conf/lo/nope']
+    const inspected = [await nl.inspect('lo', a.path, keys), await tools.inspect('lo', b.path, keys)]
+    expect({ ...inspected[0], links: comparable(inspected[0]!.links) }).toEqual({ ...inspected[1], links: comparable(inspected[1]!.links) })
+    expect(inspected[0]!.sysctls).toEqual(['0', undefined])
+    expect((await nl.inspect('nope0', a.path, [])).links).toEqual([])
+  })
+
   it('refusals carry the errno and the index of the failed op; later ops are not applied', async () => {
     const host = await pool.create('tscni-nl-h')
     const nl = createNetlinkIp(addon(), tools)

@@ -37,7 +37,7 @@ describe.each(BACKENDS)('portmap with %s', (backend) => {
     const [c1, c2] = [await pool.create('tscni-c'), await pool.create('tscni-c')]
     const r1 = await cni.add(attachment(c1, 'pm-one', tcpUdp(8080)))
     const r2 = await cni.add(attachment(c2, 'pm-two', tcpUdp(9090)))
-    // portmap passes the bridge's result through (trap 12): the runtime's final result still has the addresses.
+    // portmap passes the bridge's result through (spec "Chained plugins"): the runtime's final result still has the addresses.
     expect(r1.ips.map((ip: { address: string }) => ip.address)).toEqual(['10.47.0.2/16', 'fd47:7c53:1a10::2/64'])
     expect(containerIps(r2)).toEqual({ v4: '10.47.0.3', v6: 'fd47:7c53:1a10::3' })
     serve(c1, 'pm-one')

@@ -4,7 +4,7 @@ import { NetnsPool } from '../support/netns.ts'
 import { runPlugin } from '../support/run-plugin.ts'
 
 const ALL_VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0']
-const ROLES = ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'bridge', 'host-local', 'portmap']
+const ROLES = ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'tscni-loopback', 'bridge', 'host-local', 'portmap', 'loopback']
 const ADD_ENV = { containerId: 'c1', netns: '/run/netns/none', ifname: 'eth0' }
 const pool = new NetnsPool()
 afterEach(() => pool.cleanup())

@@ -37,6 +37,22 @@ export function makeBinDir(referenceIpam = false): { dir: string; cleanup(): voi
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
 }
 
+/** The standard role names a bin dir holds. */
+export type RoleName = 'bridge' | 'host-local' | 'portmap' | 'loopback'
+
+/**
+ * A temporary bin dir for CNI_PATH mixing implementations: the roles in `reference` are Debian's reference plugins
+ * (/usr/lib/cni, spec versions up to 1.0.0), every other role is tscni. For interop tests of one plugin chain.
+ */
+export function makeMixedBinDir(reference: readonly RoleName[]): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'tscni-mixed-bin-'))
+  const exe = join(binDir(), 'tscni')
+  for (const name of ['bridge', 'host-local', 'portmap', 'loopback'] as const) {
+    symlinkSync(reference.includes(name) ? join('/usr/lib/cni', name) : exe, join(dir, name))
+  }
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
 /** A temporary host-local data dir. */
 export function makeDataDir(): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'tscni-bridge-data-'))

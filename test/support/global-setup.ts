@@ -6,8 +6,12 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { TestProject } from 'vitest/node'
 
-const TOOLS = ['ip', 'nsenter', 'flock', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'nft', 'conntrack', 'bridge', 'socat', 'ping', 'curl', 'nginx']
-const ROLE_LINKS = ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'bridge', 'host-local', 'portmap']
+const TOOLS = ['ip', 'nsenter', 'flock', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'nft', 'conntrack', 'bridge', 'socat', 'ping', 'curl', 'nginx', 'unshare', 'containerd', 'ctr', 'runc', 'catatonit', 'busybox', 'podman']
+// The Debian reference plugins the side-by-side and interop tests run (package containernetworking-plugins).
+const REFERENCE_PLUGINS = ['loopback', 'bridge', 'host-local', 'portmap'].map((name) => `/usr/lib/cni/${name}`)
+const ROLE_LINKS = ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'tscni-loopback', 'bridge', 'host-local', 'portmap', 'loopback']
+// Built, not packaged: scripts/build-cnitool.sh makes it from Debian's source package.
+const BUILT = ['.cache/bin/cnitool']
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -26,6 +30,10 @@ export default function setup(project: TestProject): () => void {
     }
   })
   if (missing.length > 0) throw new Error(`integration tests need these tools, which are missing: ${missing.join(', ')} (run scripts/setup.sh)`)
+  const absent = REFERENCE_PLUGINS.filter((file) => !existsSync(file))
+  if (absent.length > 0) throw new Error(`integration tests need the reference plugins, which are missing: ${absent.join(', ')} (run scripts/setup.sh: Debian package containernetworking-plugins)`)
+  const unbuilt = BUILT.filter((f) => !existsSync(resolve(f)))
+  if (unbuilt.length > 0) throw new Error(`integration tests need ${unbuilt.join(', ')}, which is missing (run scripts/setup.sh as root: it builds cnitool)`)
   const exe = resolve('dist/tscni')
   if (!existsSync(exe)) throw new Error('dist/tscni is missing: run npm run build first (npm test does)')
   const dir = mkdtempSync(join(tmpdir(), 'tscni-bin-'))

@@ -121,7 +121,7 @@ describe('gateways', () => {
   })
 })
 
-describe('routes (trap 22)', () => {
+describe('routes (identical duplicates dropped: the kernel refuses them)', () => {
   it('isDefaultGateway adds no second default route when IPAM already has one without gw', () => {
     const p = plan({ isDefaultGateway: true }, { ipam: ipamResult([{ address: '10.22.0.5/16', gateway: '10.22.0.1' }], [{ dst: '0.0.0.0/0' }]) })
     expect(p.routes).toEqual([{ dst: '0.0.0.0/0' }])

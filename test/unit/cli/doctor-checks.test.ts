@@ -22,7 +22,7 @@ describe('a healthy node', () => {
     expect(checks.filter((c) => c.status === 'warn' || c.status === 'fail')).toEqual([])
     expect(exit).toBe(0)
     expect(checks.map((c) => c.check)).toEqual([
-      'privileges', 'tool ip', 'tool nsenter', 'tool flock', 'tool iptables', 'tool ip6tables', 'tool nft', 'tool conntrack',
+      'privileges', 'tool ip', 'tool nsenter', 'tool flock', 'tool sh', 'tool bridge', 'tool iptables', 'tool ip6tables', 'tool nft', 'tool conntrack',
       'firewall iptables', 'firewall nftables', 'firewall choice', 'forwarding ipv4', 'forwarding ipv6', 'data dir', 'configs',
       'reservations', 'firewall rules',
     ])
@@ -51,12 +51,19 @@ describe('privileges', () => {
 })
 
 describe('tools', () => {
-  it.each(['ip', 'nsenter', 'flock'] as const)('missing %s fails and says what stops working', (tool) => {
+  it.each(['ip', 'nsenter', 'flock', 'sh'] as const)('missing %s fails and says what stops working', (tool) => {
     const { by, exit } = run(healthy({ tools: without(tool) }))
     expect(by(`tool ${tool}`).status).toBe('fail')
     expect(by(`tool ${tool}`).detail).toMatch(/^not found: (bridge|host-local)/)
     expect(by(`tool ${tool}`).remedy).toContain('TSCNI_SYSTEM_PATH')
     expect(exit).toBe(1)
+  })
+
+  it('missing bridge (the iproute2 tool) only warns: VLAN configs need it', () => {
+    const { by, exit } = run(healthy({ tools: without('bridge') }))
+    expect(by('tool bridge')).toMatchObject({ status: 'warn', detail: 'not found: bridge configs with vlan or vlanTrunk fail (port VLANs are set with bridge -batch, from iproute2)' })
+    expect(by('tool bridge').remedy).toContain('TSCNI_SYSTEM_PATH')
+    expect(exit).toBe(0)
   })
 
   it('missing nft only warns while iptables works', () => {

@@ -6,6 +6,7 @@ import type { CacheEntry } from '../../../src/cli/runtime-cache.ts'
 
 const VERSIONS: Partial<Record<ToolName, string>> = {
   ip: 'ip utility, iproute2-6.1.0, libbpf 1.1.2',
+  bridge: 'bridge utility, 6.1.0',
   nsenter: 'nsenter from util-linux 2.38.1',
   flock: 'flock from util-linux 2.38.1',
   iptables: 'iptables v1.8.9 (nf_tables)',

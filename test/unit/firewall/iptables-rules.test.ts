@@ -1,4 +1,4 @@
-// The reference's iptables chains and rules, reproduced exactly (digest 2.5 and 4.4, upstream portmap_iptables_test.go).
+// The reference's iptables chains and rules, reproduced exactly (upstream pkg/ip/ipmasq_iptables_linux.go and portmap_iptables_test.go).
 import { describe, expect, it } from 'vitest'
 import { parseCidr, type IpNet } from '../../../src/plugin/addr.ts'
 import { formatChainName } from '../../../src/plugin/ids.ts'

@@ -1,4 +1,4 @@
-// The allocation policy: every upstream allocator vector (digest 3.5) for IPv4 and IPv6, requested IPs,
+// The allocation policy: every upstream allocator vector (backend/allocator/allocator_test.go) for IPv4 and IPv6, requested IPs,
 // idempotent re-ADD, release of only this call's reservations, DEL, CHECK and GC over the in-memory store.
 import { describe, expect, it } from 'vitest'
 import { allocate, candidates, collectGarbage, exhaustedRangeSets, holdsAny, releaseOwner, type Attachment } from '../../../src/ipam/allocator.ts'
@@ -19,7 +19,7 @@ interface Vector {
   expect: string
 }
 
-// Digest 3.5, "Upstream allocator vectors".
+// The reference's allocator_test.go vectors (plugins/ipam/host-local/backend/allocator).
 const VECTORS: Vector[] = [
   { name: 'fresh /29 gives .2', subnets: ['10.0.0.0/29'], expect: '10.0.0.2' },
   { name: 'a /30 has .2 as its only address', subnets: ['10.0.0.0/30'], expect: '10.0.0.2' },

@@ -1,4 +1,4 @@
-// resolv.conf parsing (digest 3.6) and the file read that fails ADD.
+// resolv.conf parsing (as the reference's host-local dns.go) and the file read that fails ADD.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

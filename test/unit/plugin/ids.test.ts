@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { formatChainName, hostVethName, shortHash } from '../../../src/plugin/ids.ts'
 
-describe('reference hash vectors (digest 2.5, 4.4)', () => {
+describe('reference hash vectors (pkg/utils FormatChainName, portmap chain names)', () => {
   it.each([
     ['test', '1234', '', 'CNI-2bbe0c48b91a7d1b8a6753a8'],
     ['testalongnamethatdoesnotmakesense', '1234', '', 'CNI-374f33fe84ab0ed84dcdebe3'],

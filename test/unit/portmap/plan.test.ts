@@ -15,7 +15,7 @@ const bridgeResult: Result = {
   ],
 }
 
-describe('containerAddresses (digest 4.2)', () => {
+describe('containerAddresses (first IPv4 and IPv6 on the container interface, as the reference)', () => {
   it('takes the first address per family on the sandboxed CNI_IFNAME, skipping host-side interfaces', () => {
     const a = containerAddresses(bridgeResult, 'eth0')
     expect(a.v4 && formatCidr(a.v4)).toBe('10.22.0.5/16')

@@ -1,14 +1,20 @@
 // system/ip.ts: the batch lines for every op, and failure classification.
 import { describe, expect, it } from 'vitest'
-import { failedBatchLine, isExists, isNoDevice, renderIpOp, renderVlanOp, type IpOp } from '../../../src/system/ip.ts'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createIp, failedBatchLine, isExists, isNoDevice, renderIpOp, renderVlanOp, type IpOp } from '../../../src/system/ip.ts'
 import { SystemError } from '../../../src/system/errors.ts'
-import { sysctlScript } from '../../../src/system/sysctl.ts'
+import type { Exec, RunOptions, RunResult } from '../../../src/system/exec.ts'
+import { sysctlReadScript, sysctlScript } from '../../../src/system/sysctl.ts'
 
 describe('ip batch lines', () => {
   it.each<[IpOp, string]>([
     [{ op: 'bridge-add', name: 'cni0', mac: '02:00:00:00:00:01' }, 'link add name cni0 address 02:00:00:00:00:01 type bridge'],
     [{ op: 'bridge-add', name: 'cni0', mtu: 1400, vlanFiltering: true }, 'link add name cni0 mtu 1400 type bridge vlan_filtering 1'],
     [{ op: 'link-set', name: 'cni0', up: true }, 'link set dev cni0 up'],
+    [{ op: 'link-set', name: 'lo', up: false }, 'link set dev lo down'],
     [{ op: 'link-set', name: 'v', master: 'cni0', address: '02:00:00:00:00:01', promisc: true, up: true }, 'link set dev v master cni0 address 02:00:00:00:00:01 promisc on up'],
     [{ op: 'veth-add', a: { name: 'veth1', mac: '02:00:00:00:00:02', mtu: 1400 }, b: { name: 'eth0', mac: '02:00:00:00:00:03', mtu: 1400, netns: '/run/netns/c' } },
       'link add name veth1 address 02:00:00:00:00:02 mtu 1400 type veth peer name eth0 address 02:00:00:00:00:03 mtu 1400 netns /run/netns/c'],
@@ -50,5 +56,58 @@ describe('container sysctl script', () => {
     expect(args).toEqual(['/proc/sys/net/ipv6/conf/e$(x)/accept_dad', '0', '/proc/sys/net/ipv6/conf/lo/disable_ipv6', '0'])
     expect(script.split('\n')[0]).toBe('echo "${2}" 2>/dev/null >"${1}" || true')
     expect(script.split('\n')[1]).toContain('exit 97')
+  })
+})
+
+describe('container sysctl read script', () => {
+  it('prints "=value" per readable key and "!" per missing one, in order, paths passed as arguments', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tscni-sysctl-'))
+    try {
+      writeFileSync(join(dir, 'a'), '0\n')
+      writeFileSync(join(dir, 'c'), 'x y\n')
+      const { script, args } = sysctlReadScript(['a', 'b', 'c'], 2)
+      expect(args).toEqual(['/proc/sys/a', '/proc/sys/b', '/proc/sys/c'])
+      // Run with the test's own files in place of /proc/sys, and "$1" taken by something else, as inspect() does.
+      const out = execFileSync('sh', ['-c', script, 'sh', 'first', ...['a', 'b', 'c'].map((k) => join(dir, k))], { encoding: 'utf8' })
+      expect(out).toBe('=0\n!\n=x y\n')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+// A plain fake Exec: records each call, answers with the scripted result.
+function recordingExec(reply: RunResult): { exec: Exec; calls: Array<{ cmd: string; args: readonly string[]; options: RunOptions | undefined }> } {
+  const calls: Array<{ cmd: string; args: readonly string[]; options: RunOptions | undefined }> = []
+  return { calls, exec: { run: async (cmd, args, options) => { calls.push({ cmd, args, options }); return reply } } }
+}
+
+const LO_JSON = JSON.stringify([{ ifindex: 1, ifname: 'lo', flags: ['LOOPBACK', 'UP', 'LOWER_UP'], addr_info: [{ family: 'inet', local: '127.0.0.1', prefixlen: 8, scope: 'host' }] }])
+
+describe('batchThenShow', () => {
+  it('runs the ops and then "addr show dev" in one ip -j -batch inside the namespace, and parses the link', async () => {
+    const { exec, calls } = recordingExec({ stdout: `${LO_JSON}\n`, stderr: '', exitCode: 0 })
+    const links = await createIp(exec).batchThenShow([{ op: 'link-set', name: 'lo', up: true }], 'lo', { netns: '/run/netns/c' })
+    expect(calls).toEqual([{ cmd: 'ip', args: ['-j', '-d', '-batch', '-'], options: { netns: '/run/netns/c', input: 'link set dev lo up\naddr show dev lo\n' } }])
+    expect(links.map((l) => [l.ifname, l.flags.includes('UP'), l.addrs.map((a) => a.local)])).toEqual([['lo', true, ['127.0.0.1']]])
+  })
+})
+
+describe('inspect', () => {
+  it('reads the sysctls and the link with one sh inside the namespace', async () => {
+    const { exec, calls } = recordingExec({ stdout: `=1\n!\n${LO_JSON}\n`, stderr: '', exitCode: 0 })
+    const seen = await createIp(exec).inspect('lo', '/run/netns/c', ['net/ipv6/conf/lo/disable_ipv6', 'net/x'])
+    expect(seen.sysctls).toEqual(['1', undefined])
+    expect(seen.links.map((l) => l.ifname)).toEqual(['lo'])
+    expect(calls[0]!.cmd).toBe('sh')
+    expect(calls[0]!.args.slice(2)).toEqual(['sh', 'lo', '/proc/sys/net/ipv6/conf/lo/disable_ipv6', '/proc/sys/net/x'])
+    expect(calls[0]!.options?.netns).toBe('/run/netns/c')
+  })
+
+  it('a missing device is an empty list, any other failure throws', async () => {
+    const missing = recordingExec({ stdout: '=0\n', stderr: 'Device "lo" does not exist.\n', exitCode: 1 })
+    expect(await createIp(missing.exec).inspect('lo', '/n', ['k'])).toEqual({ links: [], sysctls: ['0'] })
+    const broken = recordingExec({ stdout: '', stderr: 'nsenter: cannot open /n: No such file or directory\n', exitCode: 1 })
+    await expect(createIp(broken.exec).inspect('lo', '/n', ['k'])).rejects.toBeInstanceOf(SystemError)
   })
 })
