@@ -15,7 +15,7 @@ export function trainCodeCache(dir, nodePath) {
   // does (plain Node looks for tscni-native.node beside the script it runs).
   copyFileSync('scripts/sea-loader.cjs', join(dir, 'loader.cjs'))
   if (existsSync('dist/tscni-native.node')) copyFileSync('dist/tscni-native.node', join(dir, 'tscni-native.node'))
-  for (const role of ['bridge', 'host-local', 'portmap']) symlinkSync(resolve(dir, 'loader.cjs'), join(bin, role))
+  for (const role of ['bridge', 'host-local', 'portmap', 'loopback']) symlinkSync(resolve(dir, 'loader.cjs'), join(bin, role))
   const full = process.getuid?.() === 0 && spawnSync('ip', ['-V']).status === 0
   const host = `tscni-train-h-${process.pid}`
   const ctr = `tscni-train-c-${process.pid}`
@@ -50,6 +50,10 @@ export function trainCodeCache(dir, nodePath) {
     execFileSync('ip', ['netns', 'add', host])
     execFileSync('ip', ['-n', host, 'link', 'set', 'lo', 'up'])
     execFileSync('ip', ['netns', 'add', ctr])
+    const lo = { cniVersion: '1.0.0', name: 'trainlo', type: 'loopback' }
+    const loResult = runVerb('ADD', 'loopback', lo)
+    runVerb('CHECK', 'loopback', { ...lo, prevResult: loResult })
+    runVerb('DEL', 'loopback', lo)
     // Both firewall backends over the tools, then the in-process netlink path (TSCNI_NETLINK=1) once.
     for (const [backend, env] of [['iptables', {}], ['nftables', {}], ['iptables', { TSCNI_NETLINK: '1' }]]) {
       const run = (verb, role, conf) => runVerb(verb, role, conf, env)
