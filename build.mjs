@@ -12,12 +12,23 @@ if (process.versions.node.split('.')[0] !== '24') {
 }
 const { build } = await import('esbuild')
 
-const common = { entryPoints: ['src/main.ts'], bundle: true, platform: 'node', target: 'node24', minify: true, legalComments: 'none', logLevel: 'warning' }
+const common = { entryPoints: ['src/main.ts'], bundle: true, platform: 'node', target: 'node24', minify: true, legalComments: 'none', logLevel: 'warning',
+  // Test-only pause points (src/plugin/test-pause.ts) fold away: `if (false)` and the module are dropped.
+  define: { __TSCNI_TEST_HOOKS__: 'false' } }
+const banner = { js: "#!/usr/bin/env node\nimport{createRequire as __tscniRequire}from'node:module';const require=__tscniRequire(import.meta.url);" }
+
+// `node build.mjs --test-build`: only dist-test/tscni.mjs, with the pause points compiled in, for crash tests.
+if (process.argv.includes('--test-build')) {
+  mkdirSync('dist-test', { recursive: true })
+  await build({ ...common, define: { __TSCNI_TEST_HOOKS__: 'true' }, format: 'esm', outfile: 'dist-test/tscni.mjs', banner })
+  chmodSync('dist-test/tscni.mjs', 0o755)
+  console.log('built dist-test/tscni.mjs (test build: pause points compiled in)')
+  process.exit(0)
+}
 mkdirSync('dist', { recursive: true })
 
 // The .mjs runs with any Node 24 on PATH. createRequire: bundled CommonJS dependencies may require node built-ins.
-await build({ ...common, format: 'esm', outfile: 'dist/tscni.mjs',
-  banner: { js: "#!/usr/bin/env node\nimport{createRequire as __tscniRequire}from'node:module';const require=__tscniRequire(import.meta.url);" } })
+await build({ ...common, format: 'esm', outfile: 'dist/tscni.mjs', banner })
 chmodSync('dist/tscni.mjs', 0o755)
 
 // The native addon, from source: gcc from the distribution, Node-API headers from the node-api-headers package

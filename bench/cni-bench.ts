@@ -86,7 +86,9 @@ class Worker {
       for (const w of this.waiting.values()) w.reject(new Error(`${impl} worker exited`))
       this.waiting.clear()
     })
-    void this.send({ op: 'setup', conf: { cniVersion: '1.0.0', name: 'benchnet', plugins: scenario.plugins(this.dataDir, REFERENCE_IS_TSCNI ? 'tscni' : impl) }, binDir, caps: scenario.caps, ...(impl === 'tscni' ? { env: TSCNI_ENV } : {}) })
+    void this.send({ op: 'setup', conf: { cniVersion: '1.0.0', name: 'benchnet', plugins: scenario.plugins(this.dataDir, REFERENCE_IS_TSCNI ? 'tscni' : impl) }, binDir, caps: scenario.caps,
+      // tscni keeps attachment records under TSCNI_STATE_DIR: a temp dir of the run, never the machine's.
+      ...(impl === 'tscni' || REFERENCE_IS_TSCNI ? { env: { TSCNI_STATE_DIR: join(this.dataDir, 'state'), ...(impl === 'tscni' ? TSCNI_ENV : {}) } } : {}) })
   }
 
   send<T = any>(cmd: Command): Promise<T> {

@@ -1,13 +1,15 @@
-// The tscni demo: two "pods" on a bridge network with published ports and a round-robin load balancer in front,
-// built with the real executable inside a throwaway host namespace, then torn down with proof that nothing is left.
+// The tscni demo: two "pods" on a bridge network with published ports, names answered by the network's DNS server
+// (dnsname), and a round-robin load balancer in a namespace of its own whose upstreams are pod names, built with the
+// real executable inside a throwaway host namespace, then torn down with proof that nothing is left.
 // Run with `npm run demo` (root). Traffic stays between the namespaces this script creates.
 import { execa, type ResultPromise } from 'execa'
 import { randomUUID } from 'node:crypto'
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { firewallText } from '../test/support/bridge.ts'
 import { CniRuntime, loadConfList, type Attachment } from '../test/support/cni-runtime.ts'
+import { serversUnder } from '../test/support/dns.ts'
 import { NetnsPool, type TestNetns } from '../test/support/netns.ts'
 import { renderTable as table } from '../src/cli/table.ts'
 import { detail, step, StepFailed } from './steps.ts'
@@ -17,6 +19,7 @@ const CONF_FILE = resolve(`conf/bridge-host-local-portmap-${BACKEND}.conflist`)
 const POD_PORT = 8080
 const LB_PORT = 8000
 const NODE = process.execPath
+const DOMAIN = 'dns.tscni'
 
 interface Pod {
   readonly name: string
@@ -33,7 +36,12 @@ async function main(): Promise<0 | 1> {
   const work = mkdtempSync(join(tmpdir(), 'tscni-demo-'))
   const binDir = join(work, 'bin')
   const dataDir = join(work, 'ipam')
+  const dnsDir = join(work, 'dns')
   const pods: Pod[] = []
+  let balancer: Pod | undefined
+  // `ip netns exec NS` bind-mounts /etc/netns/NS/resolv.conf over /etc/resolv.conf: how a namespace gets its resolver.
+  const resolvDirs: string[] = []
+  const hadNetnsEtc = existsSync('/etc/netns')
   let nginx: ResultPromise | undefined
   let host: TestNetns | undefined
   let runtime: CniRuntime | undefined
@@ -41,10 +49,14 @@ async function main(): Promise<0 | 1> {
   try {
     await step('prepare: executable, role links, data dir', async () => {
       if (process.getuid?.() !== 0) throw new Error('the demo needs root: it creates network namespaces, a bridge and firewall rules')
-      await execa('mkdir', ['-p', binDir, dataDir])
+      await execa('mkdir', ['-p', binDir, dataDir, dnsDir])
+      // The DNS server reads its files as an unprivileged user: the directories on the way must be searchable.
+      chmodSync(work, 0o755)
+      // No upstream resolvers: the demo's names are all on its own network, and nothing leaves the namespaces.
+      writeFileSync(join(work, 'resolv.conf'), '# the demo forwards nothing\n')
       copyFileSync(resolve('dist/tscni'), join(binDir, 'tscni'))
-      for (const name of ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'bridge', 'host-local', 'portmap']) symlinkSync('tscni', join(binDir, name))
-      detail(`executable ${binDir}/tscni, IPAM data in ${dataDir}, firewall backend ${BACKEND}`)
+      for (const name of ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'tscni-dnsname', 'bridge', 'host-local', 'portmap', 'dnsname']) symlinkSync('tscni', join(binDir, name))
+      detail(`executable ${binDir}/tscni, IPAM data in ${dataDir}, DNS data in ${dnsDir}, firewall backend ${BACKEND}`)
     })
 
     host = await step('create a throwaway host namespace (the machine\'s own network is never touched)', async () => {
@@ -60,17 +72,23 @@ async function main(): Promise<0 | 1> {
         const ipam = plugin.ipam as Record<string, unknown> | undefined
         if (ipam) ipam.dataDir = dataDir
       }
+      // Names on the network: dnsname chained last, as podman's dnsname is.
+      conf.plugins.push({ type: 'dnsname', domainName: DOMAIN, dataDir: dnsDir, resolvConf: join(work, 'resolv.conf'), backend: BACKEND, capabilities: { aliases: true } })
       detail(`network "${conf.name}", plugins: ${conf.plugins.map((p) => p.type).join(' -> ')}`)
-      return new CniRuntime(conf, { binDir, hostNetns: hostNs.name })
+      return new CniRuntime(conf, { binDir, hostNetns: hostNs.name, env: { TSCNI_STATE_DIR: join(work, 'state') } })
     })
     const cni = runtime
 
     for (const [i, name] of ['pod-a', 'pod-b'].entries()) {
-      const pod = await step(`start ${name}: namespace, CNI ADD (bridge + host-local + portmap), HTTP service`, async () => {
+      const pod = await step(`start ${name}: namespace, CNI ADD (bridge + host-local + portmap + dnsname), HTTP service`, async () => {
         const ns = await pool.create(`tscni-demo-${name}`)
         const hostPort = 8081 + i
-        const p: Pod = { name, id: randomUUID(), ns, hostPort, att: { containerId: `demo-${name}`, netns: ns.path, ifname: 'eth0', capabilityArgs: { portMappings: [{ hostPort, containerPort: POD_PORT, protocol: 'tcp' }] } } }
+        const p: Pod = {
+          name, id: randomUUID(), ns, hostPort,
+          att: { containerId: `demo-${name}`, netns: ns.path, ifname: 'eth0', cniArgs: [['K8S_POD_NAME', name]], capabilityArgs: { portMappings: [{ hostPort, containerPort: POD_PORT, protocol: 'tcp' }], aliases: { tscni: ['web'] } } },
+        }
         const result = await cni.add(p.att)
+        resolvDirs.push(writeResolvConf(ns, result))
         p.ipv4 = (result.ips as Array<{ address: string }>).map((ip) => ip.address.split('/')[0]!).find((a) => a.includes('.'))
         p.server = execa('ip', ['netns', 'exec', ns.name, NODE, resolve('demo/pod-server.mjs'), String(POD_PORT), p.id], { reject: false })
         await waitFor(async () => (await ns.exec('curl', ['-s', '--max-time', '1', `http://127.0.0.1:${POD_PORT}/`], { reject: false })).exitCode === 0, `${name}'s HTTP service`)
@@ -100,9 +118,19 @@ async function main(): Promise<0 | 1> {
 
     const [a, b] = pods as [Pod, Pod]
     const gateway = await hostAddress(hostNs)
-    await step('prove the network: pod to pod, host to pod, host port to pod (host address, 127.0.0.1, hairpin)', async () => {
+    await step(`resolve names from ${a.name} through the network's DNS server (${gateway}, domain ${DOMAIN})`, async () => {
+      for (const name of [b.name, `${b.name}.${DOMAIN}`, 'web']) {
+        const res = await a.ns.exec('getent', ['ahostsv4', name], { reject: false })
+        const addrs = [...new Set(String(res.stdout).split('\n').map((l) => l.split(/\s+/)[0]).filter((x) => x))].sort()
+        const want = name === 'web' ? [a.ipv4!, b.ipv4!].sort() : [b.ipv4!]
+        if (addrs.join(' ') !== want.join(' ')) throw new Error(`${name}: expected ${want.join(' ')}, got "${addrs.join(' ')}"`)
+        detail(`${name.padEnd(20)} -> ${addrs.join(', ')}${name === 'web' ? '  (an alias both pods share)' : ''}`)
+      }
+    })
+
+    await step('prove the network: pod to pod by name, host to pod, host port to pod (host address, 127.0.0.1, hairpin)', async () => {
       const checks: Array<[string, TestNetns, string, Pod]> = [
-        [`${a.name} -> ${b.name} (${b.ipv4}:${POD_PORT})`, a.ns, `http://${b.ipv4}:${POD_PORT}/`, b],
+        [`${a.name} -> ${b.name} by name (http://${b.name}:${POD_PORT})`, a.ns, `http://${b.name}:${POD_PORT}/`, b],
         [`host -> ${a.name} (${a.ipv4}:${POD_PORT})`, hostNs, `http://${a.ipv4}:${POD_PORT}/`, a],
         [`host port ${gateway}:${b.hostPort} -> ${b.name}`, hostNs, `http://${gateway}:${b.hostPort}/`, b],
         [`host port 127.0.0.1:${a.hostPort} -> ${a.name}`, hostNs, `http://127.0.0.1:${a.hostPort}/`, a],
@@ -115,27 +143,46 @@ async function main(): Promise<0 | 1> {
       }
     })
 
-    nginx = (await step(`start nginx in the host namespace: round-robin over both pods on 127.0.0.1:${LB_PORT}`, async () => {
+    const lb = await step('start the balancer\'s namespace on the network (CNI ADD) with the network\'s DNS in its resolv.conf', async () => {
+      const ns = await pool.create('tscni-demo-lb')
+      const p: Pod = { name: 'balancer', id: '', ns, hostPort: 0, att: { containerId: 'demo-balancer', netns: ns.path, ifname: 'eth0', cniArgs: [['K8S_POD_NAME', 'balancer']] } }
+      const result = await cni.add(p.att)
+      resolvDirs.push(writeResolvConf(ns, result))
+      p.ipv4 = (result.ips as Array<{ address: string }>).map((ip) => ip.address.split('/')[0]!).find((x) => x.includes('.'))
+      // nginx resolves an upstream name once, to all its addresses (AI_ADDRCONFIG): with IPv6 on, each pod would be
+      // two upstream servers and the round-robin would visit every pod twice in a row. The balancer speaks IPv4.
+      await ns.exec('sysctl', ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv6.conf.eth0.disable_ipv6=1'])
+      detail(`balancer: ${p.ipv4}, resolv.conf: ${(result.dns?.nameservers ?? []).join(', ')} search ${(result.dns?.search ?? []).join(' ')}`)
+      return p
+    })
+    balancer = lb
+    const lbUrl = `http://${lb.ipv4}:${LB_PORT}/`
+
+    nginx = (await step(`start nginx in the balancer's namespace: round-robin over upstreams ${pods.map((p) => `${p.name}:${POD_PORT}`).join(', ')} (names)`, async () => {
       const conf = join(work, 'nginx.conf')
-      writeFileSync(conf, nginxConfig(work, pods.map((p) => `${p.ipv4}:${POD_PORT}`)))
-      const proc = execa('ip', ['netns', 'exec', hostNs.name, 'nginx', '-c', conf, '-p', work], { reject: false })
-      await waitFor(async () => (await hostNs.exec('curl', ['-s', '--max-time', '1', `http://127.0.0.1:${LB_PORT}/`], { reject: false })).exitCode === 0, 'nginx')
+      writeFileSync(conf, nginxConfig(work, pods.map((p) => `${p.name}:${POD_PORT}`)))
+      const proc = execa('ip', ['netns', 'exec', lb.ns.name, 'nginx', '-c', conf, '-p', work], { reject: false })
+      await waitFor(async () => (await hostNs.exec('curl', ['-s', '--max-time', '1', lbUrl], { reject: false })).exitCode === 0, 'nginx')
       // Wrapped: an async function returning the subprocess itself would wait for nginx to exit.
       return { proc }
     })).proc
 
     await step('ask the balancer six times: the answers alternate between the two pods', async () => {
-      const answers = await askBalancer(hostNs, 6)
+      const answers = await askBalancer(hostNs, lbUrl, 6)
       answers.forEach((ans, i) => detail(`request ${i + 1}: ${ans}`))
       const ids = answers.map((ans) => ans.replace('My id is ', ''))
       const alternate = ids.every((id, i) => i === 0 || id !== ids[i - 1])
       if (!alternate || !ids.includes(a.id) || !ids.includes(b.id)) throw new Error('answers did not alternate between both pods')
     })
 
-    await step(`remove ${b.name} (CNI DEL), then ask the balancer again: it fails over to ${a.name}`, async () => {
+    await step(`remove ${b.name} (CNI DEL), its name is gone; the balancer fails over to ${a.name}`, async () => {
       b.server?.kill()
       await cni.del(b.att)
-      const answers = await askBalancer(hostNs, 4)
+      const gone = await a.ns.exec('getent', ['ahostsv4', b.name], { reject: false })
+      if (gone.exitCode === 0) throw new Error(`${b.name} still resolves after its DEL: ${String(gone.stdout).trim()}`)
+      const web = await a.ns.exec('getent', ['ahostsv4', 'web'], { reject: false })
+      detail(`${b.name} no longer resolves; web -> ${[...new Set(String(web.stdout).split('\n').map((l) => l.split(/\s+/)[0]).filter((x) => x))].join(', ')}`)
+      const answers = await askBalancer(hostNs, lbUrl, 4)
       answers.forEach((ans, i) => detail(`request ${i + 1}: ${ans}`))
       if (!answers.every((ans) => ans === `My id is ${a.id}`)) throw new Error(`expected every answer from ${a.name}`)
     })
@@ -147,11 +194,21 @@ async function main(): Promise<0 | 1> {
       nginx?.kill()
       for (const pod of pods) pod.server?.kill()
       const leftovers: string[] = []
-      for (const pod of pods) {
+      for (const pod of [...pods, ...(balancer ? [balancer] : [])]) {
         // DEL is idempotent: deleting pod-b again is fine and proves it.
         if (runtime) await runtime.del(pod.att).catch((e: Error) => leftovers.push(`DEL ${pod.name}: ${e.message}`))
       }
       if (host) leftovers.push(...(await leftoverState(host, pods)))
+      // The last DEL stopped the network's DNS server and removed its files and port 53 rules.
+      leftovers.push(...serversUnder(dnsDir).map((pid) => `DNS server pid ${pid}`))
+      if (existsSync(join(dnsDir, 'tscni'))) leftovers.push(`DNS files ${join(dnsDir, 'tscni')}`)
+      if (host) {
+        const filter = await Promise.all([host.exec('iptables-save', ['-t', 'filter'], { reject: false }), host.exec('nft', ['list', 'ruleset'], { reject: false })])
+        if (filter.some((r) => /tscni-dns/i.test(String(r.stdout)))) leftovers.push('DNS firewall rules')
+      }
+      for (const dir of resolvDirs) rmSync(dir, { recursive: true, force: true })
+      // /etc/netns itself only if the demo made it and nothing else lives there.
+      if (!hadNetnsEtc) try { rmdirSync('/etc/netns') } catch { /* in use or gone */ }
       const ipam = readdirSync(dataDir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && e.name !== 'lock' && !e.name.startsWith('last_reserved_ip'))
       leftovers.push(...ipam.map((e) => `address reservation ${e.name}`))
       await pool.cleanup()
@@ -159,7 +216,7 @@ async function main(): Promise<0 | 1> {
       leftovers.push(...ns.map((n) => `namespace ${n}`))
       rmSync(work, { recursive: true, force: true })
       if (leftovers.length > 0) throw new Error(`left behind:\n${leftovers.join('\n')}`)
-      detail('nothing left: no veth, no reservation, no firewall rule of the pods, no namespace, no temp files')
+      detail('nothing left: no veth, no reservation, no firewall rule of the pods, no DNS server, no namespace, no temp files')
     }).catch(() => {
       failed = true
     })
@@ -182,10 +239,19 @@ async function curl(from: TestNetns, url: string): Promise<string> {
   return String(res.stdout).trim()
 }
 
-async function askBalancer(host: TestNetns, times: number): Promise<string[]> {
+async function askBalancer(host: TestNetns, url: string, times: number): Promise<string[]> {
   const answers: string[] = []
-  for (let i = 0; i < times; i++) answers.push(await curl(host, `http://127.0.0.1:${LB_PORT}/`))
+  for (let i = 0; i < times; i++) answers.push(await curl(host, url))
   return answers
+}
+
+// The runtime's job with a result's dns block: the namespace's resolv.conf (returns the directory to remove).
+function writeResolvConf(ns: TestNetns, result: { dns?: { nameservers?: string[]; search?: string[] } }): string {
+  const dir = `/etc/netns/${ns.name}`
+  mkdirSync(dir, { recursive: true })
+  const lines = [...(result.dns?.nameservers ?? []).map((s) => `nameserver ${s}`), ...(result.dns?.search?.length ? [`search ${result.dns.search.join(' ')}`] : [])]
+  writeFileSync(`${dir}/resolv.conf`, `${lines.join('\n')}\n`)
+  return dir
 }
 
 async function waitFor(probe: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
@@ -223,7 +289,7 @@ http {
 ${upstreams.map((u) => `    server ${u} max_fails=1 fail_timeout=30s;`).join('\n')}
   }
   server {
-    listen 127.0.0.1:${LB_PORT};
+    listen ${LB_PORT};
     location / { proxy_pass http://pods; proxy_connect_timeout 1s; proxy_next_upstream error timeout; }
   }
 }

@@ -9,7 +9,7 @@ declare -A NEED=(
   [ip]=iproute2 [bridge]=iproute2 [nsenter]=util-linux [flock]=util-linux [unshare]=util-linux
   [iptables]=iptables [ip6tables]=iptables [iptables-restore]=iptables [nft]=nftables
   [conntrack]=conntrack [curl]=curl [nginx]=nginx-light
-  [ping]=iputils-ping [socat]=socat [gcc]=gcc [strace]=strace
+  [ping]=iputils-ping [socat]=socat [dnsmasq]=dnsmasq-base [gcc]=gcc [strace]=strace
   # Real clients the integration tests drive tscni with: a private containerd (the Kubernetes node test and
   # `ctr run --cni`), podman (CNI backend), runc, the images' executables, and the tools to build cnitool from
   # Debian's source package.

@@ -20,7 +20,8 @@ export function trainCodeCache(dir, nodePath) {
   const host = `tscni-train-h-${process.pid}`
   const ctr = `tscni-train-c-${process.pid}`
   const runVerb = (verb, role, conf, extraEnv = {}) => {
-    const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TSCNI_TRAIN_DIR: dir, CNI_COMMAND: verb, CNI_CONTAINERID: 'train1', CNI_NETNS: `/run/netns/${ctr}`, CNI_IFNAME: 'eth0', CNI_PATH: bin, ...extraEnv }
+    // Attachment records of the training go to its temp dir, never the machine's state dir.
+    const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TSCNI_TRAIN_DIR: dir, TSCNI_STATE_DIR: join(data, 'state'), CNI_COMMAND: verb, CNI_CONTAINERID: 'train1', CNI_NETNS: `/run/netns/${ctr}`, CNI_IFNAME: 'eth0', CNI_PATH: bin, ...extraEnv }
     const argv = full ? ['netns', 'exec', host, nodePath, join(bin, role)] : [join(bin, role)]
     const res = spawnSync(full ? 'ip' : nodePath, argv, { env, input: conf === undefined ? '' : JSON.stringify(conf), encoding: 'utf8' })
     return res.status === 0 && res.stdout ? JSON.parse(res.stdout) : undefined

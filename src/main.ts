@@ -1,12 +1,14 @@
 // Composition root and the only user of `process`: reads argv, env and stdin, builds the real System, runs the
 // role or the command-line tool, writes stdout exactly once and sets the exit status.
-import { readFileSync, realpathSync } from 'node:fs'
+import { readFileSync, realpathSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { getRawAsset, isSea } from 'node:sea'
 import { startupSnapshot } from 'node:v8'
 import { createBridge } from './bridge/handlers.ts'
 import { runCli } from './cli/index.ts'
+import { createDns } from './dns/handlers.ts'
 import { createHostLocal } from './ipam/handlers.ts'
+import { DEFAULT_STATE_DIR, diskRecords } from './plugin/attachment-record.ts'
 import { createLoopback } from './loopback/handlers.ts'
 import { createDelegate, findInPath } from './plugin/delegate.ts'
 import { resolveInvocation, runPlugin, type InvocationRecord, type Outcome } from './plugin/dispatch.ts'
@@ -15,6 +17,7 @@ import type { RoleHandlers, RoleName } from './plugin/role.ts'
 import { createPortmap } from './portmap/handlers.ts'
 import { writeInvocationLog } from './plugin/invocation-log.ts'
 import { createTracer } from './plugin/trace.ts'
+import { envPause } from './plugin/test-pause.ts'
 import { createSystem, loadNative, type Native, type NativeLoad, type NativeSource } from './system/index.ts'
 
 // Runtimes may exec plugins with an empty or minimal environment: always find the system tools.
@@ -39,11 +42,12 @@ async function run(invocation: ReturnType<typeof resolveInvocation>, env: Record
   const systemPath = env.TSCNI_SYSTEM_PATH || SYSTEM_PATH
   const pathEnv = env.PATH ? `${env.PATH}:${systemPath}` : systemPath
   if (invocation.kind === 'unknown') {
-    return { stdout: '', stderr: `tscni: invoked as "${invocation.name}", which is not a role (bridge, host-local, portmap, loopback) or tscni\n`, exitCode: 2 }
+    return { stdout: '', stderr: `tscni: invoked as "${invocation.name}", which is not a role (bridge, host-local, portmap, loopback, dnsname) or tscni\n`, exitCode: 2 }
   }
   if (invocation.kind === 'cli') {
     return runCli(invocation.args, {
       env, selfPath: selfPath(), isSea: sea, pathEnv, nodeVersion: process.versions.node, startup: startupMode(), nativeState: () => describeNative(loadNative(nativeSource(selfPath), env)), uid: process.getuid?.(), readStdin,
+      print: (text) => void process.stdout.write(text),
       // The tool runs roles in-process through the same dispatcher a runtime's call goes through (tscni gc).
       runRole: (role, roleEnv, stdin) => runRole(role, roleEnv, async () => stdin, pathEnv, selfPath, { allInProcess: true }),
     })
@@ -66,7 +70,7 @@ async function runRole(role: RoleName, env: Readonly<Record<string, string | und
   }
   const sys = createSystem({ pathEnv, native: nativeOnce, netlink: env.TSCNI_NETLINK === '1', onRun: (cmd, args, ms) => log.debug(`${ms.toFixed(1)} ms: ${cmd} ${args.join(' ')}`) })
   const hostLocal = createHostLocal()
-  const roles: Record<RoleName, RoleHandlers> = { bridge: createBridge(), 'host-local': hostLocal, portmap: createPortmap(), loopback: createLoopback() }
+  const roles: Record<RoleName, RoleHandlers> = { bridge: createBridge(), 'host-local': hostLocal, portmap: createPortmap(), loopback: createLoopback(), dnsname: createDns() }
   const ipam = createDelegate({
     exec: sys.exec,
     env,
@@ -76,13 +80,16 @@ async function runRole(role: RoleName, env: Readonly<Record<string, string | und
       type === 'tscni-host-local' || (type === 'host-local' && (options.allInProcess || (await isSelf(type, cniPath, selfPath)))) ? hostLocal : undefined,
   })
   const tracer = createTracer()
+  // TSCNI_STATE_DIR moves the records (tests, and nodes with another layout); a config's stateDir wins over both.
+  const records = diskRecords(env.TSCNI_STATE_DIR || DEFAULT_STATE_DIR)
+  const pause = envPause(env, (f) => writeFileSync(f, String(process.pid)))
   const record: InvocationRecord = {}
   const started = performance.now()
   const outcome = await runPlugin(roles[role], {
     env,
     readStdin: stdin,
     sys,
-    makeContext: (cniEnv, conf, raw) => ({ env: cniEnv, conf, stdin: raw, sys, ipam, log, trace: tracer }),
+    makeContext: (cniEnv, conf, raw) => ({ env: cniEnv, conf, stdin: raw, sys, ipam, log, trace: tracer, records, pause }),
   }, record)
   await writeInvocationLog({ env, role, record, steps: tracer.steps, totalMs: performance.now() - started, log })
   return outcome

@@ -7,6 +7,7 @@ import { parseValidAttachments } from '../plugin/attachments.ts'
 import { configField } from '../plugin/config.ts'
 import { CniError, ErrorCode, normalizeError } from '../plugin/errors.ts'
 import { hostVethName } from '../plugin/ids.ts'
+import { TEST_HOOKS } from '../plugin/test-pause.ts'
 import type { Context, RoleHandlers } from '../plugin/role.ts'
 import type { Result } from '../plugin/result.ts'
 import type { IpLink } from '../system/index.ts'
@@ -17,6 +18,9 @@ import { parseBridgeConfig, parseBridgeDelConfig, type BridgeConfig, type Bridge
 import { buildPlan, type BridgePlan } from './plan.ts'
 import { buildResult } from './result.ts'
 import { teardownSpoofCheck } from '../firewall/nft-spoofcheck.ts'
+import type { FirewallBackend } from '../firewall/backend.ts'
+import { recordedRules, type RecordedRules } from '../firewall/intent-json.ts'
+import { recordKeyOf, recordOfAdd, stateDirOf } from '../plugin/attachment-record.ts'
 
 /** What the bridge role can be given instead of its defaults (tests, and main.ts once the firewall is wired). */
 export interface BridgeDeps {
@@ -25,6 +29,9 @@ export interface BridgeDeps {
   readonly randomMac?: () => string
   readonly sleep?: (ms: number) => Promise<void>
 }
+
+// The role name in attachment records (reconcile reads them through bridge/reconcile.ts).
+const RECORD_ROLE = 'bridge'
 
 // Parallel ADDs may race on creating the shared bridge or its gateway address; re-plan this many times.
 const MAX_ATTEMPTS = 3
@@ -59,6 +66,7 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
         if (config.ipamType) {
           ipam = await ctx.trace.step('ipam add', () => ctx.ipam.add(config.ipamType, ctx))
           undo.push('release IPAM addresses', () => ctx.ipam.del(config.ipamType, ctx))
+          if (TEST_HOOKS) await ctx.pause?.('bridge:ipam-done')
         }
         const applyDeps = { sys: ctx.sys, log: ctx.log, sleep, masqBackend: () => masqBackend ?? fw.select(config.ipMasqBackend) }
         for (let attempt = 1; ; attempt++) {
@@ -66,8 +74,13 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
           const plan = await ctx.trace.step('plan', async () => makePlan(ctx, config, ipam, seen, randomMac))
           try {
             await ctx.trace.step('apply', () => applyPlan(plan, applyDeps, undo))
+            if (TEST_HOOKS) await ctx.pause?.('bridge:applied')
+            const result = buildResult(plan, ctx.conf.cniVersion)
+            // Recorded before the undo stack is dropped: a record that cannot be written rolls the ADD back.
+            const rules = await bridgeRules(plan, masqBackend)
+            ctx.records?.write(recordOfAdd(ctx, RECORD_ROLE, rules, result), stateDirOf(ctx.conf.raw))
             undo.clear()
-            return buildResult(plan, ctx.conf.cniVersion)
+            return result
           } catch (err) {
             if (err instanceof BridgeRace && attempt < MAX_ATTEMPTS) continue
             throw err instanceof BridgeRace ? normalizeError(err.cause) : err
@@ -93,6 +106,8 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
         const refId = `${ctx.env.containerId}-${ctx.env.ifname}`
         tasks.push(['remove the MAC spoof check', teardownSpoofCheck(ctx.sys, refId).catch((err: unknown) => ctx.log.warn(`MAC spoof check teardown of ${refId}: ${normalizeError(err).message}`))])
       }
+      tasks.push(['remove the attachment record', Promise.resolve().then(() => ctx.records?.remove(recordKeyOf(ctx, RECORD_ROLE), stateDirOf(ctx.conf.raw)))])
+      if (TEST_HOOKS) await ctx.pause?.('bridge:del-started')
       const settled = await ctx.trace.step('del', () => Promise.allSettled(tasks.map(([, p]) => p)))
       const errors = settled.flatMap((s, i) => (s.status === 'rejected' ? [`${tasks[i]![0]}: ${normalizeError(s.reason).message}`] : []))
       if (errors.length > 0) {
@@ -136,14 +151,35 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
           await backend.gc('masquerade', config.network, owners).catch((err: unknown) => errors.push(`${backend.name} GC: ${normalizeError(err).message}`))
         }
       }
+      if (valid) {
+        try {
+          ctx.records?.prune(RECORD_ROLE, config.network, valid, stateDirOf(ctx.conf.raw))
+        } catch (err) {
+          errors.push(`attachment records: ${normalizeError(err).message}`)
+        }
+      }
       if (errors.length > 0) throw new CniError(ErrorCode.Internal, `GC failed: ${errors.join('; ')}`, { details: errors.join('\n') })
     },
 
+    // Code 50 (spec 1.1 STATUS) names the first reason an ADD could not succeed on this node now.
     async status(ctx) {
       const config = parseBridgeConfig(ctx.conf, ctx.env.args)
       if (config.ipamType) await ctx.ipam.status(config.ipamType, ctx)
-      if (config.ipMasq && (await firewall(ctx.sys, ctx.log).usable()).length === 0) {
-        throw new CniError(ErrorCode.NotAvailable, 'ipMasq is set but neither iptables nor nftables is usable here')
+      const notAvailable = (msg: string, cause?: unknown) => new CniError(ErrorCode.NotAvailable, `cannot serve an ADD: ${msg}`, cause === undefined ? {} : { cause })
+      const seen = await observe(ctx, config)
+      if (seen.bridge && seen.bridge.kind !== 'bridge') {
+        throw notAvailable(`"${config.bridge}" exists but is not a bridge (it is ${seen.bridge.kind ? `a ${seen.bridge.kind} device` : 'another kind of device'}): remove it or configure another bridge name`)
+      }
+      if (config.ipMasq || config.macSpoofCheck) {
+        const probe = await firewall(ctx.sys, ctx.log).probe()
+        if (config.ipMasq && config.ipMasqBackend && !probe[config.ipMasqBackend]) throw notAvailable(`ipMasqBackend ${config.ipMasqBackend} is not usable here`)
+        if (config.ipMasq && !probe.iptables && !probe.nftables) throw notAvailable('ipMasq is set but neither iptables nor nftables is usable here')
+        if (config.macSpoofCheck && !probe.nftables) throw notAvailable('macspoofchk needs nftables, which is not usable here')
+      }
+      try {
+        ctx.records?.assertWritable(stateDirOf(ctx.conf.raw))
+      } catch (err) {
+        throw notAvailable(normalizeError(err).message, err)
       }
     },
   }
@@ -219,6 +255,12 @@ async function deleteVeth(ctx: Context, config: BridgeDelConfig): Promise<void> 
     if (deleted) return
   }
   await ip.batch([{ op: 'link-del', name: hostVethName(config.network, ctx.env.containerId, ctx.env.ifname) }]).catch(tolerate)
+}
+
+// What the record keeps of the plan: the firewall state this attachment owns, to be restored by reconcile.
+async function bridgeRules(plan: BridgePlan, masqBackend: Promise<FirewallBackend> | undefined): Promise<RecordedRules> {
+  const firewall = plan.masq && masqBackend ? [{ backend: (await masqBackend).name, intent: plan.masq }] : []
+  return recordedRules(firewall, plan.spoofCheck)
 }
 
 function ownerOf(config: { readonly network: string }, ctx: Context): Owner {

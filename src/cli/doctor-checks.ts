@@ -20,7 +20,7 @@ export interface Check {
 }
 
 /** The tools tscni runs, in report order. */
-export const TOOLS = ['ip', 'nsenter', 'flock', 'sh', 'bridge', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore', 'nft', 'conntrack'] as const
+export const TOOLS = ['ip', 'nsenter', 'flock', 'sh', 'bridge', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore', 'nft', 'conntrack', 'dnsmasq'] as const
 export type ToolName = (typeof TOOLS)[number]
 
 /** A tool as found on the PATH; `path` undefined means missing. */
@@ -63,6 +63,17 @@ export interface DoctorFacts {
   /** What each namespace path named by the cache is now. */
   readonly netns: Readonly<Record<string, NetnsState>>
   readonly listings: { readonly iptables: ListingFact; readonly ip6tables: ListingFact; readonly nftables: ListingFact }
+  /** tscni's attachment records against the node: rules live attachments miss, attachments whose namespace is gone. */
+  readonly records?: RecordsFact
+}
+
+/** What the attachment records say (from a reconcile dry run). */
+export interface RecordsFact {
+  readonly stateDir: string
+  readonly live: number
+  readonly missing: readonly string[]
+  readonly stale: readonly string[]
+  readonly problems: readonly string[]
 }
 
 /** Every check, in report order. */
@@ -75,7 +86,22 @@ export function doctorChecks(facts: DoctorFacts): Check[] {
     dataDirCheck(facts.node.dataDir, facts.dataDir),
     ...configChecks(facts),
     ...attachmentChecks(facts),
+    ...(facts.records ? recordChecks(facts.records) : []),
   ]
+}
+
+// Missing rules of live pods are a failure (their host ports or outbound traffic do not work); attachments whose
+// namespace is gone leak addresses until released. `tscni reconcile` fixes both.
+function recordChecks(r: RecordsFact): Check[] {
+  const out: Check[] = []
+  out.push(r.missing.length === 0
+    ? { check: 'live rules', status: 'ok', detail: `${r.live} live attachment record(s) in ${r.stateDir}: every masquerade, host-port and spoof-check rule is in place` }
+    : { check: 'live rules', status: 'fail', detail: `${r.missing.length} rule set(s) of live attachments missing (a firewall reload or flush?): ${r.missing.join('; ')}`, remedy: 'tscni reconcile (or run tscni-reconcile.service from conf/systemd to restore them automatically)' })
+  if (r.stale.length > 0) {
+    out.push({ check: 'dead attachments', status: 'warn', detail: `${r.stale.length} recorded attachment(s) whose namespace is gone and that the runtime no longer lists (a reboot?): ${r.stale.join('; ')}`, remedy: 'tscni reconcile (releases their addresses, rules and records)' })
+  }
+  if (r.problems.length > 0) out.push({ check: 'attachment records', status: 'warn', detail: r.problems.join('; '), remedy: `inspect or remove the named files in ${r.stateDir}` })
+  return out
 }
 
 /** 0 when no check failed, else 1. */
@@ -140,6 +166,9 @@ function toolChecks(tools: DoctorFacts['tools']): Check[] {
   out.push(has('conntrack')
     ? { check: 'tool conntrack', status: 'ok', detail: found('conntrack') }
     : { check: 'tool conntrack', status: 'warn', detail: 'not found: stale UDP conntrack entries are not flushed, so a UDP host port can keep sending to a pod address that is gone', remedy: install })
+  out.push(has('dnsmasq')
+    ? { check: 'tool dnsmasq', status: 'ok', detail: found('dnsmasq') }
+    : { check: 'tool dnsmasq', status: 'warn', detail: 'not found: dnsname cannot answer container names (its ADD fails, STATUS reports code 50); the other roles are unaffected', remedy: 'install it (Debian: dnsmasq-base) or put it on PATH or TSCNI_SYSTEM_PATH' })
   return out
 }
 

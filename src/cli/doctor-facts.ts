@@ -8,17 +8,20 @@ import { createSystem, type NetnsState, type System } from '../system/index.ts'
 import { TOOLS, type DataDirFact, type DoctorFacts, type ListingFact, type ToolFact, type ToolName } from './doctor-checks.ts'
 import { readNodeIpam } from './networks.ts'
 import { readRuntimeCache } from './runtime-cache.ts'
+import { inspectRecords } from './reconcile.ts'
+import { normalizeError } from '../plugin/errors.ts'
 
 /** Where to look. */
 export interface DoctorDirs {
   readonly dataDir: string
   readonly confDir: string
   readonly cacheDir: string
+  readonly stateDir: string
 }
 
 // How each tool prints its version; the -save/-restore helpers are only looked for.
 const VERSION_ARGS: Partial<Record<ToolName, readonly string[]>> = {
-  ip: ['-V'], bridge: ['-V'], nsenter: ['--version'], flock: ['--version'], iptables: ['--version'], ip6tables: ['--version'], nft: ['--version'], conntrack: ['--version'],
+  ip: ['-V'], bridge: ['-V'], nsenter: ['--version'], flock: ['--version'], iptables: ['--version'], ip6tables: ['--version'], nft: ['--version'], conntrack: ['--version'], dnsmasq: ['--version'],
 }
 
 // CAP_NET_ADMIN's bit in the capability sets (linux/capability.h).
@@ -47,7 +50,9 @@ export async function gatherFacts(dirs: DoctorDirs, pathEnv: string, uid: number
   const cache = readRuntimeCache(dirs.cacheDir)
   const paths = [...new Set(cache.entries.map((e) => e.netns).filter((p) => p !== ''))]
   const states = await Promise.all(paths.map(async (p) => [p, await sys.netns.state(p)] as const))
+  const records = await inspectRecords(sys, dirs.stateDir, dirs.cacheDir).catch((err: unknown) => ({ live: 0, missing: [], stale: [], problems: [normalizeError(err).message] }))
   return {
+    records: { stateDir: dirs.stateDir, ...records },
     uid,
     capNetAdmin,
     tools,

@@ -1,24 +1,26 @@
 // `tscni doctor`: what a node operator needs to know before the first pod, one line per check, non-zero exit
 // when something is wrong (a failed check, a leaked reservation, stale firewall rules).
 import { DEFAULT_DATA_DIR } from '../ipam/config.ts'
+import { DEFAULT_STATE_DIR } from '../plugin/attachment-record.ts'
 import type { Outcome } from '../plugin/dispatch.ts'
 import { doctorChecks, exitCodeOf, type Check, type CheckStatus } from './doctor-checks.ts'
 import { gatherFacts, type DoctorDirs } from './doctor-facts.ts'
 import type { CliIo } from './index.ts'
 import { DEFAULT_CONF_DIR } from './networks.ts'
 import { parseOptions } from './options.ts'
+import { DEFAULT_CACHE_DIR } from './runtime-cache.ts'
 
-/** libcni's default cache dir: results live under <cacheDir>/results. */
-export const DEFAULT_CACHE_DIR = '/var/lib/cni'
+export { DEFAULT_CACHE_DIR }
 
-/** Runs `tscni doctor [--data-dir DIR] [--conf-dir DIR] [--cache-dir DIR] [--json]`. */
+/** Runs `tscni doctor [--data-dir DIR] [--conf-dir DIR] [--cache-dir DIR] [--state-dir DIR] [--json]`. */
 export async function runDoctor(args: readonly string[], io: CliIo): Promise<Outcome> {
-  const opts = parseOptions(args, { values: ['--data-dir', '--conf-dir', '--cache-dir'], flags: ['--json'] })
+  const opts = parseOptions(args, { values: ['--data-dir', '--conf-dir', '--cache-dir', '--state-dir'], flags: ['--json'] })
   if (typeof opts === 'string') return { stdout: '', stderr: `tscni doctor: ${opts}\n`, exitCode: 2 }
   const dirs: DoctorDirs = {
     dataDir: opts.values['--data-dir'] ?? DEFAULT_DATA_DIR,
     confDir: opts.values['--conf-dir'] ?? DEFAULT_CONF_DIR,
     cacheDir: opts.values['--cache-dir'] ?? DEFAULT_CACHE_DIR,
+    stateDir: opts.values['--state-dir'] ?? (io.env.TSCNI_STATE_DIR || DEFAULT_STATE_DIR),
   }
   const checks = [pathCheck(io.startup, io.nativeState?.()), ...doctorChecks(await gatherFacts(dirs, io.pathEnv, io.uid))]
   const exitCode = exitCodeOf(checks)
@@ -37,7 +39,7 @@ const WORD: Readonly<Record<CheckStatus, string>> = { ok: 'ok', warn: 'warn', fa
 export function renderDoctor(dirs: DoctorDirs, checks: readonly Check[], exitCode: number): string {
   const width = Math.max(...checks.map((c) => c.check.length))
   const pad = ' '.repeat(6 + width + 2)
-  const lines = [`tscni doctor: data dir ${dirs.dataDir}, conf dir ${dirs.confDir}, cache dir ${dirs.cacheDir}`, '']
+  const lines = [`tscni doctor: data dir ${dirs.dataDir}, conf dir ${dirs.confDir}, cache dir ${dirs.cacheDir}, state dir ${dirs.stateDir}`, '']
   for (const c of checks) {
     lines.push(`${WORD[c.status].padEnd(6)}${c.check.padEnd(width)}  ${c.detail}`)
     if (c.remedy && (c.status === 'fail' || c.status === 'warn')) lines.push(`${pad}remedy: ${c.remedy}`)

@@ -12,13 +12,14 @@ import type { Outcome } from '../plugin/dispatch.ts'
 import { normalizeError } from '../plugin/errors.ts'
 import type { CliIo } from './index.ts'
 import { readOnlyStore, readReservations, type ReservationInfo } from './networks.ts'
+import { DEFAULT_DNS_DIR } from './dns-names.ts'
 import { parseOptions } from './options.ts'
 
-const USAGE = 'usage: tscni gc --network NAME --valid FILE|- [--data-dir DIR] [--dry-run]'
+const USAGE = 'usage: tscni gc --network NAME --valid FILE|- [--data-dir DIR] [--dns-dir DIR] [--dry-run]'
 
 /** Runs `tscni gc`. */
 export async function runGc(args: readonly string[], io: CliIo): Promise<Outcome> {
-  const opts = parseOptions(args, { values: ['--network', '--valid', '--data-dir'], flags: ['--dry-run'] })
+  const opts = parseOptions(args, { values: ['--network', '--valid', '--data-dir', '--dns-dir'], flags: ['--dry-run'] })
   const usage = (msg: string): Outcome => ({ stdout: '', stderr: `tscni gc: ${msg}\n${USAGE}\n`, exitCode: 2 })
   if (typeof opts === 'string') return usage(opts)
   const network = opts.values['--network']
@@ -35,19 +36,21 @@ export async function runGc(args: readonly string[], io: CliIo): Promise<Outcome
   const before = readReservations(dataDir, network)
   if (opts.flags.has('--dry-run')) return dryRun(network, dataDir, valid, before)
 
-  const env = { CNI_COMMAND: 'GC', CNI_PATH: dirname(io.selfPath), PATH: io.env.PATH, TSCNI_LOG_LEVEL: io.env.TSCNI_LOG_LEVEL, TSCNI_LOG_FILE: io.env.TSCNI_LOG_FILE }
+  const env = { CNI_COMMAND: 'GC', CNI_PATH: dirname(io.selfPath), PATH: io.env.PATH, TSCNI_LOG_LEVEL: io.env.TSCNI_LOG_LEVEL, TSCNI_LOG_FILE: io.env.TSCNI_LOG_FILE, TSCNI_STATE_DIR: io.env.TSCNI_STATE_DIR }
   const attachments = { 'cni.dev/valid-attachments': valid }
   // bridge GC releases reservations through host-local and removes stale masquerade rules; portmap GC removes
   // stale port mappings; both clean every usable firewall backend.
   const bridge = await io.runRole('bridge', env, JSON.stringify({ cniVersion: '1.1.0', name: network, type: 'bridge', ipMasq: true, ipam: { type: 'host-local', dataDir }, ...attachments }))
   const portmap = await io.runRole('portmap', env, JSON.stringify({ cniVersion: '1.1.0', name: network, type: 'portmap', ...attachments }))
+  // dnsname GC removes the names of attachments that are gone and stops the network's DNS server when it is idle.
+  const dns = await io.runRole('dnsname', env, JSON.stringify({ cniVersion: '1.1.0', name: network, type: 'dnsname', dataDir: opts.values['--dns-dir'] ?? DEFAULT_DNS_DIR, ...attachments }))
   const after = new Set(readReservations(dataDir, network).map((r) => r.ip))
   const released = before.filter((r) => !after.has(r.ip))
   const lines = [
     ...released.map((r) => `released ${r.ip} (${owner(r)})`),
-    `${released.length} address(es) released, ${after.size} kept; stale masquerade and port-mapping rules of network ${network} removed from every usable firewall backend`,
+    `${released.length} address(es) released, ${after.size} kept; stale masquerade and port-mapping rules of network ${network} removed from every usable firewall backend, stale DNS names from its server`,
   ]
-  const failures = [bridge, portmap].filter((o) => o.exitCode !== 0).map((o) => String(goField(parseJson(o.stdout), 'msg')))
+  const failures = [bridge, portmap, dns].filter((o) => o.exitCode !== 0).map((o) => String(goField(parseJson(o.stdout), 'msg')))
   return {
     stdout: `${lines.join('\n')}\n`,
     stderr: failures.map((f) => `tscni gc: ${f}\n`).join(''),

@@ -6,7 +6,9 @@ import { DEFAULT_DATA_DIR } from '../ipam/config.ts'
 import { DEFAULT_CACHE_DIR, runDoctor } from './doctor.ts'
 import { runInstall } from './install.ts'
 import { runGc } from './gc.ts'
+import { DEFAULT_DNS_DIR } from './dns-names.ts'
 import { runLs } from './ls.ts'
+import { runReconcile } from './reconcile.ts'
 import { DEFAULT_CONF_DIR } from './networks.ts'
 import { TSCNI_VERSION } from './version.ts'
 
@@ -22,6 +24,8 @@ export interface CliIo {
   readonly startup?: string
   /** Whether the native addon loads here, for doctor ("addon loaded" or why not). */
   readonly nativeState?: () => string
+  /** Writes to stdout at once (long-running commands such as `reconcile --watch`; others return their output). */
+  print(text: string): void
   /** Reads this process's stdin (for `--valid -`). */
   readStdin(): Promise<string>
   /** Runs one CNI verb of a role in-process, exactly as an invocation of its executable would. */
@@ -31,35 +35,45 @@ export interface CliIo {
 }
 
 /** The help text; the defaults it names are the constants the commands use. */
-export const HELP = `tscni ${TSCNI_VERSION}: CNI bridge, host-local, portmap and loopback plugins in one executable
+export const HELP = `tscni ${TSCNI_VERSION}: CNI bridge, host-local, portmap, loopback and dnsname plugins in one executable
 
 Usage:
   tscni help                         this text
   tscni version                      versions of tscni and of the CNI spec it speaks
   tscni install --bin-dir DIR [--standard-names] [--force]
                                      copy this executable into DIR (e.g. /opt/cni/bin) and link its roles:
-                                     tscni-bridge, tscni-host-local, tscni-portmap, tscni-loopback; with
-                                     --standard-names also bridge, host-local, portmap, loopback (replacing the
-                                     reference plugins needs --force)
-  tscni ls [--data-dir DIR] [--conf-dir DIR] [--json]
+                                     tscni-bridge, tscni-host-local, tscni-portmap, tscni-loopback,
+                                     tscni-dnsname; with --standard-names also bridge, host-local, portmap,
+                                     loopback, dnsname (replacing the reference plugins needs --force)
+  tscni ls [--data-dir DIR] [--conf-dir DIR] [--dns-dir DIR] [--json]
                                      networks under the host-local data dir (default ${DEFAULT_DATA_DIR}),
-                                     how full their ranges are (from the configs in ${DEFAULT_CONF_DIR}), and which
-                                     container and interface hold each address
-  tscni gc --network NAME --valid FILE|- [--data-dir DIR] [--dry-run]
-                                     release the addresses and firewall rules (masquerade, port mappings) of
-                                     NAME whose attachment is not in FILE: a JSON list of
+                                     how full their ranges are (from the configs in ${DEFAULT_CONF_DIR}), which
+                                     container and interface hold each address, and the DNS names dnsname
+                                     publishes on each network (from --dns-dir, default ${DEFAULT_DNS_DIR})
+  tscni gc --network NAME --valid FILE|- [--data-dir DIR] [--dns-dir DIR] [--dry-run]
+                                     release the addresses, firewall rules (masquerade, port mappings) and DNS
+                                     names of NAME whose attachment is not in FILE: a JSON list of
                                      {"containerID": "...", "ifname": "..."} ("-" reads stdin; [] means none)
-  tscni doctor [--data-dir DIR] [--conf-dir DIR] [--cache-dir DIR] [--json]
+  tscni doctor [--data-dir DIR] [--conf-dir DIR] [--cache-dir DIR] [--state-dir DIR] [--json]
                                      checks the node before the first pod: privileges, tools and versions (ip,
-                                     nsenter, flock, sh, bridge, iptables, nft, conntrack), which firewall backend
-                                     would be chosen and why, forwarding, the data dir, configs, leaked reservations
+                                     nsenter, flock, sh, bridge, iptables, nft, conntrack, dnsmasq), which firewall
+                                     backend would be chosen and why, forwarding, the data dir, configs, leaked reservations
                                      (checked against the runtime's result cache under --cache-dir, default
-                                     ${DEFAULT_CACHE_DIR}) and stale firewall rules; exits 1 when something is wrong
+                                     ${DEFAULT_CACHE_DIR}), stale firewall rules, and missing rules of live
+                                     attachments and dead ones (from tscni's attachment records, remedy: tscni
+                                     reconcile); exits 1 when something is wrong
+  tscni reconcile [--state-dir DIR] [--cache-dir DIR] [--dry-run] [--watch [--interval SECONDS]]
+                                     restore the masquerade, host-port and MAC spoof-check rules of every live
+                                     attachment from tscni's records (default /var/lib/tscni/attachments), e.g.
+                                     after a firewall reload; release attachments whose namespace is gone and
+                                     that the runtime's cache no longer lists (after a reboot); --watch repeats
+                                     every 2 s (--interval), printing only what it changed
 
 Environment:
   TSCNI_SYSTEM_PATH                  where tscni looks for its tools (ip, bridge, nsenter, sh, flock, iptables,
-                                     nft, conntrack) besides $PATH
+                                     nft, conntrack, dnsmasq) besides $PATH
                                      (default /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
+  TSCNI_STATE_DIR                    where attachment records are kept (default /var/lib/tscni/attachments)
 
 As a CNI plugin, run it through one of those names (or "tscni ROLE") with CNI_COMMAND set.
 `
@@ -87,6 +101,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<Outcom
       return runGc(rest, io)
     case 'doctor':
       return runDoctor(rest, io)
+    case 'reconcile':
+      return runReconcile(rest, io)
     default:
       return { stdout: '', stderr: `tscni: unknown command "${command}"\n\n${HELP}`, exitCode: 2 }
   }

@@ -5,6 +5,9 @@ import { decodeWith, goField, parseJson } from '../decode/go-json.ts'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
+/** libcni's default cache dir: results live under <cacheDir>/results. */
+export const DEFAULT_CACHE_DIR = '/var/lib/cni'
+
 /** One cached attachment. */
 export interface CacheEntry {
   readonly file: string

@@ -16,6 +16,12 @@ export interface FirewallBackend {
   readonly name: BackendName
   /** Installs the intent; idempotent (a repeated call leaves exactly one copy of each rule). */
   ensure(intent: FirewallIntent): Promise<void>
+  /**
+   * Installs several intents in one transaction (one per family for iptables, whose families are separate tools),
+   * as reconcile restores a node's rules. Optional: fakes and future backends may leave it out (callers then
+   * fall back to one ensure per intent).
+   */
+  ensureAll?(intents: readonly FirewallIntent[]): Promise<void>
   /** Removes everything of this kind owned by `owner`; succeeds when nothing is there. Needs no addresses. */
   remove(kind: IntentKind, owner: Owner): Promise<void>
   /** Throws a CniError naming what is missing when the intent is not fully installed (CHECK). */

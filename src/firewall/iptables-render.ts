@@ -13,6 +13,19 @@ export function wrapScript(lines: readonly string[]): string {
   return lines.length === 0 ? '' : `*nat\n${lines.join('\n')}\nCOMMIT\n`
 }
 
+/**
+ * Several scripts rendered from the same state as one transaction: their rule lines in order, each distinct line
+ * once. Lines two scripts share are the shared chains and entry rules both would create; an owner's own lines
+ * differ from every other owner's, and one script never repeats a line, so nothing needed is dropped.
+ */
+export function mergeScripts(scripts: readonly string[]): string {
+  const lines = new Set<string>()
+  for (const script of scripts) {
+    for (const line of script.split('\n')) if (line !== '' && line !== '*nat' && line !== 'COMMIT') lines.add(line)
+  }
+  return wrapScript([...lines])
+}
+
 // Creates a shared chain with "-N" (never ":CHAIN", which would flush it if someone else created it meanwhile:
 // then the transaction fails and is retried on fresh state) and appends each rule that is not there yet.
 function ensureShared(state: NatState, chain: string, rules: readonly (readonly string[])[], out: string[]): void {

@@ -6,7 +6,7 @@ import { missingRulesError } from './errors.ts'
 import { locked } from './lock.ts'
 import { applyWithRetry } from './retry.ts'
 import { parseSave, type NatState } from './iptables-save.ts'
-import { missingRules, renderGc, renderMasqEnsure, renderPortmapEnsure, renderRemove } from './iptables-render.ts'
+import { mergeScripts, missingRules, renderGc, renderMasqEnsure, renderPortmapEnsure, renderRemove } from './iptables-render.ts'
 
 /** The iptables backend's dependencies: the shared ones plus which families (iptables, ip6tables) work here. */
 export interface IptablesDeps extends BackendDeps {
@@ -36,6 +36,15 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
       return locked(deps, async () => {
         for (const family of intentFamilies(intent)) {
           await run(family, (state) => intent.kind === 'masquerade' ? renderMasqEnsure(intent, family, state) : renderPortmapEnsure(intent, family, state))
+        }
+      })
+    },
+    ensureAll(intents) {
+      return locked(deps, async () => {
+        for (const family of [4, 6] as const) {
+          const mine = intents.filter((i) => intentFamilies(i).includes(family))
+          if (mine.length === 0) continue
+          await run(family, (state) => mergeScripts(mine.map((i) => (i.kind === 'masquerade' ? renderMasqEnsure(i, family, state) : renderPortmapEnsure(i, family, state)))))
         }
       })
     },

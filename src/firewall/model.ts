@@ -1,5 +1,5 @@
 // Firewall intents that do not depend on the backend: what bridge (ipMasq) and portmap ask for, and who owns it.
-import type { IpNet } from '../plugin/addr.ts'
+import type { Ip, IpNet } from '../plugin/addr.ts'
 
 /** The attachment that owns firewall objects. Backends derive names, comments and handles from it. */
 export interface Owner {
@@ -58,6 +58,19 @@ export interface SpoofCheck {
   readonly mac: string
   /** `<containerID>-<ifname>`, the reference's refID. */
   readonly refId: string
+}
+
+/** One gateway address and the subnet allowed to query it. */
+export interface DnsAccessPair {
+  readonly gateway: Ip
+  readonly subnet: IpNet
+}
+
+/** DNS queries (udp and tcp port 53) from a network's subnets to its gateways, where its name server listens. */
+export interface DnsAccess {
+  readonly network: string
+  /** Gateway and subnet of the same family; at least one. */
+  readonly pairs: readonly DnsAccessPair[]
 }
 
 /** Anything a backend can install. */

@@ -65,3 +65,13 @@ export async function teardownSpoofCheck(sys: SpoofCheckSystem, refId: string): 
     if (script) await sys.netfilter.nftApply(script)
   })
 }
+
+/** True when the check of `sc` is fully in place: the PREROUTING jump and the MAC rule and drop in its chain. */
+export async function spoofCheckPresent(sys: SpoofCheckSystem, sc: SpoofCheck): Promise<boolean> {
+  const json = await sys.netfilter.nftList(['table', 'bridge', 'nat'])
+  if (json === undefined) return false
+  const table = parseNftList(json)
+  const mine = table.rules.filter((rule) => rule.comment === commentOf(sc.refId))
+  const jump = mine.some((rule) => rule.chain === 'PREROUTING')
+  return jump && mine.filter((rule) => rule.chain === `${chainOf(sc.refId)}-mac`).length >= 2
+}

@@ -4,7 +4,7 @@ import type { FirewallIntent, IntentKind, MasqIntent, Owner, PortmapIntent } fro
 import { applyError, missingRulesError } from './errors.ts'
 import { locked } from './lock.ts'
 import { applyWithRetry } from './retry.ts'
-import { EMPTY_LISTING, parseNftList, type NftListing } from './nft-json.ts'
+import { EMPTY_LISTING, jumpTarget, parseNftList, type NftListing } from './nft-json.ts'
 import { MASQ_TABLE, missingNftMasq, renderNftMasqEnsure, renderNftMasqGc, renderNftMasqRemove } from './nft-masq.ts'
 import {
   bucketChain, HOSTPORT_TABLE, missingPortmap, ownerChain, ownerChainMatches, renderOwner, renderRemoveChains, renderSetup, staleOwnerChains,
@@ -65,8 +65,31 @@ export function createNftablesBackend(deps: BackendDeps): FirewallBackend {
     },
   }
 
+  // Every intent in one `nft -f`: each rendered as ensure's full path would from one listing per table, the
+  // shared lines (tables, hooks, dispatch and mark chains) kept once. Owners whose rules are in place add nothing.
+  const renderAll = async (intents: readonly FirewallIntent[]): Promise<string> => {
+    const masqs = intents.filter((i): i is MasqIntent => i.kind === 'masquerade')
+    const ports = intents.filter((i): i is PortmapIntent => i.kind === 'portmap')
+    const lines: string[] = []
+    if (masqs.length > 0) {
+      const listing = await list(...table(MASQ_TABLE))
+      for (const i of masqs) lines.push(...renderNftMasqEnsure(i, listing).split('\n'))
+    }
+    if (ports.length > 0) {
+      const all = await list(...table(HOSTPORT_TABLE))
+      for (const i of ports) {
+        const exists = all.chains.has(ownerChain(i.owner))
+        if (exists && ownerChainMatches(i, all) && all.rules.some((r) => jumpTarget(r) === ownerChain(i.owner))) continue
+        lines.push(...renderSetup(i.snat ? i.markMasqBit : undefined, all), ...renderOwner(i, exists, all))
+      }
+    }
+    const distinct = [...new Set(lines.filter((l) => l !== ''))]
+    return distinct.length ? `${distinct.join('\n')}\n` : ''
+  }
+
   return {
     name: 'nftables',
+    ensureAll: (intents: readonly FirewallIntent[]) => locked(deps, () => run(() => renderAll(intents))),
     ensure: (intent: FirewallIntent) => locked(deps, () => (intent.kind === 'masquerade' ? masq.ensure(intent) : portmap.ensure(intent))),
     remove: (kind: IntentKind, owner: Owner) => locked(deps, () => (kind === 'masquerade' ? masq.remove(owner) : portmap.remove(owner))),
     gc: (kind: IntentKind, network: string, valid: readonly Owner[]) =>

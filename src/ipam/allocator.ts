@@ -1,7 +1,7 @@
 // host-local's allocation policy over a Store (the reference's backend/allocator/allocator.go): round-robin, requested IPs, release, GC. Pure.
 import type { ValidAttachment } from '../plugin/attachments.ts'
 import { formatIp, ipAdd, ipEquals, type Ip } from '../plugin/addr.ts'
-import { CniError, ErrorCode, wrapError } from '../plugin/errors.ts'
+import { CniError, ErrorCode, normalizeError, wrapError } from '../plugin/errors.ts'
 import { rangeCapacity, rangeFor, rangeSetContains, rangeSetToString, type Range, type RangeSet } from './range.ts'
 import { ownerKey, parseOwner, type Owner, type Reservation, type Store } from './store.ts'
 
@@ -127,7 +127,7 @@ function allocateOne(store: Store, set: RangeSet, rangeId: number, owner: Owner,
  * Releases every address of (containerId, ifname); when there is none, every legacy id-only file of containerId
  * (as the reference does). The caller holds the lock. Returns the released addresses; errors are collected.
  */
-export function releaseOwner(store: Store, owner: Owner): { released: Ip[]; errors: string[] } {
+export function releaseOwner(store: Store, owner: Owner): { released: Ip[]; errors: CniError[] } {
   const all = store.reservations()
   const key = ownerKey(owner)
   let victims = all.filter((r) => r.content === key)
@@ -150,7 +150,7 @@ export type Attachment = ValidAttachment
  * valid attachment has its container id. Only address files are considered, so `lock` and `last_reserved_ip.*`
  * are never touched. The caller holds the lock.
  */
-export function collectGarbage(store: Store, valid: readonly Attachment[]): { released: Ip[]; errors: string[] } {
+export function collectGarbage(store: Store, valid: readonly Attachment[]): { released: Ip[]; errors: CniError[] } {
   const keys = new Set(valid.map((a) => ownerKey({ containerId: a.containerID, ifname: a.ifname })))
   const ids = new Set(valid.map((a) => a.containerID.trim()))
   const victims = store.reservations().filter((r) => {
@@ -160,15 +160,15 @@ export function collectGarbage(store: Store, valid: readonly Attachment[]): { re
   return releaseAll(store, victims)
 }
 
-function releaseAll(store: Store, victims: readonly Reservation[]): { released: Ip[]; errors: string[] } {
+function releaseAll(store: Store, victims: readonly Reservation[]): { released: Ip[]; errors: CniError[] } {
   const released: Ip[] = []
-  const errors: string[] = []
+  const errors: CniError[] = []
   for (const r of victims) {
     try {
       store.release(r.ip)
       released.push(r.ip)
     } catch (err) {
-      errors.push(`release ${formatIp(r.ip)}: ${(err as Error).message}`)
+      errors.push(normalizeError(err))
     }
   }
   return { released, errors }

@@ -1,8 +1,10 @@
-// host-local reservations on disk, byte-compatible with the reference (backend/disk/backend.go): one file per address.
-import { accessSync, closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
-import { join } from 'node:path'
+// host-local reservations on disk, byte-compatible with the reference (backend/disk/backend.go): one file per address;
+// failures name the path and the cause.
+import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { formatIp, parseIp, type Ip } from '../plugin/addr.ts'
-import { CniError, ErrorCode } from '../plugin/errors.ts'
+import { CniError, ErrorCode, fileError } from '../plugin/errors.ts'
+import { hasErrno, isErrno } from '../plugin/fs-errors.ts'
 import type { Locker } from '../system/index.ts'
 import type { StoreLocation } from './config.ts'
 import { ownerKey, type NetworkStore, type Owner, type Reservation, type Unlock } from './store.ts'
@@ -32,7 +34,11 @@ export class DiskStore implements NetworkStore {
 
   /** Creates the network directory (mode 0755, with parents) as the reference does on every verb. */
   ensureDir(): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o755 })
+    try {
+      makeDirs(this.dir)
+    } catch (err) {
+      throw fileError(`failed to create the data directory ${this.dir}`, this.dir, err)
+    }
   }
 
   /** True when the network directory exists (DEL, CHECK and GC need not create it). */
@@ -47,26 +53,35 @@ export class DiskStore implements NetworkStore {
   /** Throws when the directory cannot be created or written (for STATUS). */
   assertWritable(): void {
     this.ensureDir()
-    accessSync(this.dir, constants.W_OK)
+    try {
+      accessSync(this.dir, constants.W_OK)
+    } catch (err) {
+      throw fileError(`the data directory ${this.dir} is not writable`, this.dir, err)
+    }
   }
 
   async lock(): Promise<Unlock> {
     const path = join(this.dir, LOCK_FILE)
-    // A wait that runs out rejects with a SystemError that normalizeError (plugin/errors.ts) makes code 11.
-    const held = await this.locker.acquire(path, this.lockTimeoutMs)
-    return () => held.release()
+    try {
+      const held = await this.locker.acquire(path, this.lockTimeoutMs)
+      return () => held.release()
+    } catch (err) {
+      // A wait that runs out is a SystemError that normalizeError makes code 11; a lock file that cannot be
+      // opened (read-only, permission) is an errno error named here.
+      throw isErrno(err) ? fileError(`failed to open the lock file ${path}`, path, err) : err
+    }
   }
 
   reservations(): Reservation[] {
     const out: Reservation[] = []
-    for (const name of readdirSync(this.dir)) {
+    for (const name of this.names()) {
       const ip = addressFileName(name)
       if (!ip) continue
       try {
         out.push({ ip, content: readFileSync(join(this.dir, name), 'utf8').trim() })
       } catch (err) {
         // Released meanwhile by a writer that does not lock, or not a regular file: not a reservation we can read.
-        if (!isCode(err, 'ENOENT') && !isCode(err, 'EISDIR')) throw err
+        if (!hasErrno(err, 'ENOENT') && !hasErrno(err, 'EISDIR')) throw fileError('failed to read a reservation', join(this.dir, name), err)
       }
     }
     return out
@@ -74,7 +89,15 @@ export class DiskStore implements NetworkStore {
 
   /** Only the reserved addresses (names, no contents): what STATUS needs. */
   reservedAddresses(): Ip[] {
-    return readdirSync(this.dir).flatMap((name) => addressFileName(name) ?? [])
+    return this.names().flatMap((name) => addressFileName(name) ?? [])
+  }
+
+  private names(): string[] {
+    try {
+      return readdirSync(this.dir)
+    } catch (err) {
+      throw fileError('failed to list the reservations', this.dir, err)
+    }
   }
 
   reserve(ip: Ip, owner: Owner): boolean {
@@ -83,8 +106,13 @@ export class DiskStore implements NetworkStore {
     try {
       fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600)
     } catch (err) {
-      if (isCode(err, 'EEXIST')) return false
-      throw err
+      if (hasErrno(err, 'EEXIST')) {
+        // Something else at a reservation's path (a directory, say) is no reservation anyone can release: naming
+        // it beats skipping the address silently forever.
+        if (!isRegularFile(path)) throw new CniError(ErrorCode.IoFailure, `failed to reserve ${formatIp(ip)}: ${path} exists and is not a regular file (a directory?): remove it`)
+        return false
+      }
+      throw fileError(`failed to reserve ${formatIp(ip)}`, path, err)
     }
     try {
       writeSync(fd, ownerKey(owner))
@@ -95,8 +123,12 @@ export class DiskStore implements NetworkStore {
       } catch {
         // already closed
       }
-      unlinkSync(path)
-      throw err
+      try {
+        unlinkSync(path)
+      } catch {
+        // The write failed (a full disk, say) and so may the unlink: the write's cause is what matters.
+      }
+      throw fileError(`failed to reserve ${formatIp(ip)}`, path, err)
     }
     return true
   }
@@ -105,7 +137,7 @@ export class DiskStore implements NetworkStore {
     try {
       unlinkSync(this.pathOf(ip))
     } catch (err) {
-      if (!isCode(err, 'ENOENT')) throw err
+      if (!hasErrno(err, 'ENOENT')) throw fileError(`failed to release ${formatIp(ip)}`, this.pathOf(ip), err)
     }
   }
 
@@ -118,7 +150,12 @@ export class DiskStore implements NetworkStore {
   }
 
   setLastReserved(rangeId: number, ip: Ip): void {
-    writeFileSync(join(this.dir, `${LAST_RESERVED_PREFIX}${rangeId}`), formatIp(ip), { mode: 0o600 })
+    const path = join(this.dir, `${LAST_RESERVED_PREFIX}${rangeId}`)
+    try {
+      writeFileSync(path, formatIp(ip), { mode: 0o600 })
+    } catch (err) {
+      throw fileError('failed to record the last reserved address', path, err)
+    }
   }
 
   private pathOf(ip: Ip): string {
@@ -143,6 +180,32 @@ function addressFileName(name: string): Ip | undefined {
   return ip && formatIp(ip) === name ? ip : undefined
 }
 
-function isCode(err: unknown, code: string): boolean {
-  return (err as { code?: string } | null)?.code === code
+
+function isRegularFile(path: string): boolean {
+  try {
+    return lstatSync(path).isFile()
+  } catch {
+    return true // gone meanwhile (released by another writer): an ordinary race, not a broken data dir
+  }
+}
+
+// mkdir -p that reports the failing component's own errno: Node's recursive mkdirSync answers ENOENT for the
+// leaf when a missing parent cannot be created (on a read-only file system, say), hiding the cause.
+function makeDirs(dir: string): void {
+  try {
+    makeDir(dir)
+  } catch (err) {
+    if (!hasErrno(err, 'ENOENT') || dirname(dir) === dir) throw err
+    makeDirs(dirname(dir))
+    makeDir(dir)
+  }
+}
+
+// One mkdir; an existing directory (made by a concurrent ADD, say) is success.
+function makeDir(dir: string): void {
+  try {
+    mkdirSync(dir, { mode: 0o755 })
+  } catch (err) {
+    if (!hasErrno(err, 'EEXIST') || !statSync(dir).isDirectory()) throw err
+  }
 }

@@ -1,10 +1,11 @@
 // The host-local role: ADD, DEL, CHECK, GC and STATUS as lists of named steps over config, allocator and store.
 import { formatCidr, formatIp } from '../plugin/addr.ts'
-import { CniError, ErrorCode } from '../plugin/errors.ts'
+import { CniError, ErrorCode, normalizeError } from '../plugin/errors.ts'
 import type { Context, RoleHandlers } from '../plugin/role.ts'
 import type { Result, ResultDns, ResultRoute } from '../plugin/result.ts'
 import { allocate, collectGarbage, exhaustedRangeSets, holdsAny, releaseOwner, type Allocation } from './allocator.ts'
 import { parseValidAttachments } from '../plugin/attachments.ts'
+import { TEST_HOOKS } from '../plugin/test-pause.ts'
 import { parseIpamConfig, parseStoreLocation, type StoreLocation } from './config.ts'
 import { DiskStore } from './disk-store.ts'
 import { readResolvConf } from './dns.ts'
@@ -34,6 +35,7 @@ export function createHostLocal(deps: HostLocalDeps = realDeps): RoleHandlers {
       const allocations = await ctx.trace.step('ipam allocate', () =>
         locked(store, () => allocate(store, { owner, rangeSets: conf.rangeSets, requested: conf.requested })),
       )
+      if (TEST_HOOKS) await ctx.pause?.('host-local:allocated')
       for (const a of allocations) if (a.reused) ctx.log.info(`${formatIp(a.ip)} was already allocated to ${owner.containerId} (${owner.ifname}); returning it again`)
       return toResult(ctx.conf.cniVersion, allocations, conf.routes, dns)
     },
@@ -43,8 +45,9 @@ export function createHostLocal(deps: HostLocalDeps = realDeps): RoleHandlers {
       const store = deps.openStore(parseStoreLocation(ctx.conf), ctx)
       if (!store.exists()) return
       const owner = { containerId: ctx.env.containerId, ifname: ctx.env.ifname }
+      if (TEST_HOOKS) await ctx.pause?.('host-local:del-locking')
       const { errors } = await locked(store, () => releaseOwner(store, owner))
-      if (errors.length > 0) throw new CniError(ErrorCode.Internal, errors.join(';'))
+      if (errors.length > 0) throw releaseFailure('', errors)
     },
 
     async check(ctx) {
@@ -62,7 +65,7 @@ export function createHostLocal(deps: HostLocalDeps = realDeps): RoleHandlers {
       if (!store.exists()) return
       const { released, errors } = await locked(store, () => collectGarbage(store, valid))
       if (released.length > 0) ctx.log.info(`gc released ${released.map(formatIp).join(' ')}`)
-      if (errors.length > 0) throw new CniError(ErrorCode.Internal, `gc: ${errors.join(';')}`)
+      if (errors.length > 0) throw releaseFailure('gc: ', errors)
     },
 
     async status(ctx) {
@@ -71,7 +74,7 @@ export function createHostLocal(deps: HostLocalDeps = realDeps): RoleHandlers {
       try {
         store.assertWritable()
       } catch (err) {
-        throw new CniError(ErrorCode.NotAvailable, `data directory ${conf.location.dataDir}/${conf.location.network} is not writable: ${(err as Error).message}`, { cause: err })
+        throw new CniError(ErrorCode.NotAvailable, `cannot serve an ADD: the data directory ${conf.location.dataDir}/${conf.location.network} is not writable: ${normalizeError(err).message}`, { cause: err })
       }
       const exhausted = exhaustedRangeSets(conf.rangeSets, store.reservedAddresses())
       if (exhausted.length > 0) {
@@ -80,6 +83,11 @@ export function createHostLocal(deps: HostLocalDeps = realDeps): RoleHandlers {
       }
     },
   }
+}
+
+// Every failed release is named; the code is the first failure's (a read-only data dir gives 5 for all of them).
+function releaseFailure(prefix: string, errors: readonly CniError[]): CniError {
+  return new CniError(errors[0]!.code, `${prefix}${errors.map((e) => e.message).join('; ')}`, { details: errors[0]!.details, cause: errors[0] })
 }
 
 async function locked<T>(store: Store, fn: () => T): Promise<T> {

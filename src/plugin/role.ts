@@ -1,5 +1,7 @@
 // The contract between the protocol core and a role: the context a verb receives and the handlers it implements.
 import type { System } from '../system/index.ts'
+import type { AttachmentRecords } from './attachment-record.ts'
+import type { Pause } from './test-pause.ts'
 import type { NetConf } from './config.ts'
 import type { Delegate } from './delegate.ts'
 import type { CniEnv } from './env.ts'
@@ -22,6 +24,10 @@ export interface Context {
   readonly ipam: Delegate
   readonly log: Logger
   readonly trace: Tracer
+  /** tscni's per-attachment records; absent where nothing may be written (unit tests). */
+  readonly records?: AttachmentRecords
+  /** Test builds only: pauses at a named step (see test-pause.ts); call it only behind `if (TEST_HOOKS)`. */
+  readonly pause?: Pause | undefined
 }
 
 /** A CNI plugin role. ADD returns the internal result; dispatch prints it in the config's version. */
@@ -41,7 +47,7 @@ export interface RoleHandlers {
 }
 
 /** The CNI roles this executable can play, by their standard names. */
-export const ROLE_NAMES = ['bridge', 'host-local', 'portmap', 'loopback'] as const
+export const ROLE_NAMES = ['bridge', 'host-local', 'portmap', 'loopback', 'dnsname'] as const
 /** One role name. */
 export type RoleName = (typeof ROLE_NAMES)[number]
 

@@ -37,6 +37,7 @@ export const portmapConfigSchema = z.object({
   conditionsV4: ConditionsSchema,
   conditionsV6: ConditionsSchema,
   backend: z.optional(z.enum(['iptables', 'nftables'], 'backend must be "iptables" or "nftables"')),
+  stateDir: z.optional(z.string('stateDir must be a directory path')),
   runtimeConfig: z.optional(z.looseObject({ portMappings: z.optional(z.nullable(z.array(MappingSchema))) })),
 })
 

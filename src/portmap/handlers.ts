@@ -2,7 +2,10 @@
 import { createFirewall, type FirewallFactory } from '../firewall/select.ts'
 import type { Owner } from '../firewall/model.ts'
 import { formatIp, type IpNet } from '../plugin/addr.ts'
+import { recordedRules } from '../firewall/intent-json.ts'
+import { recordKeyOf, recordOfAdd, stateDirOf } from '../plugin/attachment-record.ts'
 import { parseValidAttachments } from '../plugin/attachments.ts'
+import { TEST_HOOKS } from '../plugin/test-pause.ts'
 import { CniError, ErrorCode, invalidConfig, normalizeError, wrapError } from '../plugin/errors.ts'
 import type { Context, RoleHandlers } from '../plugin/role.ts'
 import type { Result } from '../plugin/result.ts'
@@ -14,6 +17,9 @@ import { containerAddresses, hostDeviceHint, portmapIntent, udpHostPorts, type C
 export interface PortmapDeps {
   readonly firewall: FirewallFactory
 }
+
+// The role name in attachment records.
+const RECORD_ROLE = 'portmap'
 
 const realDeps: PortmapDeps = { firewall: createFirewall }
 
@@ -32,10 +38,11 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
         throw invalidConfig(`prevResult has no address on the container interface "${ctx.env.ifname}": there is nothing to forward host ports to`)
       }
       const owner = ownerOf(ctx)
+      const intent = portmapIntent(config, owner, addrs)
       const backend = await ctx.trace.step('firewall select', () => deps.firewall(ctx.sys, ctx.log).select(config.backend))
       // route_localnet is a host setting, idempotent and harmless alone, so it runs beside the rule transaction.
       const [rules, localnet] = await Promise.allSettled([
-        ctx.trace.step(`${backend.name} ensure`, () => backend.ensure(portmapIntent(config, owner, addrs))),
+        ctx.trace.step(`${backend.name} ensure`, () => backend.ensure(intent)),
         config.snat && addrs.v4 ? ctx.trace.step('route_localnet', () => enableRouteLocalnet(ctx, prev, addrs.v4!)) : Promise.resolve(),
       ])
       if (rules.status === 'rejected' || localnet.status === 'rejected') {
@@ -43,6 +50,13 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
         await backend.remove('portmap', owner).catch((e: unknown) => ctx.log.warn(`rollback of ${backend.name} rules failed: ${String(e)}`))
         if (rules.status === 'rejected') throw rules.reason
         throw wrapError('unable to enable route_localnet', (localnet as PromiseRejectedResult).reason)
+      }
+      if (TEST_HOOKS) await ctx.pause?.('portmap:ensured')
+      try {
+        ctx.records?.write(recordOfAdd(ctx, RECORD_ROLE, recordedRules([{ backend: backend.name, intent }]), prev), stateDirOf(ctx.conf.raw))
+      } catch (err) {
+        await backend.remove('portmap', owner).catch((e: unknown) => ctx.log.warn(`rollback of ${backend.name} rules failed: ${String(e)}`))
+        throw err
       }
       await ctx.trace.step('conntrack flush', () => flushConntrack(ctx, config, familiesOf(addrs)))
       return prev
@@ -61,6 +75,12 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
       const errors: string[] = []
       for (const backend of deps.firewall(ctx.sys, ctx.log).removable()) {
         await ctx.trace.step(`${backend.name} remove`, () => backend.remove('portmap', owner)).catch((err: unknown) => errors.push(`${backend.name}: ${normalizeError(err).message}`))
+      }
+      if (TEST_HOOKS) await ctx.pause?.('portmap:del-removed')
+      try {
+        ctx.records?.remove(recordKeyOf(ctx, RECORD_ROLE), stateDirOf(ctx.conf.raw))
+      } catch (err) {
+        errors.push(normalizeError(err).message)
       }
       // DEL does not know the addresses: flush both families.
       if (config) await flushConntrack(ctx, config, [4, 6])
@@ -84,6 +104,11 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
       for (const backend of await deps.firewall(ctx.sys, ctx.log).usable()) {
         await backend.gc('portmap', ctx.conf.name, owners).catch((err: unknown) => errors.push(`${backend.name}: ${normalizeError(err).message}`))
       }
+      try {
+        ctx.records?.prune(RECORD_ROLE, ctx.conf.name, valid, stateDirOf(ctx.conf.raw))
+      } catch (err) {
+        errors.push(`attachment records: ${normalizeError(err).message}`)
+      }
       if (errors.length > 0) throw new CniError(ErrorCode.Internal, `portmap GC failed: ${errors.join('; ')}`)
     },
 
@@ -94,6 +119,11 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
       const ok = wanted ? probe[wanted] : probe.iptables || probe.nftables
       if (!ok) {
         throw new CniError(ErrorCode.NotAvailable, wanted ? `the configured firewall backend ${wanted} is not usable here` : 'no usable firewall backend: neither iptables nor nftables works here')
+      }
+      try {
+        ctx.records?.assertWritable(stateDirOf(ctx.conf.raw))
+      } catch (err) {
+        throw new CniError(ErrorCode.NotAvailable, `cannot serve an ADD: ${normalizeError(err).message}`, { cause: err })
       }
     },
   }

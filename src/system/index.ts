@@ -1,5 +1,6 @@
 // The System port that roles depend on, and its real implementation. The only barrel file in src/.
 import { createConntrack, type Conntrack } from './conntrack.ts'
+import { createDnsmasq, type Dnsmasq } from './dnsmasq.ts'
 import { createExec, type Exec } from './exec.ts'
 import { createIp, type IpTool } from './ip.ts'
 import { createNetlinkIp } from './netlink.ts'
@@ -10,6 +11,7 @@ import { createNetfilter, type Netfilter } from './netfilter.ts'
 import { createSysctl, type Sysctl } from './sysctl.ts'
 
 export type { Conntrack } from './conntrack.ts'
+export type { Dnsmasq } from './dnsmasq.ts'
 export type { Exec, RunOptions, RunResult } from './exec.ts'
 export type { HeldLock, Locker } from './lock.ts'
 export type { Netns, NetnsState } from './netns.ts'
@@ -27,6 +29,8 @@ export interface System {
   readonly netns: Netns
   readonly locker: Locker
   readonly conntrack: Conntrack
+  /** The per-network DNS servers (dnsmasq processes). */
+  readonly dnsmasq: Dnsmasq
   readonly netfilter: Netfilter
   /** iproute2: batches per namespace and `ip -j` reads. */
   readonly ip: IpTool
@@ -57,6 +61,7 @@ export function createSystem(options: SystemOptions): System {
     netns: createNetns(),
     locker: createLocker(exec, options.native),
     conntrack: createConntrack(exec),
+    dnsmasq: createDnsmasq(exec),
     netfilter: createNetfilter(exec),
     ip: options.netlink && options.native ? lazyNetlinkIp(options.native, createIp(exec)) : createIp(exec),
     sysctl: createSysctl(),

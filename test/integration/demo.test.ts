@@ -12,7 +12,12 @@ describe.each(['nftables', 'iptables'])('npm run demo (%s)', (backend) => {
     expect(ids.slice(0, 6).every((id, i) => i === 0 || id !== ids[i - 1])).toBe(true)
     expect(new Set(ids.slice(6)).size).toBe(1)
     expect(res.stdout).toContain('hairpin: pod-a -> its own host port')
-    expect(res.stdout).toContain('nothing left: no veth, no reservation, no firewall rule of the pods, no namespace, no temp files')
+    // Names: pod to pod by name through the network's DNS, a shared alias, the balancer's upstreams are names.
+    expect(res.stdout).toMatch(/pod-a -> pod-b by name \(http:\/\/pod-b:8080\) +"My id is [0-9a-f-]{36}"/)
+    expect(res.stdout).toMatch(/web +-> 10\.47\.0\.\d+, 10\.47\.0\.\d+ +\(an alias both pods share\)/)
+    expect(res.stdout).toContain('round-robin over upstreams pod-a:8080, pod-b:8080 (names)')
+    expect(res.stdout).toContain('pod-b no longer resolves')
+    expect(res.stdout).toContain('nothing left: no veth, no reservation, no firewall rule of the pods, no DNS server, no namespace, no temp files')
     const { stdout } = await execa('ip', ['netns', 'list'])
     expect(stdout).not.toMatch(/tscni-demo-/)
   })

@@ -26,7 +26,7 @@ export function bridgeConf(file: string, cniVersion: string, dataDir: string, ov
 export function makeBinDir(referenceIpam = false): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'tscni-bridge-bin-'))
   const exe = join(binDir(), 'tscni')
-  for (const name of ['tscni', 'tscni-bridge', 'bridge', 'tscni-host-local', 'portmap', 'tscni-portmap']) symlinkSync(exe, join(dir, name))
+  for (const name of ['tscni', 'tscni-bridge', 'bridge', 'tscni-host-local', 'portmap', 'tscni-portmap', 'dnsname', 'tscni-dnsname']) symlinkSync(exe, join(dir, name))
   if (referenceIpam) {
     writeFileSync(join(dir, 'host-local'), '#!/bin/sh\nsed \'s/"cniVersion":"1.1.0"/"cniVersion":"1.0.0"/g\' | exec /usr/lib/cni/host-local\n')
     chmodSync(join(dir, 'host-local'), 0o755)

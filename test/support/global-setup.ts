@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { TestProject } from 'vitest/node'
 
-const TOOLS = ['ip', 'nsenter', 'flock', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'nft', 'conntrack', 'bridge', 'socat', 'ping', 'curl', 'nginx', 'unshare', 'containerd', 'ctr', 'runc', 'catatonit', 'busybox', 'podman']
+const TOOLS = ['ip', 'nsenter', 'flock', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'nft', 'conntrack', 'bridge', 'socat', 'ping', 'curl', 'nginx', 'unshare', 'setpriv', 'mount', 'containerd', 'ctr', 'runc', 'catatonit', 'busybox', 'podman', 'dnsmasq']
 // The Debian reference plugins the side-by-side and interop tests run (package containernetworking-plugins).
 const REFERENCE_PLUGINS = ['loopback', 'bridge', 'host-local', 'portmap'].map((name) => `/usr/lib/cni/${name}`)
-const ROLE_LINKS = ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'tscni-loopback', 'bridge', 'host-local', 'portmap', 'loopback']
+const ROLE_LINKS = ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'tscni-loopback', 'tscni-dnsname', 'bridge', 'host-local', 'portmap', 'loopback', 'dnsname']
 // Built, not packaged: scripts/build-cnitool.sh makes it from Debian's source package.
 const BUILT = ['.cache/bin/cnitool']
 
@@ -41,5 +41,12 @@ export default function setup(project: TestProject): () => void {
   execFileSync('chmod', ['755', join(dir, 'tscni')])
   for (const name of ROLE_LINKS) symlinkSync('tscni', join(dir, name))
   project.provide('binDir', dir)
-  return () => rmSync(dir, { recursive: true, force: true })
+  // Every plugin the tests run writes its attachment records here (test workers inherit the variable); a test
+  // that looks at records uses a stateDir of its own.
+  const stateDir = mkdtempSync(join(tmpdir(), 'tscni-state-'))
+  process.env.TSCNI_STATE_DIR = stateDir
+  return () => {
+    rmSync(dir, { recursive: true, force: true })
+    rmSync(stateDir, { recursive: true, force: true })
+  }
 }

@@ -22,7 +22,7 @@ describe('a healthy node', () => {
     expect(checks.filter((c) => c.status === 'warn' || c.status === 'fail')).toEqual([])
     expect(exit).toBe(0)
     expect(checks.map((c) => c.check)).toEqual([
-      'privileges', 'tool ip', 'tool nsenter', 'tool flock', 'tool sh', 'tool bridge', 'tool iptables', 'tool ip6tables', 'tool nft', 'tool conntrack',
+      'privileges', 'tool ip', 'tool nsenter', 'tool flock', 'tool sh', 'tool bridge', 'tool iptables', 'tool ip6tables', 'tool nft', 'tool conntrack', 'tool dnsmasq',
       'firewall iptables', 'firewall nftables', 'firewall choice', 'forwarding ipv4', 'forwarding ipv6', 'data dir', 'configs',
       'reservations', 'firewall rules',
     ])
@@ -99,6 +99,12 @@ describe('tools', () => {
   it('iptables without its -restore helper warns', () => {
     const { by } = run(healthy({ tools: without('iptables-restore') }))
     expect(by('tool iptables')).toMatchObject({ status: 'warn', detail: expect.stringContaining('iptables-restore not found') })
+  })
+
+  it('missing dnsmasq warns that dnsname cannot answer names', () => {
+    const { by, exit } = run(healthy({ tools: without('dnsmasq') }))
+    expect(by('tool dnsmasq')).toMatchObject({ status: 'warn', detail: expect.stringContaining('dnsname cannot answer container names'), remedy: expect.stringContaining('dnsmasq-base') })
+    expect(exit).toBe(0)
   })
 
   it('missing conntrack warns about stale UDP entries', () => {

@@ -13,6 +13,7 @@ const VERSIONS: Partial<Record<ToolName, string>> = {
   ip6tables: 'ip6tables v1.8.9 (nf_tables)',
   nft: 'nftables v1.0.6 (Lester Gooch #5)',
   conntrack: 'conntrack v1.4.7 (conntrack-tools)',
+  dnsmasq: 'Dnsmasq version 2.90  Copyright (c) 2000-2024 Simon Kelley',
 }
 
 /** Every tool present, with versions where they print one. */

@@ -4,7 +4,7 @@ import type { Check } from '../../../src/cli/doctor-checks.ts'
 import { renderDoctor, renderDoctorJson, runDoctor, summaryLine } from '../../../src/cli/doctor.ts'
 import { parseCacheEntry } from '../../../src/cli/runtime-cache.ts'
 
-const dirs = { dataDir: '/data', confDir: '/conf', cacheDir: '/cache' }
+const dirs = { dataDir: '/data', confDir: '/conf', cacheDir: '/cache', stateDir: '/state' }
 const checks: Check[] = [
   { check: 'privileges', status: 'ok', detail: 'root (uid 0), CAP_NET_ADMIN held' },
   { check: 'tool conntrack', status: 'warn', detail: 'not found: x', remedy: 'install it' },
@@ -15,7 +15,7 @@ const checks: Check[] = [
 describe('renderDoctor', () => {
   it('prints one aligned line per check with its status word, remedies below, and a summary', () => {
     expect(renderDoctor(dirs, checks, 1)).toBe([
-      'tscni doctor: data dir /data, conf dir /conf, cache dir /cache',
+      'tscni doctor: data dir /data, conf dir /conf, cache dir /cache, state dir /state',
       '',
       'ok    privileges       root (uid 0), CAP_NET_ADMIN held',
       'warn  tool conntrack   not found: x',
@@ -63,7 +63,7 @@ describe('runDoctor', () => {
     const unused = async (): Promise<never> => {
       throw new Error('a usage error must not run anything')
     }
-    const io = { env: {}, selfPath: '/x', isSea: false, pathEnv: '/nonexistent', nodeVersion: '24', readStdin: unused, runRole: unused }
+    const io = { env: {}, selfPath: '/x', isSea: false, pathEnv: '/nonexistent', nodeVersion: '24', readStdin: unused, runRole: unused, print: () => undefined }
     expect(await runDoctor(['--bogus'], io)).toEqual({ stdout: '', stderr: 'tscni doctor: unknown argument "--bogus"\n', exitCode: 2 })
     expect((await runDoctor(['--data-dir'], io)).exitCode).toBe(2)
   })

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { bridgeConfigSchema } from '../../../src/bridge/config.ts'
+import { dnsConfigSchema } from '../../../src/dns/config.ts'
 import { hostLocalConfigSchemas } from '../../../src/ipam/config.ts'
 import { portmapConfigSchema } from '../../../src/portmap/config.ts'
 import { schemaPaths } from '../../support/schema-paths.ts'
@@ -28,6 +29,7 @@ const SECTIONS: Array<[string, string[]]> = [
   ['bridge', schemaPaths(bridgeConfigSchema as never, '')],
   ['host-local', Object.entries(hostLocalConfigSchemas).flatMap(([at, schema]) => schemaPaths(schema as never, at))],
   ['portmap', schemaPaths(portmapConfigSchema as never, '')],
+  ['dnsname', schemaPaths(dnsConfigSchema as never, '')],
 ]
 
 describe.each(SECTIONS)('docs/configuration.md, %s', (section, paths) => {

@@ -1,0 +1,76 @@
+// The reconcile planner (pure): from the records and which namespaces still exist, the rules of every live
+// attachment grouped per backend, and the attachments whose namespace is gone (reboot, crash) to be released.
+import type { BackendName } from '../firewall/backend.ts'
+import type { FirewallIntent, SpoofCheck } from '../firewall/model.ts'
+import type { AttachmentRecord } from '../plugin/attachment-record.ts'
+import type { ReconcileRole } from './role.ts'
+
+/** A record and where it was read from. */
+export type StoredRecord = AttachmentRecord & { readonly file: string }
+
+/** Who an attachment is, for messages. */
+export function describeRecord(r: AttachmentRecord): string {
+  return `${r.role} ${r.network}/${r.containerId}/${r.ifname}`
+}
+
+/** What one reconcile pass does. */
+export interface ReconcilePlan {
+  /** Firewall intents of live attachments, per backend, in record order. */
+  readonly firewall: ReadonlyMap<BackendName, ReadonlyArray<{ readonly record: StoredRecord; readonly intent: FirewallIntent }>>
+  readonly spoofChecks: ReadonlyArray<{ readonly record: StoredRecord; readonly check: SpoofCheck }>
+  /** Records whose namespace no longer exists and whose owner the runtime no longer knows: to be released. */
+  readonly stale: readonly StoredRecord[]
+  /** Records whose namespace is gone but the runtime still lists: left alone (the runtime will DEL them). */
+  readonly orphanedButCached: readonly StoredRecord[]
+  /** Records (or parts of them) nobody could read. */
+  readonly problems: readonly string[]
+}
+
+/** Facts the planner needs about the node. */
+export interface NodeFacts {
+  /** True when the record's namespace path still names a network namespace. */
+  netnsAlive(path: string): boolean
+  /** True when the runtime's cache still lists the attachment (network, container id, ifname). */
+  cached(network: string, containerId: string, ifname: string): boolean
+}
+
+/** Plans one pass. A record of a role no part knows is reported, never acted on. */
+export function planReconcile(records: readonly StoredRecord[], roles: readonly ReconcileRole[], facts: NodeFacts): ReconcilePlan {
+  const firewall = new Map<BackendName, Array<{ record: StoredRecord; intent: FirewallIntent }>>()
+  const spoofChecks: Array<{ record: StoredRecord; check: SpoofCheck }> = []
+  const stale: StoredRecord[] = []
+  const orphanedButCached: StoredRecord[] = []
+  const problems: string[] = []
+  for (const record of records) {
+    const part = roles.find((r) => r.role === record.role)
+    if (!part) {
+      problems.push(`${record.file}: no reconcile part for role "${record.role}"`)
+      continue
+    }
+    if (!record.netns || !facts.netnsAlive(record.netns)) {
+      if (facts.cached(record.network, record.containerId, record.ifname)) orphanedButCached.push(record)
+      else stale.push(record)
+      continue
+    }
+    const { rules, problems: unreadable } = part.desired(record)
+    problems.push(...unreadable.map((p) => `${record.file}: ${p}`))
+    for (const rule of rules) {
+      switch (rule.kind) {
+        case 'firewall': {
+          const list = firewall.get(rule.backend) ?? []
+          list.push({ record, intent: rule.intent })
+          firewall.set(rule.backend, list)
+          break
+        }
+        case 'spoof-check':
+          spoofChecks.push({ record, check: rule.check })
+          break
+        default: {
+          const never: never = rule
+          throw new Error(`unhandled rule ${JSON.stringify(never)}`)
+        }
+      }
+    }
+  }
+  return { firewall, spoofChecks, stale, orphanedButCached, problems }
+}
