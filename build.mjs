@@ -31,11 +31,33 @@ mkdirSync('dist', { recursive: true })
 await build({ ...common, format: 'esm', outfile: 'dist/tscni.mjs', banner })
 chmodSync('dist/tscni.mjs', 0o755)
 
+// The native addon, from source: gcc from the distribution, Node-API headers from the node-api-headers package
+// (no prebuilt binary). It goes into the executable as an asset and next to the .mjs for plain-Node runs.
+execFileSync('gcc', ['-shared', '-fPIC', '-O2', '-std=gnu11', '-Wall', '-Wextra', '-Werror', '-s', '-I', 'node_modules/node-api-headers/include',
+  '-o', 'dist/tscni-native.node', 'src/native/tscni-native.c'], { stdio: 'inherit' })
+
 // Node 24's single executable applications take a CommonJS main script.
 await build({ ...common, format: 'cjs', outfile: 'dist/sea/main.cjs' })
-// A V8 startup snapshot: module initialisation (zod schemas, ip-address tables) runs here, at build time, and
-// main.ts's start() runs when the snapshot is loaded. Measured: ~5 ms less per invocation than useCodeCache.
-writeFileSync('dist/sea/config.json', JSON.stringify({ main: 'dist/sea/main.cjs', output: 'dist/sea/prep.blob', disableExperimentalSEAWarning: true, useSnapshot: true }))
+// How the executable starts (TSCNI_SEA_MODE, for measuring one against the other; see BENCHMARKS.md):
+// - "cache" (default): scripts/sea-loader.cjs runs the bundle with a V8 code cache trained by running every verb,
+//   so a call compiles almost nothing. A startup snapshot cannot do that: Node's snapshot builder drops compiled
+//   code, so every function was compiled again on every call.
+// - "snapshot": a V8 startup snapshot with module initialisation done at build time.
+const mode = process.env.TSCNI_SEA_MODE ?? 'cache'
+if (mode === 'cache') {
+  rmSync('dist/sea/main.cache', { force: true })
+  const { trainCodeCache } = await import('./scripts/train-code-cache.mjs')
+  const how = trainCodeCache('dist/sea', process.execPath)
+  if (!existsSync('dist/sea/main.cache')) throw new Error('code cache training wrote no dist/sea/main.cache')
+  console.log(`code cache: ${how}`)
+  writeFileSync('dist/sea/config.json', JSON.stringify({ main: 'scripts/sea-loader.cjs', output: 'dist/sea/prep.blob', disableExperimentalSEAWarning: true,
+    assets: { 'main.cjs': 'dist/sea/main.cjs', 'main.cache': 'dist/sea/main.cache', 'tscni-native.node': 'dist/tscni-native.node' } }))
+} else if (mode === 'snapshot') {
+  writeFileSync('dist/sea/config.json', JSON.stringify({ main: 'dist/sea/main.cjs', output: 'dist/sea/prep.blob', disableExperimentalSEAWarning: true, useSnapshot: true,
+    assets: { 'tscni-native.node': 'dist/tscni-native.node' } }))
+} else {
+  throw new Error(`TSCNI_SEA_MODE must be "cache" or "snapshot", not ${JSON.stringify(mode)}`)
+}
 try {
   // Node warns that child_process and sea are "not yet fully verified" in snapshots: nothing of theirs runs
   // before start(), and the integration suite runs this very executable. Show its output only on failure.
@@ -47,6 +69,9 @@ try {
 // The blob only works inside the same Node binary that produced it: process.execPath is the pinned Node 24.
 rmSync('dist/tscni', { force: true })
 copyFileSync(process.execPath, 'dist/tscni')
+// The Node binary carries ~18 MB of symbols nothing at run time reads (binutils' strip; before the blob goes in).
+// TSCNI_STRIP=0 keeps them, for a debugger or a comparison.
+if (process.env.TSCNI_STRIP !== '0') execFileSync('strip', ['--strip-unneeded', 'dist/tscni'], { stdio: 'inherit' })
 try {
   // postject warns about ELF note sections it does not parse; harmless, so shown only when injection fails.
   execFileSync(process.execPath, ['node_modules/postject/dist/cli.js', 'dist/tscni', 'NODE_SEA_BLOB', 'dist/sea/prep.blob',

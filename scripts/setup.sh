@@ -9,7 +9,7 @@ declare -A NEED=(
   [ip]=iproute2 [bridge]=iproute2 [nsenter]=util-linux [flock]=util-linux [unshare]=util-linux
   [iptables]=iptables [ip6tables]=iptables [iptables-restore]=iptables [nft]=nftables
   [conntrack]=conntrack [curl]=curl [nginx]=nginx-light
-  [ping]=iputils-ping [socat]=socat [dnsmasq]=dnsmasq-base
+  [ping]=iputils-ping [socat]=socat [dnsmasq]=dnsmasq-base [gcc]=gcc [strace]=strace
   # Real clients the integration tests drive tscni with: a private containerd (the Kubernetes node test and
   # `ctr run --cni`), podman (CNI backend), runc, the images' executables, and the tools to build cnitool from
   # Debian's source package.
@@ -23,6 +23,10 @@ for cmd in "${!NEED[@]}"; do
 done
 # The reference plugins, for interoperability tests and benchmarks.
 [ -x /usr/lib/cni/host-local ] || missing+=(containernetworking-plugins)
+# GNU time (peak RSS in the benchmark; not the shell keyword).
+[ -x /usr/bin/time ] || missing+=(time)
+# C headers for the native addon (gcc only recommends them; installs run without recommends).
+{ [ -e /usr/include/stdio.h ] && [ -e /usr/include/linux/netlink.h ]; } || missing+=(libc6-dev linux-libc-dev)
 # The workload image copies /bin/busybox into a layer without libraries: it must be the static build.
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' || missing+=(busybox-static)
 # libcni's source for cnitool.

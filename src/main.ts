@@ -1,8 +1,8 @@
 // Composition root and the only user of `process`: reads argv, env and stdin, builds the real System, runs the
 // role or the command-line tool, writes stdout exactly once and sets the exit status.
-import { realpathSync, writeFileSync } from 'node:fs'
-import { basename } from 'node:path'
-import { isSea } from 'node:sea'
+import { readFileSync, realpathSync, writeFileSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
+import { getRawAsset, isSea } from 'node:sea'
 import { startupSnapshot } from 'node:v8'
 import { createBridge } from './bridge/handlers.ts'
 import { runCli } from './cli/index.ts'
@@ -18,7 +18,7 @@ import { createPortmap } from './portmap/handlers.ts'
 import { writeInvocationLog } from './plugin/invocation-log.ts'
 import { createTracer } from './plugin/trace.ts'
 import { envPause } from './plugin/test-pause.ts'
-import { createSystem } from './system/index.ts'
+import { createSystem, loadNative, type Native, type NativeLoad, type NativeSource } from './system/index.ts'
 
 // Runtimes may exec plugins with an empty or minimal environment: always find the system tools.
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
@@ -46,7 +46,7 @@ async function run(invocation: ReturnType<typeof resolveInvocation>, env: Record
   }
   if (invocation.kind === 'cli') {
     return runCli(invocation.args, {
-      env, selfPath: selfPath(), isSea: sea, pathEnv, nodeVersion: process.versions.node, uid: process.getuid?.(), readStdin,
+      env, selfPath: selfPath(), isSea: sea, pathEnv, nodeVersion: process.versions.node, startup: startupMode(), nativeState: () => describeNative(loadNative(nativeSource(selfPath), env)), uid: process.getuid?.(), readStdin,
       print: (text) => void process.stdout.write(text),
       writeStderr: (text) => void process.stderr.write(text),
       onShutdown: () => {
@@ -65,7 +65,16 @@ async function run(invocation: ReturnType<typeof resolveInvocation>, env: Record
 async function runRole(role: RoleName, env: Readonly<Record<string, string | undefined>>, stdin: () => Promise<string>, pathEnv: string,
   selfPath: () => string, options: { allInProcess: boolean }): Promise<Outcome> {
   const log = createLogger((line) => process.stderr.write(line), `tscni-${role}`, levelFromEnv(env.TSCNI_LOG_LEVEL))
-  const sys = createSystem({ pathEnv, onRun: (cmd, args, ms) => log.debug(`${ms.toFixed(1)} ms: ${cmd} ${args.join(' ')}`) })
+  log.debug(`start-up: ${startupMode()}`)
+  let native: Native | undefined | null = null
+  const nativeOnce = (): Native | undefined => {
+    if (native !== null) return native
+    const loaded = loadNative(nativeSource(selfPath), env)
+    native = loaded.native
+    log.debug(describeNative(loaded))
+    return native
+  }
+  const sys = createSystem({ pathEnv, native: nativeOnce, netlink: env.TSCNI_NETLINK === '1', onRun: (cmd, args, ms) => log.debug(`${ms.toFixed(1)} ms: ${cmd} ${args.join(' ')}`) })
   const hostLocal = createHostLocal()
   const roles: Record<RoleName, RoleHandlers> = { bridge: createBridge(), 'host-local': hostLocal, portmap: createPortmap(), loopback: createLoopback(), dnsname: createDns() }
   const ipam = createDelegate({
@@ -92,6 +101,33 @@ async function runRole(role: RoleName, env: Readonly<Record<string, string | und
   return outcome
 }
 
+// The addon: the single executable's asset, or tscni-native.node next to the bundle (dist/) for the .mjs.
+function nativeSource(selfPath: () => string): NativeSource {
+  return {
+    bytes: () => (isSea() ? new Uint8Array(getRawAsset('tscni-native.node')) : readOptional(join(dirname(selfPath()), 'tscni-native.node'))),
+    dlopen: (module, file) => process.dlopen(module, file),
+  }
+}
+
+function describeNative(loaded: NativeLoad): string {
+  return loaded.native ? 'native addon loaded: locks in-process' : `native addon not used (${loaded.reason}): flock(1) takes the locks`
+}
+
+function readOptional(file: string): Uint8Array | undefined {
+  try {
+    return readFileSync(file)
+  } catch {
+    return undefined
+  }
+}
+
+/** How this process started: the single executable's code cache (set by its loader), a snapshot, or plain Node. */
+function startupMode(): string {
+  const cache = (globalThis as { __tscniCodeCache?: string }).__tscniCodeCache
+  if (cache) return `code cache ${cache}`
+  return isSea() ? 'startup snapshot' : 'plain Node (no code cache)'
+}
+
 async function isSelf(type: string, cniPath: readonly string[], selfPath: () => string): Promise<boolean> {
   const found = await findInPath(type, cniPath)
   if (!found) return false
@@ -102,7 +138,15 @@ async function isSelf(type: string, cniPath: readonly string[], selfPath: () => 
   }
 }
 
+// One synchronous read of fd 0: the plugin has nothing else to do meanwhile, and creating process.stdin (a stream,
+// its handle and the event-loop turns per chunk) costs more than the whole config. A non-blocking descriptor
+// (EAGAIN) falls back to the stream.
 async function readStdin(): Promise<string> {
+  try {
+    return readFileSync(0, 'utf8')
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EAGAIN') throw err
+  }
   const chunks: Buffer[] = []
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
   return Buffer.concat(chunks).toString('utf8')

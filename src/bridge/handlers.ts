@@ -99,7 +99,7 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
       const tasks: Array<[string, Promise<unknown>]> = [['delete the veth pair', deleteVeth(ctx, config)]]
       if (config.ipamType) tasks.push(['release IPAM addresses', ctx.ipam.del(config.ipamType, ctx)])
       if (config.ipMasq && config.ipamType) {
-        tasks.push(['remove ipMasq rules', fw.usable().then((all) => Promise.all(all.map((b) => b.remove('masquerade', owner))))])
+        tasks.push(['remove ipMasq rules', Promise.all(fw.removable().map((b) => b.remove('masquerade', owner)))])
       }
       if (config.macSpoofCheck) {
         // As in the reference, a spoof-check teardown failure (nft missing, say) is reported but does not fail DEL.

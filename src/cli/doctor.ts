@@ -22,10 +22,15 @@ export async function runDoctor(args: readonly string[], io: CliIo): Promise<Out
     cacheDir: opts.values['--cache-dir'] ?? DEFAULT_CACHE_DIR,
     stateDir: opts.values['--state-dir'] ?? (io.env.TSCNI_STATE_DIR || DEFAULT_STATE_DIR),
   }
-  const checks = doctorChecks(await gatherFacts(dirs, io.pathEnv, io.uid))
+  const checks = [pathCheck(io.startup, io.nativeState?.()), ...doctorChecks(await gatherFacts(dirs, io.pathEnv, io.uid))]
   const exitCode = exitCodeOf(checks)
   const stdout = opts.flags.has('--json') ? renderDoctorJson(dirs, checks, exitCode) : renderDoctor(dirs, checks, exitCode)
   return { stdout, stderr: '', exitCode }
+}
+
+/** Which path a plugin call takes: the addon (locks in-process) or the tools alone, and how the process starts. */
+export function pathCheck(startup: string | undefined, native: string | undefined): Check {
+  return { check: 'plugin path', status: 'info', detail: `${native ?? 'native addon not checked'}; links, addresses and routes through ip; start-up: ${startup ?? 'unknown'}` }
 }
 
 const WORD: Readonly<Record<CheckStatus, string>> = { ok: 'ok', warn: 'warn', fail: 'FAIL', info: 'info' }

@@ -20,6 +20,10 @@ export interface CliIo {
   readonly isSea: boolean
   readonly pathEnv: string
   readonly nodeVersion: string
+  /** How this process started ("code cache accepted", "startup snapshot", ...), for doctor. */
+  readonly startup?: string
+  /** Whether the native addon loads here, for doctor ("addon loaded" or why not). */
+  readonly nativeState?: () => string
   /** Writes to stdout at once (long-running commands such as `reconcile --watch`; others return their output). */
   print(text: string): void
   /** Reads this process's stdin (for `--valid -`). */

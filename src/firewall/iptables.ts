@@ -11,6 +11,8 @@ import { mergeScripts, missingRules, renderGc, renderMasqEnsure, renderPortmapEn
 /** The iptables backend's dependencies: the shared ones plus which families (iptables, ip6tables) work here. */
 export interface IptablesDeps extends BackendDeps {
   usableFamilies(): Promise<readonly IpFamily[]>
+  /** Whether one family's tool works here (probed once). */
+  familyUsable(family: IpFamily): Promise<boolean>
 }
 
 /** The families an intent touches. */
@@ -46,9 +48,15 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
         }
       })
     },
+    // Both families without probing first: a family whose tool does not work here fails its save, and only then is
+    // it probed; unusable, it holds nothing to remove.
     remove(kind: IntentKind, owner: Owner) {
       return locked(deps, async () => {
-        for (const family of await deps.usableFamilies()) await run(family, (state) => renderRemove(kind, owner, state))
+        for (const family of [4, 6] as const) {
+          await run(family, (state) => renderRemove(kind, owner, state)).catch(async (err: unknown) => {
+            if (await deps.familyUsable(family)) throw err
+          })
+        }
       })
     },
     gc(kind: IntentKind, network: string, valid: readonly Owner[]) {

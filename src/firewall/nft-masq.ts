@@ -53,10 +53,12 @@ export function renderNftMasqEnsure(intent: MasqIntent, listing: NftListing): st
   const have = mine.map((r) => (r.comment === comment ? signature(r) : undefined))
   const rulesOk = have.length === want.length && want.every((s) => have.includes(s))
   if (rulesOk && postroutingIsRight(listing)) return ''
+  // Only what the listing lacks is declared: re-declaring an existing chain (a base chain above all) makes the
+  // commit far slower (measured 9-26 ms against 1.8 ms for the rules alone) for no change.
   const out = [
-    `add table ${MASQ_TABLE} { comment "Masquerading for plugins from github.com/containernetworking/plugins" ; }`,
-    `add chain ${MASQ_TABLE} ${CHECKS} { comment "Masquerade traffic from certain IPs to any (non-multicast) IP outside their subnet" ; }`,
-    `add chain ${MASQ_TABLE} ${POST} { type nat hook postrouting priority 100 ; }`,
+    ...(listing.chains.size === 0 ? [`add table ${MASQ_TABLE} { comment "Masquerading for plugins from github.com/containernetworking/plugins" ; }`] : []),
+    ...(listing.chains.has(CHECKS) ? [] : [`add chain ${MASQ_TABLE} ${CHECKS} { comment "Masquerade traffic from certain IPs to any (non-multicast) IP outside their subnet" ; }`]),
+    ...(listing.chains.has(POST) ? [] : [`add chain ${MASQ_TABLE} ${POST} { type nat hook postrouting priority 100 ; }`]),
   ]
   // The reference rebuilds postrouting on every ADD; we only do it when it is not right, since a flush costs a commit.
   if (!postroutingIsRight(listing)) {

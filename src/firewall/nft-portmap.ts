@@ -91,15 +91,17 @@ export function ownerChainMatches(intent: PortmapIntent, listing: NftListing): b
 /** Static objects (table, hooks, dispatch, mark chain) not yet in `listing` (the whole table, or empty). */
 export function renderSetup(bit: number | undefined, listing: NftListing): string[] {
   const t = HOSTPORT_TABLE
+  // Only the objects the listing lacks: re-declaring existing (base) chains slows the commit for no change.
+  const has = (chain: string): boolean => listing.chains.has(chain)
   const out = [
-    `add table ${t} { comment "tscni portmap" ; }`,
-    `add chain ${t} ${DISPATCH}`,
-    `add chain ${t} prerouting { type nat hook prerouting priority -100 ; policy accept ; }`,
-    `add chain ${t} output { type nat hook output priority -100 ; policy accept ; }`,
-    `add chain ${t} postrouting { type nat hook postrouting priority 100 ; policy accept ; }`,
+    ...(listing.chains.size === 0 ? [`add table ${t} { comment "tscni portmap" ; }`] : []),
+    ...(has(DISPATCH) ? [] : [`add chain ${t} ${DISPATCH}`]),
+    ...(has('prerouting') ? [] : [`add chain ${t} prerouting { type nat hook prerouting priority -100 ; policy accept ; }`]),
+    ...(has('output') ? [] : [`add chain ${t} output { type nat hook output priority -100 ; policy accept ; }`]),
+    ...(has('postrouting') ? [] : [`add chain ${t} postrouting { type nat hook postrouting priority 100 ; policy accept ; }`]),
   ]
   for (const bucket of BUCKETS) {
-    out.push(`add chain ${t} ${bucket}`)
+    if (!has(bucket)) out.push(`add chain ${t} ${bucket}`)
     if (!nftRulesOf(listing, DISPATCH).some((r) => jumpTarget(r) === bucket)) out.push(`add rule ${t} ${DISPATCH} jump ${bucket}`)
   }
   for (const hook of ['prerouting', 'output']) {
@@ -109,7 +111,7 @@ export function renderSetup(bit: number | undefined, listing: NftListing): strin
   }
   if (bit !== undefined) {
     const chain = markChain(bit)
-    out.push(`add chain ${t} ${chain}`)
+    if (!has(chain)) out.push(`add chain ${t} ${chain}`)
     if (nftRulesOf(listing, chain).length === 0) out.push(`add rule ${t} ${chain} meta mark set meta mark | ${markHex(bit)}`)
     if (!nftRulesOf(listing, 'postrouting').some((r) => r.comment === `tscni-mark-${bit}`)) {
       out.push(`add rule ${t} postrouting meta mark & ${markHex(bit)} == ${markHex(bit)} masquerade comment "tscni-mark-${bit}"`)

@@ -1,7 +1,7 @@
 // Delegation to an IPAM plugin: in-process for tscni's own host-local, otherwise an exec found on CNI_PATH.
 import * as z from 'zod/mini'
 import { decodeWith, parseJson } from '../decode/go-json.ts'
-import { promises as fs } from 'node:fs'
+import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Exec } from '../system/index.ts'
 import type { Verb } from './env.ts'
@@ -71,7 +71,7 @@ export async function findInPath(type: string, cniPath: readonly string[]): Prom
   for (const dir of cniPath) {
     const candidate = join(dir, type)
     try {
-      if ((await fs.stat(candidate)).isFile()) return candidate
+      if (statSync(candidate).isFile()) return candidate
     } catch {
       // not in this directory
     }

@@ -1,6 +1,6 @@
 // Appends one JSON line per plugin invocation to TSCNI_LOG_FILE or the config's logFile (operators ask why an ADD
 // was slow or failed; the reference plugins log nothing).
-import { promises as fs } from 'node:fs'
+import { appendFileSync } from 'node:fs'
 import type { InvocationRecord } from './dispatch.ts'
 import type { Logger } from './log.ts'
 import type { StepTiming } from './trace.ts'
@@ -40,7 +40,7 @@ export async function writeInvocationLog(input: InvocationLogInput): Promise<voi
   const file = input.env.TSCNI_LOG_FILE || input.record.logFile
   if (!file) return
   try {
-    await fs.appendFile(file, `${JSON.stringify(invocationLine(input))}\n`, { mode: 0o600 })
+    appendFileSync(file, `${JSON.stringify(invocationLine(input))}\n`, { mode: 0o600 })
   } catch (err) {
     input.log.warn(`cannot write log file ${file}: ${(err as Error).message}`)
   }

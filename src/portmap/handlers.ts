@@ -11,7 +11,7 @@ import type { Context, RoleHandlers } from '../plugin/role.ts'
 import type { Result } from '../plugin/result.ts'
 import { decodeResult } from '../plugin/version.ts'
 import { parsePortmapConfig, type PortmapConfig } from './config.ts'
-import { containerAddresses, portmapIntent, udpHostPorts, type ContainerAddresses } from './plan.ts'
+import { containerAddresses, hostDeviceHint, portmapIntent, udpHostPorts, type ContainerAddresses } from './plan.ts'
 
 /** What the role needs besides the Context: the firewall (a seam for handler tests). */
 export interface PortmapDeps {
@@ -43,7 +43,7 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
       // route_localnet is a host setting, idempotent and harmless alone, so it runs beside the rule transaction.
       const [rules, localnet] = await Promise.allSettled([
         ctx.trace.step(`${backend.name} ensure`, () => backend.ensure(intent)),
-        config.snat && addrs.v4 ? ctx.trace.step('route_localnet', () => enableRouteLocalnet(ctx, addrs.v4!)) : Promise.resolve(),
+        config.snat && addrs.v4 ? ctx.trace.step('route_localnet', () => enableRouteLocalnet(ctx, prev, addrs.v4!)) : Promise.resolve(),
       ])
       if (rules.status === 'rejected' || localnet.status === 'rejected') {
         // iptables applies one transaction per family: IPv4 may be in place when IPv6 failed. Remove all of it.
@@ -73,7 +73,7 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
       }
       const owner = ownerOf(ctx)
       const errors: string[] = []
-      for (const backend of await deps.firewall(ctx.sys, ctx.log).usable()) {
+      for (const backend of deps.firewall(ctx.sys, ctx.log).removable()) {
         await ctx.trace.step(`${backend.name} remove`, () => backend.remove('portmap', owner)).catch((err: unknown) => errors.push(`${backend.name}: ${normalizeError(err).message}`))
       }
       if (TEST_HOOKS) await ctx.pause?.('portmap:del-removed')
@@ -142,9 +142,11 @@ function prevResultOf(ctx: Context, config: PortmapConfig, missing: string): Res
   return decodeResult(config.prevResult, ctx.conf.cniVersion, 'prevResult')
 }
 
-// 127.0.0.1 -> hostPort needs route_localnet on the interface that routes to the container (the reference's portmap main.go does the same).
-async function enableRouteLocalnet(ctx: Context, v4: IpNet): Promise<void> {
-  const dev = await ctx.sys.ip.routeDev(formatIp(v4.ip))
+// 127.0.0.1 -> hostPort needs route_localnet on the interface that routes to the container (the reference's portmap
+// main.go asks the kernel with a route lookup). The device is almost always the first host-side interface of
+// prevResult (the bridge, or ptp's host veth), so that one is offered as a hint the route table only has to confirm.
+async function enableRouteLocalnet(ctx: Context, prev: Result, v4: IpNet): Promise<void> {
+  const dev = await ctx.sys.ip.routeDev(formatIp(v4.ip), hostDeviceHint(prev))
   if (!dev) throw new CniError(ErrorCode.Internal, `no route to container address ${formatIp(v4.ip)}`)
   await ctx.sys.sysctl.ensure(`net/ipv4/conf/${dev}/route_localnet`, '1')
 }

@@ -50,3 +50,8 @@ export function portmapIntent(config: PortmapConfig, owner: Owner, addrs: Contai
 export function udpHostPorts(config: PortmapConfig): number[] {
   return [...new Set(config.mappings.filter((m) => m.protocol === 'udp').map((m) => m.hostPort))]
 }
+
+/** The first host-side interface (no sandbox) a result names: the device routing to the container, as a hint. */
+export function hostDeviceHint(prev: Result): string | undefined {
+  return (prev.interfaces ?? []).find((itf) => !itf.sandbox && itf.name)?.name
+}

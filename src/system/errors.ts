@@ -1,7 +1,7 @@
 // The one error type of the system layer: a command that failed, with everything needed to explain it.
 import { classifyFailure, type FailureReason } from './failure.ts'
 
-/** A failed external command. Never printed raw: plugin/errors.ts turns it into a CNI error. */
+/** A failed external command or system call. Never printed raw: plugin/errors.ts turns it into a CNI error. */
 export class SystemError extends Error {
   readonly cmd: string
   readonly args: readonly string[]

@@ -3,7 +3,9 @@ import { createConntrack, type Conntrack } from './conntrack.ts'
 import { createDnsmasq, type Dnsmasq } from './dnsmasq.ts'
 import { createExec, type Exec } from './exec.ts'
 import { createIp, type IpTool } from './ip.ts'
+import { createNetlinkIp } from './netlink.ts'
 import { createLocker, type Locker } from './lock.ts'
+import type { Native } from './native.ts'
 import { createNetns, type Netns } from './netns.ts'
 import { createNetfilter, type Netfilter } from './netfilter.ts'
 import { createSysctl, type Sysctl } from './sysctl.ts'
@@ -17,6 +19,8 @@ export type { Netfilter, NetfilterFamily } from './netfilter.ts'
 export type { BatchOptions, FdbOp, IpFailure, IpOp, IpTool, RouteSpec, TaggedRoute, VethEnd, VlanOp, VxlanSpec } from './ip.ts'
 export type { FdbRecord, IpAddrInfo, IpLink, IpNeighbour, IpRoute } from './ip-json.ts'
 export type { Sysctl, SysctlWrite } from './sysctl.ts'
+export type { Native, NativeLoad, NativeSource } from './native.ts'
+export { loadNative } from './native.ts'
 export { SystemError } from './errors.ts'
 
 /** Everything that touches the host, grouped by tool. Roles receive it in their Context; tests pass fakes. */
@@ -40,6 +44,13 @@ export interface SystemOptions {
   readonly pathEnv: string
   /** Called after every command with its duration, for debug logs. */
   readonly onRun?: (cmd: string, args: readonly string[], ms: number) => void
+  /** The native addon, loaded on first use; undefined when it cannot be (the tools are used instead). */
+  readonly native?: () => Native | undefined
+  /**
+   * Links, addresses, routes and container sysctls through rtnetlink in-process (needs the addon) instead of ip
+   * and nsenter. Off by default until the netlink path has passed the whole integration suite.
+   */
+  readonly netlink?: boolean
 }
 
 /** Builds the real System. */
@@ -48,11 +59,30 @@ export function createSystem(options: SystemOptions): System {
   return {
     exec,
     netns: createNetns(),
-    locker: createLocker(exec),
+    locker: createLocker(exec, options.native),
     conntrack: createConntrack(exec),
     dnsmasq: createDnsmasq(exec),
     netfilter: createNetfilter(exec),
-    ip: createIp(exec),
+    ip: options.netlink && options.native ? lazyNetlinkIp(options.native, createIp(exec)) : createIp(exec),
     sysctl: createSysctl(),
+  }
+}
+
+// The addon is loaded at the first call that needs it; without it every call goes to iproute2.
+function lazyNetlinkIp(native: () => Native | undefined, tools: IpTool): IpTool {
+  let chosen: IpTool | undefined
+  const pick = (): IpTool => (chosen ??= ((n) => (n ? createNetlinkIp(n, tools) : tools))(native()))
+  return {
+    batch: (ops, options) => pick().batch(ops, options),
+    vlans: (ops) => tools.vlans(ops),
+    fdb: (ops) => tools.fdb(ops),
+    neighbours: (dev) => tools.neighbours(dev),
+    fdbEntries: (dev) => tools.fdbEntries(dev),
+    links: (options) => pick().links(options),
+    batchThenShow: (ops, dev, options) => pick().batchThenShow(ops, dev, options),
+    inspect: (dev, netns, keys) => pick().inspect(dev, netns, keys),
+    routes: (options) => tools.routes(options),
+    routeDev: (address, hint) => tools.routeDev(address, hint),
+    failure: (err) => pick().failure(err),
   }
 }

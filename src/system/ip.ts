@@ -1,8 +1,10 @@
 // iproute2: pure builders for `ip -batch` / `bridge -batch` lines (exported for tests) and the calls that run
 // them, one process per namespace per batch, inside a container namespace through nsenter.
+import { readFileSync } from 'node:fs'
 import type { Exec } from './exec.ts'
 import { SystemError } from './errors.ts'
 import { parseFdb, parseLinks, parseNeighbours, parseRouteGetDev, parseRoutes, type FdbRecord, type IpLink, type IpNeighbour, type IpRoute } from './ip-json.ts'
+import { longestMatchDev, parseProcRoute } from './proc-route.ts'
 import { sysctlReadScript, sysctlScript, type SysctlWrite } from './sysctl.ts'
 
 /** `link add ... type bridge`. The MAC is given at creation so it is pinned from the start (containernetworking/cni#285: it would
@@ -235,8 +237,12 @@ export interface IpTool {
   inspect(dev: string, netns: string, sysctlKeys: readonly string[]): Promise<{ links: IpLink[]; sysctls: Array<string | undefined> }>
   /** `ip -j route show table all` (both families). */
   routes(options?: { netns?: string }): Promise<IpRoute[]>
-  /** The device the kernel would send to `address` on (`ip -j route get`); undefined when unreachable. */
-  routeDev(address: string): Promise<string | undefined>
+  /**
+   * The device the kernel would send to IPv4 `address` on; undefined when unreachable. With `hint` (the host device
+   * a result names), /proc/net/route is read first and the hint taken, without a process, when the main table's
+   * longest match is that device; otherwise, and without a hint, `ip -j route get` decides.
+   */
+  routeDev(address: string, hint?: string): Promise<string | undefined>
   /** Classifies an error thrown by this tool. */
   failure(err: unknown): IpFailure
 }
@@ -306,7 +312,14 @@ export function createIp(exec: Exec): IpTool {
       const res = await exec.run('ip', ['-j', 'route', 'show', 'table', 'all'], { netns: options.netns })
       return parseRoutes(res.stdout)
     },
-    async routeDev(address) {
+    async routeDev(address, hint) {
+      if (hint) {
+        try {
+          if (longestMatchDev(parseProcRoute(readFileSync('/proc/net/route', 'utf8')), address) === hint) return hint
+        } catch {
+          // no /proc/net/route here: the tool decides
+        }
+      }
       const res = await exec.run('ip', ['-j', 'route', 'get', address], { allowFailure: true })
       return res.exitCode === 0 ? parseRouteGetDev(res.stdout) : undefined
     },

@@ -1,6 +1,6 @@
 // Sysctls and link attributes: host values by direct /proc/sys and /sys/class/net file access (no process);
-// container values as a shell fragment that runs inside the namespace in the same process as its `ip -batch`.
-import { promises as fs } from 'node:fs'
+// synchronous calls: a few bytes each, cheaper than a thread-pool round trip. Container values as a shell fragment that runs inside the namespace in the same process as its `ip -batch`.
+import { readFileSync, writeFileSync } from 'node:fs'
 
 /** One sysctl write, key in slash form ("net/ipv6/conf/eth0/accept_dad"). */
 export interface SysctlWrite {
@@ -26,13 +26,13 @@ export interface Sysctl {
 export function createSysctl(): Sysctl {
   const get = async (key: string): Promise<string | undefined> => {
     try {
-      return (await fs.readFile(sysctlPath(key), 'utf8')).trim()
+      return readFileSync(sysctlPath(key), 'utf8').trim()
     } catch {
       return undefined
     }
   }
   const set = async (key: string, value: string): Promise<void> => {
-    await fs.writeFile(sysctlPath(key), value)
+    writeFileSync(sysctlPath(key), value)
   }
   return {
     get,
@@ -42,7 +42,7 @@ export function createSysctl(): Sysctl {
     },
     async linkAttr(ifname, attr) {
       try {
-        return (await fs.readFile(`/sys/class/net/${ifname}/${attr}`, 'utf8')).trim()
+        return readFileSync(`/sys/class/net/${ifname}/${attr}`, 'utf8').trim()
       } catch {
         return undefined
       }

@@ -41,6 +41,8 @@ function fakeFirewall(log: Log, opts: { failEnsure?: boolean; failRemove?: boole
   return () => ({
     select: async (configured) => backend(configured ?? 'iptables'),
     usable: async () => (opts.backends ?? ['iptables', 'nftables']).map(backend),
+    // The real one returns both and skips an unusable one after a failed removal: the same effect.
+    removable: () => (opts.backends ?? ['iptables', 'nftables']).map(backend),
     probe: async () => ({ iptables: (opts.backends ?? ['iptables']).includes('iptables'), nftables: (opts.backends ?? ['nftables']).includes('nftables') }),
   })
 }

@@ -28,7 +28,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }))
 
 const firewall = (): Firewall => {
   const backend = { name: 'iptables' } as FirewallBackend
-  return { select: async () => backend, usable: async () => [backend], probe: async () => ({ iptables: true, nftables: false }) }
+  return { select: async () => backend, usable: async () => [backend], removable: () => [backend], probe: async () => ({ iptables: true, nftables: false }) }
 }
 
 function ctxFor(verb: Verb, conf: Record<string, unknown>, sys: FakeSystem, containerId = 'c1'): Context {

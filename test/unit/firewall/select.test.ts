@@ -1,7 +1,10 @@
-// Backend choice: explicit config wins, then iptables, then nftables, else an error naming both.
+// Backend choice: explicit config wins, then iptables, then nftables, else an error naming both; which probes run.
 import { describe, expect, it } from 'vitest'
-import { selectBackend } from '../../../src/firewall/select.ts'
+import { createFirewall, selectBackend } from '../../../src/firewall/select.ts'
 import { CniError } from '../../../src/plugin/errors.ts'
+import { silentLogger } from '../../../src/plugin/log.ts'
+import { SystemError } from '../../../src/system/errors.ts'
+import { createFakeSystem } from '../../support/fake-system.ts'
 
 describe('selectBackend', () => {
   it.each([
@@ -18,5 +21,38 @@ describe('selectBackend', () => {
   it('names both tools when neither works', () => {
     expect(() => selectBackend(undefined, { iptables: false, nftables: false })).toThrow(CniError)
     expect(() => selectBackend(undefined, { iptables: false, nftables: false })).toThrow(/neither iptables nor nftables/)
+  })
+})
+
+describe('createFirewall probes', () => {
+  const owner = { network: 'net1', containerId: 'c1', ifname: 'eth0' }
+  const probes = (sys: ReturnType<typeof createFakeSystem>) => sys.calls.filter((c) => c.method.endsWith('Usable')).map((c) => `${c.method}(${c.args.join(',')})`)
+
+  it('the automatic choice probes IPv4 iptables only', async () => {
+    const sys = createFakeSystem()
+    expect((await createFirewall(sys, silentLogger).select()).name).toBe('iptables')
+    expect(probes(sys)).toEqual(['netfilter.iptablesUsable(4)'])
+  })
+
+  it('DEL removes from both backends and both families without a single probe when the tools work', async () => {
+    const sys = createFakeSystem()
+    for (const b of createFirewall(sys, silentLogger, { lockPath: '/tmp/tscni-unit-fw.lock' }).removable()) await b.remove('portmap', owner)
+    expect(probes(sys)).toEqual([])
+    expect(sys.callsOf('netfilter.save').map((c) => c.args[0])).toEqual([4, 6])
+    expect(sys.callsOf('netfilter.nftList')).toHaveLength(1)
+  })
+
+  it('a removal that fails because the tool is not usable here is nothing to remove; one that fails otherwise is an error', async () => {
+    const absent = () => { throw new SystemError({ cmd: 'ip6tables-save', args: [], message: 'cannot run ip6tables-save' }) }
+    const sys = createFakeSystem()
+      .on('netfilter.save', (family: number) => (family === 6 ? absent() : ''))
+      .on('netfilter.iptablesUsable', (family: number) => family === 4)
+      .on('netfilter.nftList', () => { throw new SystemError({ cmd: 'nft', args: [], message: 'cannot run nft' }) })
+      .on('netfilter.nftUsable', () => false)
+    for (const b of createFirewall(sys, silentLogger, { lockPath: '/tmp/tscni-unit-fw.lock' }).removable()) await b.remove('portmap', owner)
+    expect(probes(sys)).toEqual(['netfilter.iptablesUsable(6)', 'netfilter.nftUsable()'])
+    const broken = createFakeSystem().on('netfilter.nftList', () => { throw new SystemError({ cmd: 'nft', args: [], exitCode: 1, stderr: 'Error: Could not process rule: Device or resource busy' }) })
+    const [, nft] = createFirewall(broken, silentLogger, { lockPath: '/tmp/tscni-unit-fw.lock' }).removable()
+    await expect(nft!.remove('portmap', owner)).rejects.toThrow(/busy|nft/i)
   })
 })

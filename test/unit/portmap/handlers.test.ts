@@ -33,6 +33,8 @@ function fakeFirewall(log: FwLog, opts: { probe?: BackendProbe; failEnsure?: boo
   return {
     select: async (configured) => { log.calls.push(`select:${configured ?? 'auto'}`); return backend(configured ?? 'iptables') },
     usable: async () => [...(probe.iptables ? [backend('iptables')] : []), ...(probe.nftables ? [backend('nftables')] : [])],
+    // The real one returns both and skips an unusable one after a failed removal: the same effect.
+    removable: () => [...(probe.iptables ? [backend('iptables')] : []), ...(probe.nftables ? [backend('nftables')] : [])],
     probe: async () => probe,
   }
 }
@@ -75,7 +77,8 @@ describe('portmap ADD', () => {
     expect(intent.owner).toEqual({ network: 'net1', containerId: 'c1', ifname: 'eth0' })
     expect(intent.containerV4?.prefix).toBe(16)
     expect(intent.containerV6?.prefix).toBe(64)
-    expect(sys.callsOf('ip.routeDev').map((c) => c.args[0])).toEqual(['10.47.0.5'])
+    // The bridge, prevResult's first host-side interface, is offered as the hint the route table confirms.
+    expect(sys.callsOf('ip.routeDev').map((c) => c.args)).toEqual([['10.47.0.5', 'cni0']])
     expect(sys.callsOf('sysctl.ensure').map((c) => c.args)).toEqual([['net/ipv4/conf/cni0/route_localnet', '1']])
     expect(sys.callsOf('conntrack.flushUdpPorts').map((c) => c.args)).toEqual([[4, [5353]], [6, [5353]]])
   })

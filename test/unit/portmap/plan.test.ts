@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { formatCidr } from '../../../src/plugin/addr.ts'
 import type { Result } from '../../../src/plugin/result.ts'
 import { parsePortmapConfig } from '../../../src/portmap/config.ts'
-import { containerAddresses, portmapIntent, udpHostPorts } from '../../../src/portmap/plan.ts'
+import { containerAddresses, hostDeviceHint, portmapIntent, udpHostPorts } from '../../../src/portmap/plan.ts'
 
 const bridgeResult: Result = {
   cniVersion: '1.0.0',
@@ -42,5 +42,13 @@ describe('portmapIntent', () => {
     expect(intent).toMatchObject({ kind: 'portmap', owner, snat: false, masqAll: false, markMasqBit: 13, mappings: config.mappings })
     expect(intent.containerV4 && formatCidr(intent.containerV4)).toBe('10.22.0.5/16')
     expect(udpHostPorts(config)).toEqual([53])
+  })
+})
+
+describe('hostDeviceHint', () => {
+  it('names the first interface without a sandbox (the bridge), none for a result without host interfaces', () => {
+    expect(hostDeviceHint(bridgeResult)).toBe('cni0')
+    expect(hostDeviceHint({ cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: '/run/netns/c1' }] })).toBeUndefined()
+    expect(hostDeviceHint({ cniVersion: '1.0.0' })).toBeUndefined()
   })
 })

@@ -38,7 +38,7 @@ function setup(fail = false) {
     verify: async () => undefined,
     gc: async () => undefined,
   }
-  const fw: Firewall = { select: async () => backend, usable: async () => [backend], probe: async () => ({ iptables: false, nftables: true }) }
+  const fw: Firewall = { select: async () => backend, usable: async () => [backend], removable: () => [backend], probe: async () => ({ iptables: false, nftables: true }) }
   const rec = recorder(fail)
   const sys = createFakeSystem()
   sys.on('ip.routeDev', () => 'cni0')
