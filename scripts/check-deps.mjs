@@ -29,6 +29,9 @@ for (const file of files) {
       if (area === 'plugin' && targetArea === 'system' && !typeOnly && target !== 'system/errors.ts') problems.push(`${rel}: plugin/ may import only types and SystemError from system/ (${target})`)
       if (ROLE_DIRS.includes(area) && ROLE_DIRS.includes(targetArea) && area !== targetArea) problems.push(`${rel}: roles never import each other (${target})`)
       if (ROLE_DIRS.includes(area) && targetArea === 'system' && !typeOnly && !(area === 'ipam' && target === 'system/lock.ts')) problems.push(`${rel}: roles import system/ types only (${target})`)
+      // The node agent is loaded only by `tscni node` (a dynamic import, which this regex does not see).
+      if (targetArea === 'node' && area !== 'node' && !typeOnly) problems.push(`${rel}: node/ is loaded only through cli's dynamic import (${target})`)
+      if (area === 'node' && [...ROLE_DIRS].includes(targetArea)) problems.push(`${rel}: node/ must not import roles (${target})`)
       if (area === 'firewall' && [...ROLE_DIRS, 'cli'].includes(targetArea)) problems.push(`${rel}: firewall/ must not import roles (${target})`)
     } else {
       if (spec === 'execa') problems.push(`${rel}: execa belongs to tests, demo and bench; the plugin path uses system/exec.ts`)

@@ -15,6 +15,7 @@ declare -A NEED=(
   # Debian's source package.
   [containerd]=containerd [ctr]=containerd [runc]=runc [podman]=podman [catatonit]=catatonit
   [go]=golang-go [dpkg-source]=dpkg-dev
+  [etcd]=etcd-server [etcdctl]=etcd-client [openssl]=openssl
 )
 missing=()
 for cmd in "${!NEED[@]}"; do

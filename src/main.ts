@@ -48,6 +48,12 @@ async function run(invocation: ReturnType<typeof resolveInvocation>, env: Record
     return runCli(invocation.args, {
       env, selfPath: selfPath(), isSea: sea, pathEnv, nodeVersion: process.versions.node, uid: process.getuid?.(), readStdin,
       print: (text) => void process.stdout.write(text),
+      writeStderr: (text) => void process.stderr.write(text),
+      onShutdown: () => {
+        const stop = new AbortController()
+        for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => stop.abort())
+        return stop.signal
+      },
       // The tool runs roles in-process through the same dispatcher a runtime's call goes through (tscni gc).
       runRole: (role, roleEnv, stdin) => runRole(role, roleEnv, async () => stdin, pathEnv, selfPath, { allInProcess: true }),
     })

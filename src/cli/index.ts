@@ -28,6 +28,10 @@ export interface CliIo {
   runRole(role: RoleName, env: Readonly<Record<string, string | undefined>>, stdin: string): Promise<Outcome>
   /** This process's user id (doctor warns when it is not root). */
   readonly uid?: number | undefined
+  /** Writes to stderr at once (a long-running command's log); Outcome.stderr is written only at the end. */
+  readonly writeStderr?: (text: string) => void
+  /** A signal aborted by SIGTERM or SIGINT, which then stop the command instead of the process (tscni node run). */
+  onShutdown?(): AbortSignal
 }
 
 /** The help text; the defaults it names are the constants the commands use. */
@@ -50,6 +54,17 @@ Usage:
                                      release the addresses, firewall rules (masquerade, port mappings) and DNS
                                      names of NAME whose attachment is not in FILE: a JSON list of
                                      {"containerID": "...", "ifname": "..."} ("-" reads stdin; [] means none)
+  tscni node run --etcd-endpoints URLS [--etcd-cafile F --etcd-certfile F --etcd-keyfile F] [options]
+  tscni node run --peers FILE [options]
+                                     the node agent: joins this node to one pod network across nodes (a subnet
+                                     of the cluster CIDR leased in etcd, routes by host-gw or VXLAN to the other
+                                     nodes' subnets, masquerade for pod-to-outside only, a CNI config for the
+                                     leased subnet); with --peers, a static cluster applied once
+  tscni node status [--state-dir DIR] [--json]
+                                     this node's subnet and every peer as programmed
+  tscni node clean [--etcd-endpoints URLS ...]
+                                     removes what the agent set up on this node, and its lease
+  tscni node help                    every node option
   tscni doctor [--data-dir DIR] [--conf-dir DIR] [--cache-dir DIR] [--state-dir DIR] [--json]
                                      checks the node before the first pod: privileges, tools and versions (ip,
                                      nsenter, flock, sh, bridge, iptables, nft, conntrack, dnsmasq), which firewall
@@ -99,6 +114,9 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<Outcom
       return runDoctor(rest, io)
     case 'reconcile':
       return runReconcile(rest, io)
+    case 'node':
+      // A dynamic import: the node agent (etcd client, planner) is initialised only for this command.
+      return (await import('../node/cli.ts')).runNode(rest, io)
     default:
       return { stdout: '', stderr: `tscni: unknown command "${command}"\n\n${HELP}`, exitCode: 2 }
   }

@@ -37,6 +37,8 @@ export interface IpLink {
   /** Bridge ports only: hairpin and isolated flags. */
   readonly hairpin?: boolean
   readonly isolated?: boolean
+  /** VXLAN only (with -d): VNI, local address, lower device, UDP port and whether it learns. */
+  readonly vxlan?: { readonly id?: number; readonly local?: string; readonly link?: string; readonly port?: number; readonly learning?: boolean }
   readonly addrs: readonly IpAddrInfo[]
 }
 
@@ -73,7 +75,7 @@ const linkSchema = z.object({
   linkinfo: z.optional(z.object({
     info_kind: optText,
     info_slave_kind: optText,
-    info_data: z.optional(z.object({ vlan_filtering: optNum, vlan_default_pvid: optNum })),
+    info_data: z.optional(z.object({ vlan_filtering: optNum, vlan_default_pvid: optNum, id: optNum, local: optText, link: optText, port: optNum, learning: z.optional(z.boolean()) })),
     info_slave_data: z.optional(z.object({ hairpin: z.optional(z.boolean()), isolated: z.optional(z.boolean()) })),
   })),
   addr_info: z.optional(z.array(z.unknown())),
@@ -134,6 +136,9 @@ export function parseLinks(text: string): IpLink[] {
       vlanDefaultPvid: info.info_data?.vlan_default_pvid,
       hairpin: info.info_slave_data?.hairpin,
       isolated: info.info_slave_data?.isolated,
+      vxlan: info.info_kind === 'vxlan' && info.info_data ? dropUndefined({
+        id: info.info_data.id, local: info.info_data.local, link: info.info_data.link, port: info.info_data.port, learning: info.info_data.learning,
+      }) : undefined,
       addrs: (link.addr_info ?? []).flatMap(parseAddr),
     })
   })
@@ -166,4 +171,39 @@ export function parseRouteGetDev(text: string): string | undefined {
   const [first] = parseIpJson(text, 'route get')
   const decoded = decodeWith(routeGetSchema, first)
   return decoded.ok ? decoded.data.dev : undefined
+}
+
+/** One neighbour entry as `ip -j neigh show dev <dev>` reports it. */
+export interface IpNeighbour {
+  readonly dst: string
+  readonly lladdr?: string
+  readonly state: readonly string[]
+}
+
+const neighbourSchema = z.object({ dst: z.string('lacks dst'), lladdr: optText, state: z.optional(z.array(z.unknown())) })
+
+/** Parses `ip -j neigh show` output. */
+export function parseNeighbours(text: string): IpNeighbour[] {
+  return parseIpJson(text, 'neighbours').map((item, i) => {
+    const n = entry(neighbourSchema, item, 'neighbours', i)
+    return dropUndefined({ dst: n.dst, lladdr: n.lladdr, state: (n.state ?? []).filter((x): x is string => typeof x === 'string') })
+  })
+}
+
+/** One forwarding-database entry as `bridge -j fdb show dev <dev>` reports it. */
+export interface FdbRecord {
+  readonly mac: string
+  /** The remote address of a VXLAN entry. */
+  readonly dst?: string
+  readonly state?: string
+}
+
+const fdbSchema = z.object({ mac: z.string('lacks mac'), dst: optText, state: optText })
+
+/** Parses `bridge -j fdb show` output. */
+export function parseFdb(text: string): FdbRecord[] {
+  return parseIpJson(text, 'fdb').map((item, i) => {
+    const f = entry(fdbSchema, item, 'fdb', i)
+    return dropUndefined({ mac: f.mac, dst: f.dst, state: f.state })
+  })
 }

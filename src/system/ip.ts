@@ -2,7 +2,7 @@
 // them, one process per namespace per batch, inside a container namespace through nsenter.
 import type { Exec } from './exec.ts'
 import { SystemError } from './errors.ts'
-import { parseLinks, parseRouteGetDev, parseRoutes, type IpLink, type IpRoute } from './ip-json.ts'
+import { parseFdb, parseLinks, parseNeighbours, parseRouteGetDev, parseRoutes, type FdbRecord, type IpLink, type IpNeighbour, type IpRoute } from './ip-json.ts'
 import { sysctlReadScript, sysctlScript, type SysctlWrite } from './sysctl.ts'
 
 /** `link add ... type bridge`. The MAC is given at creation so it is pinned from the start (containernetworking/cni#285: it would
@@ -12,9 +12,50 @@ export function bridgeAddLine(o: { name: string; mac?: string; mtu?: number; vla
 }
 
 /** `link set dev ...` with the given changes, in an order iproute2 applies in one request (`up: false` is down). */
-export function linkSetLine(name: string, o: { master?: string; address?: string; promisc?: boolean; up?: boolean }): string {
+export function linkSetLine(name: string, o: { master?: string; address?: string; mtu?: number; promisc?: boolean; up?: boolean }): string {
   const state = o.up === undefined ? undefined : o.up ? 'up' : 'down'
-  return join('link set dev', name, o.master && `master ${o.master}`, o.address && `address ${o.address}`, o.promisc && 'promisc on', state)
+  return join('link set dev', name, o.master && `master ${o.master}`, o.address && `address ${o.address}`, o.mtu && `mtu ${o.mtu}`, o.promisc && 'promisc on', state)
+}
+
+/** A VXLAN device that does not learn (its FDB entries are programmed): vxlan(4) in ip-link(8). */
+export interface VxlanSpec {
+  readonly name: string
+  readonly vni: number
+  readonly local: string
+  readonly dev: string
+  readonly port: number
+}
+
+/** `link add <name> type vxlan id <vni> local <ip> dev <uplink> dstport <port> nolearning`. */
+export function vxlanAddLine(o: VxlanSpec): string {
+  return `link add name ${o.name} type vxlan id ${o.vni} local ${o.local} dev ${o.dev} dstport ${o.port} nolearning`
+}
+
+/** A route the node agent owns: replaced in place, tagged with its `proto`, `onlink` for a tunnel's next hop. */
+export interface TaggedRoute {
+  readonly dst: string
+  readonly gw?: string
+  readonly dev?: string
+  readonly onlink?: boolean
+  readonly proto: number
+}
+
+/** `route replace|del <dst> [via <gw>] [dev <dev>] [onlink] proto <n>`. */
+export function taggedRouteLine(verb: 'replace' | 'del', r: TaggedRoute): string {
+  return join(`route ${verb}`, r.dst, r.gw && `via ${r.gw}`, r.dev && `dev ${r.dev}`, verb === 'replace' && r.onlink && 'onlink', `proto ${r.proto}`)
+}
+
+/** `neigh replace <ip> lladdr <mac> dev <dev> nud permanent` / `neigh del <ip> dev <dev>`. */
+export function neighLine(verb: 'replace' | 'del', o: { ip: string; mac?: string; dev: string }): string {
+  return verb === 'replace' ? `neigh replace ${o.ip} lladdr ${o.mac} dev ${o.dev} nud permanent` : `neigh del ${o.ip} dev ${o.dev}`
+}
+
+/** One VXLAN forwarding-database change in a `bridge -batch`. */
+export type FdbOp = { readonly op: 'fdb-replace' | 'fdb-del'; readonly mac: string; readonly dev: string; readonly dst: string }
+
+/** `fdb replace|del <mac> dev <dev> dst <ip> self [permanent]` (bridge(8) batch syntax). */
+export function renderFdbOp(o: FdbOp): string {
+  return o.op === 'fdb-replace' ? `fdb replace ${o.mac} dev ${o.dev} dst ${o.dst} self permanent` : `fdb del ${o.mac} dev ${o.dev} dst ${o.dst} self`
 }
 
 /** One end of a veth pair. */
@@ -106,7 +147,10 @@ export function isNoDevice(err: unknown): boolean {
 /** One change in an `ip -batch`: a plain value, so roles plan without importing system code. */
 export type IpOp =
   | ({ readonly op: 'bridge-add'; readonly name: string; readonly mac?: string; readonly mtu?: number; readonly vlanFiltering?: boolean })
-  | ({ readonly op: 'link-set'; readonly name: string; readonly master?: string; readonly address?: string; readonly promisc?: boolean; readonly up?: boolean })
+  | ({ readonly op: 'link-set'; readonly name: string; readonly master?: string; readonly address?: string; readonly mtu?: number; readonly promisc?: boolean; readonly up?: boolean })
+  | ({ readonly op: 'vxlan-add' } & VxlanSpec)
+  | { readonly op: 'route-replace' | 'route-del'; readonly route: TaggedRoute }
+  | { readonly op: 'neigh-replace' | 'neigh-del'; readonly ip: string; readonly mac?: string; readonly dev: string }
   | { readonly op: 'veth-add'; readonly a: VethEnd; readonly b: VethEnd }
   | { readonly op: 'port-flags'; readonly name: string; readonly hairpin?: boolean; readonly isolated?: boolean }
   | { readonly op: 'addr-add' | 'addr-del'; readonly cidr: string; readonly dev: string; readonly nodad?: boolean }
@@ -127,6 +171,11 @@ export function renderIpOp(o: IpOp): string {
     case 'addr-del': return addrDelLine(o.cidr, o.dev)
     case 'route-add': return routeAddLine(o.route)
     case 'link-del': return linkDelLine(o.name)
+    case 'vxlan-add': return vxlanAddLine(o)
+    case 'route-replace': return taggedRouteLine('replace', o.route)
+    case 'route-del': return taggedRouteLine('del', o.route)
+    case 'neigh-replace': return neighLine('replace', o)
+    case 'neigh-del': return neighLine('del', o)
     default: {
       const never: never = o
       throw new Error(`unknown ip op ${JSON.stringify(never)}`)
@@ -155,6 +204,8 @@ export interface BatchOptions {
   readonly netns?: string
   /** Sysctl writes to do first in the same process (a container namespace's sysctls are only reachable there). */
   readonly sysctls?: readonly SysctlWrite[]
+  /** `-force`: run every line even after one fails (a reconcile applies what it can); fails at the end if any did. */
+  readonly force?: boolean
 }
 
 /** The iproute2 port. */
@@ -163,6 +214,12 @@ export interface IpTool {
   batch(ops: readonly IpOp[], options?: BatchOptions): Promise<void>
   /** Runs the ops with one `bridge -batch -` in this namespace. */
   vlans(ops: readonly VlanOp[]): Promise<void>
+  /** Runs the FDB ops with one `bridge -force -batch -` in this namespace. */
+  fdb(ops: readonly FdbOp[]): Promise<void>
+  /** `ip -j neigh show dev <dev>`; empty when the device does not exist. */
+  neighbours(dev: string): Promise<IpNeighbour[]>
+  /** `bridge -j fdb show dev <dev>`; empty when the device does not exist. */
+  fdbEntries(dev: string): Promise<FdbRecord[]>
   /** `ip -j -d addr show [dev <dev>]`; an empty list when the named device does not exist. */
   links(options?: { dev?: string; netns?: string }): Promise<IpLink[]>
   /**
@@ -195,7 +252,27 @@ export function createIp(exec: Exec): IpTool {
         await exec.run('sh', ['-c', `${script}\nexec ip -batch -`, 'sh', ...args], { netns: options.netns, input })
         return
       }
-      await exec.run('ip', ['-batch', '-'], { netns: options.netns, input })
+      await exec.run('ip', [...(options.force ? ['-force'] : []), '-batch', '-'], { netns: options.netns, input })
+    },
+    async fdb(ops) {
+      if (ops.length === 0) return
+      await exec.run('bridge', ['-force', '-batch', '-'], { input: `${ops.map(renderFdbOp).join('\n')}\n` })
+    },
+    async neighbours(dev) {
+      const args = ['-j', 'neigh', 'show', 'dev', dev]
+      const res = await exec.run('ip', args, { allowFailure: true })
+      if (res.exitCode === 0) return parseNeighbours(res.stdout)
+      const err = new SystemError({ cmd: 'ip', args, exitCode: res.exitCode, stderr: res.stderr })
+      if (isNoDevice(err)) return []
+      throw err
+    },
+    async fdbEntries(dev) {
+      const args = ['-j', 'fdb', 'show', 'dev', dev]
+      const res = await exec.run('bridge', args, { allowFailure: true })
+      if (res.exitCode === 0) return parseFdb(res.stdout)
+      const err = new SystemError({ cmd: 'bridge', args, exitCode: res.exitCode, stderr: res.stderr })
+      if (isNoDevice(err)) return []
+      throw err
     },
     async vlans(ops) {
       if (ops.length === 0) return

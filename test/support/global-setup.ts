@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { TestProject } from 'vitest/node'
 
-const TOOLS = ['ip', 'nsenter', 'flock', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'nft', 'conntrack', 'bridge', 'socat', 'ping', 'curl', 'nginx', 'unshare', 'setpriv', 'mount', 'containerd', 'ctr', 'runc', 'catatonit', 'busybox', 'podman', 'dnsmasq']
+const TOOLS = ['ip', 'nsenter', 'flock', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'nft', 'conntrack', 'bridge', 'socat', 'ping', 'curl', 'nginx', 'unshare', 'setpriv', 'mount', 'containerd', 'ctr', 'runc', 'catatonit', 'busybox', 'podman', 'dnsmasq', 'etcd', 'etcdctl', 'openssl']
 // The Debian reference plugins the side-by-side and interop tests run (package containernetworking-plugins).
 const REFERENCE_PLUGINS = ['loopback', 'bridge', 'host-local', 'portmap'].map((name) => `/usr/lib/cni/${name}`)
 const ROLE_LINKS = ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'tscni-loopback', 'tscni-dnsname', 'bridge', 'host-local', 'portmap', 'loopback', 'dnsname']

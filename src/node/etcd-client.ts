@@ -1,0 +1,221 @@
+// A small etcd v3 client over etcd's JSON gateway (/v3/kv/*, /v3/lease/*, /v3/watch), for the node agent only.
+// Why not the `etcd3` npm package: it adds ~16 MB and ~150 ms of module load, reads a .proto file at run time and
+// was last released in 2023; the gateway is part of etcd itself (https://etcd.io/docs/v3.4/dev-guide/api_grpc_gateway/),
+// speaks plain JSON with base64 keys and values, and needs nothing beyond node:http(s). node:https rather than
+// fetch because fetch cannot present a client certificate without undici's own Agent.
+import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http'
+import { request as httpsRequest, Agent as HttpsAgent } from 'node:https'
+import { b64, decodeKv, decodeWatchMessage, EtcdCompactedError, EtcdError, isObject, prefixEnd, splitJsonStream, type Json, type KeyValue, type WatchEvent } from './etcd-wire.ts'
+
+export { EtcdCompactedError, EtcdError, type KeyValue, type WatchEvent } from './etcd-wire.ts'
+
+/** Where etcd is and how to authenticate. */
+export interface EtcdOptions {
+  /** "https://10.0.0.1:2379", ...; tried in order until one answers. */
+  readonly endpoints: readonly string[]
+  /** PEM texts (not paths): the CA that signed etcd's certificate, and our client certificate and key. */
+  readonly ca?: string
+  readonly cert?: string
+  readonly key?: string
+  /** Per-request timeout for unary calls (default 5 s). */
+  readonly timeoutMs?: number
+}
+
+/** The calls the node agent needs. */
+export interface EtcdClient {
+  /** Every key under the prefix, and the store revision they were read at. */
+  list(prefix: string): Promise<{ kvs: KeyValue[]; revision: string }>
+  get(key: string): Promise<KeyValue | undefined>
+  put(key: string, value: string, lease?: string): Promise<void>
+  /** Creates the key only if absent (a transaction on its create revision); false when it existed. */
+  create(key: string, value: string, lease?: string): Promise<boolean>
+  /** Replaces the key only if it is still at `modRevision` (takes over our own old lease); false otherwise. */
+  replace(key: string, value: string, modRevision: string, lease?: string): Promise<boolean>
+  /** Deletes the key; true when it existed. */
+  delete(key: string): Promise<boolean>
+  /** A new lease of `ttl` seconds; its ID. */
+  grant(ttl: number): Promise<string>
+  /** Renews the lease; the remaining TTL, 0 when the lease is gone (expired or revoked). */
+  keepAlive(id: string): Promise<number>
+  /** Revokes the lease, deleting its keys; no error when it is already gone. */
+  revoke(id: string): Promise<void>
+  /**
+   * Watches the prefix from `startRevision`, calling `onEvents` for each batch, until `signal` aborts (resolves)
+   * or the stream breaks (rejects with EtcdError; EtcdCompactedError when the revision is gone).
+   */
+  watch(prefix: string, startRevision: string, onEvents: (events: WatchEvent[], revision: string) => void, signal: AbortSignal): Promise<void>
+  /** Closes idle connections. */
+  close(): void
+}
+
+/** The real client. */
+export function createEtcdClient(options: EtcdOptions): EtcdClient {
+  if (options.endpoints.length === 0) throw new EtcdError('no etcd endpoints given')
+  const endpoints = options.endpoints.map((e) => new URL(e))
+  for (const url of endpoints) {
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new EtcdError(`etcd endpoint ${url.href}: only http and https are supported`)
+  }
+  const tls = { ...(options.ca ? { ca: options.ca } : {}), ...(options.cert ? { cert: options.cert } : {}), ...(options.key ? { key: options.key } : {}) }
+  const httpsAgent = new HttpsAgent({ keepAlive: true, ...tls })
+  const httpAgent = new HttpAgent({ keepAlive: true })
+  const timeoutMs = options.timeoutMs ?? 5_000
+  let preferred = 0
+
+  const open = (url: URL, path: string, body: unknown, signal: AbortSignal): Promise<IncomingMessage> =>
+    new Promise((resolve, reject) => {
+      const secure = url.protocol === 'https:'
+      const req = (secure ? httpsRequest : httpRequest)({
+        protocol: url.protocol, hostname: url.hostname, port: url.port || (secure ? 443 : 80), method: 'POST', path,
+        headers: { 'content-type': 'application/json' }, agent: secure ? httpsAgent : httpAgent, signal,
+      }, resolve)
+      req.on('error', reject)
+      req.end(JSON.stringify(body))
+    })
+
+  // Settles on every way an answer can end: a connection closed or aborted midway must not leave a call
+  // pending forever (a keepalive that never returns would let the lease expire in silence).
+  const readAll = (res: IncomingMessage): Promise<string> => new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let ended = false
+    res.on('data', (c: Buffer) => chunks.push(c))
+    res.on('end', () => {
+      ended = true
+      resolve(Buffer.concat(chunks).toString('utf8'))
+    })
+    res.on('error', reject)
+    res.on('close', () => { if (!ended) reject(new EtcdError('the connection closed before the answer ended')) })
+  })
+
+  // One request, failing over to the next endpoint when one cannot be reached (not when etcd answers an error).
+  const call = async (path: string, body: unknown): Promise<Json> => {
+    let lastError: unknown
+    for (let n = 0; n < endpoints.length; n++) {
+      const i = (preferred + n) % endpoints.length
+      const url = endpoints[i]!
+      let res: IncomingMessage
+      let text: string
+      try {
+        // One deadline for the whole exchange (connect, headers, body), not a socket idle timeout.
+        res = await open(url, path, body, AbortSignal.timeout(timeoutMs))
+        text = await readAll(res)
+      } catch (err) {
+        lastError = err
+        continue
+      }
+      preferred = i
+      let json: unknown
+      try {
+        json = text.trim() === '' ? {} : JSON.parse(text)
+      } catch {
+        throw new EtcdError(`etcd ${url.host}${path}: answer is not JSON (HTTP ${res.statusCode}): ${text.slice(0, 200)}`, res.statusCode)
+      }
+      if ((res.statusCode ?? 500) >= 300 || (isObject(json) && (json.error !== undefined || (json.code !== undefined && json.message !== undefined)))) {
+        const msg = isObject(json) ? String(json.message ?? json.error ?? text) : text
+        throw new EtcdError(`etcd ${url.host}${path}: ${msg}`, res.statusCode)
+      }
+      return isObject(json) ? json : {}
+    }
+    throw new EtcdError(`cannot reach etcd at ${endpoints.map((u) => u.host).join(', ')}: ${(lastError as Error)?.message ?? lastError}`, undefined, lastError)
+  }
+
+  const txnOnKey = async (key: string, compare: Json, value: string, lease: string | undefined): Promise<boolean> => {
+    const res = await call('/v3/kv/txn', {
+      compare: [{ key: b64(key), ...compare }],
+      success: [{ request_put: { key: b64(key), value: b64(value), ...(lease ? { lease } : {}) } }],
+    })
+    return res.succeeded === true
+  }
+
+  return {
+    async list(prefix) {
+      const res = await call('/v3/kv/range', { key: b64(prefix), range_end: prefixEnd(prefix) })
+      const header = isObject(res.header) ? res.header : {}
+      return { kvs: Array.isArray(res.kvs) ? res.kvs.map(decodeKv) : [], revision: typeof header.revision === 'string' ? header.revision : '0' }
+    },
+    async get(key) {
+      const res = await call('/v3/kv/range', { key: b64(key) })
+      return Array.isArray(res.kvs) && res.kvs.length > 0 ? decodeKv(res.kvs[0]) : undefined
+    },
+    async put(key, value, lease) {
+      await call('/v3/kv/put', { key: b64(key), value: b64(value), ...(lease ? { lease } : {}) })
+    },
+    create(key, value, lease) {
+      // create_revision 0 is omitted from JSON by the gateway's marshaller but compares as 0 (the key is absent).
+      return txnOnKey(key, { target: 'CREATE', result: 'EQUAL', create_revision: '0' }, value, lease)
+    },
+    replace(key, value, modRevision, lease) {
+      return txnOnKey(key, { target: 'MOD', result: 'EQUAL', mod_revision: modRevision }, value, lease)
+    },
+    async delete(key) {
+      const res = await call('/v3/kv/deleterange', { key: b64(key) })
+      return typeof res.deleted === 'string' && res.deleted !== '0'
+    },
+    async grant(ttl) {
+      const res = await call('/v3/lease/grant', { TTL: String(ttl) })
+      if (typeof res.ID !== 'string') throw new EtcdError(`etcd lease grant: no lease ID in the answer${res.error ? ` (${String(res.error)})` : ''}`)
+      return res.ID
+    },
+    async keepAlive(id) {
+      const res = await call('/v3/lease/keepalive', { ID: id })
+      const result = isObject(res.result) ? res.result : {}
+      return typeof result.TTL === 'string' ? Number(result.TTL) : 0
+    },
+    async revoke(id) {
+      try {
+        await call('/v3/lease/revoke', { ID: id })
+      } catch (err) {
+        // "requested lease not found": already expired or revoked, which is what revoke wants.
+        if (err instanceof EtcdError && /lease not found/.test(err.message)) return
+        throw err
+      }
+    },
+    async watch(prefix, startRevision, onEvents, signal) {
+      const url = endpoints[preferred]!
+      let res: IncomingMessage
+      try {
+        res = await open(url, '/v3/watch', { create_request: { key: b64(prefix), range_end: prefixEnd(prefix), start_revision: startRevision } }, signal)
+      } catch (err) {
+        if (signal.aborted) return
+        preferred = (preferred + 1) % endpoints.length
+        throw new EtcdError(`cannot watch etcd at ${url.host}: ${(err as Error).message}`, undefined, err)
+      }
+      if ((res.statusCode ?? 500) >= 300) {
+        res.resume()
+        throw new EtcdError(`etcd ${url.host}/v3/watch: HTTP ${res.statusCode}`, res.statusCode)
+      }
+      await new Promise<void>((resolve, reject) => {
+        let buffer = ''
+        let settled = false
+        const finish = (err?: unknown) => {
+          if (settled) return
+          settled = true
+          if (err === undefined || signal.aborted) resolve()
+          else reject(err)
+          res.destroy()
+        }
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => {
+          try {
+            const { objects, rest } = splitJsonStream(buffer + chunk)
+            buffer = rest
+            for (const o of objects) {
+              const m = decodeWatchMessage(o)
+              if (m.compacted) return finish(new EtcdCompactedError(m.compacted))
+              if (m.canceled) return finish(new EtcdError(`watch canceled: ${m.canceled}`))
+              if (m.events.length > 0) onEvents(m.events, m.revision ?? '0')
+            }
+          } catch (err) {
+            finish(err instanceof EtcdError ? err : new EtcdError(`watch stream unreadable: ${(err as Error).message}`, undefined, err))
+          }
+        })
+        res.on('end', () => finish(new EtcdError('watch stream ended')))
+        res.on('error', (err) => finish(new EtcdError(`watch stream broke: ${err.message}`, undefined, err)))
+        res.on('close', () => finish(new EtcdError('watch stream closed')))
+      })
+    },
+    close() {
+      httpsAgent.destroy()
+      httpAgent.destroy()
+    },
+  }
+}

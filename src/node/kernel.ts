@@ -1,0 +1,69 @@
+// The node agent's thin side-effect layer: reads the uplink and what the kernel holds, applies a reconcile as
+// one `ip -batch` and one `bridge -batch`, and installs or removes the node's firewall rules.
+import { parseCidr } from '../plugin/addr.ts'
+import type { System } from '../system/index.ts'
+import { iptablesFilterScript, iptablesNatScript, iptablesRemoveScript, nftRemoveScript, nftScript, type FirewallScope, type NodeFirewallBackend } from './firewall-rules.ts'
+import type { DataPlane, Uplink } from './plan.ts'
+import { reconcile, type Changes } from './reconcile.ts'
+
+/** The uplink: the named interface, or the one the default route leaves by; its first IPv4 address. */
+export async function findUplink(sys: System, iface: string | undefined, publicIp: string | undefined): Promise<Uplink> {
+  const name = iface ?? (await sys.ip.routeDev('1.1.1.1'))
+  if (!name) throw new Error('no --iface given and no default route to find the uplink by')
+  const [link] = await sys.ip.links({ dev: name })
+  if (!link) throw new Error(`uplink ${name} does not exist`)
+  const v4 = link.addrs.filter((a) => a.family === 'inet' && a.scope === 'global')
+  const addr = publicIp ? v4.find((a) => a.local === publicIp) : v4[0]
+  if (!addr) throw new Error(publicIp ? `uplink ${name} does not have the address ${publicIp}` : `uplink ${name} has no IPv4 address`)
+  return { name, mtu: link.mtu, address: parseCidr(`${addr.local}/${addr.prefixlen}`)! }
+}
+
+/** Reads what reconcile compares, then applies the difference. Returns the changes made. */
+export async function applyDataPlane(sys: System, want: DataPlane): Promise<Changes> {
+  const [routes, links] = await Promise.all([sys.ip.routes(), sys.ip.links()])
+  const dev = want.vxlan?.name
+  const [neighbours, fdb] = dev ? await Promise.all([sys.ip.neighbours(dev), sys.ip.fdbEntries(dev)]) : [[], []]
+  const changes = reconcile(want, { routes, links, neighbours, fdb })
+  // -force: one failing line (a route someone removed meanwhile) must not keep the rest from being applied.
+  if (changes.ip.length > 0) await sys.ip.batch(changes.ip, { force: true })
+  if (changes.fdb.length > 0) await sys.ip.fdb(changes.fdb)
+  return changes
+}
+
+/** The backend to use: the configured one, else iptables when usable, else nftables. */
+export async function pickFirewall(sys: System, configured: NodeFirewallBackend | undefined): Promise<NodeFirewallBackend> {
+  if (configured) return configured
+  if (await sys.netfilter.iptablesUsable(4)) return 'iptables'
+  if (await sys.netfilter.nftUsable()) return 'nftables'
+  throw new Error('no usable firewall: neither iptables nor nft works here')
+}
+
+/**
+ * Installs the masquerade in the chosen backend (and removes the node's masquerade from the other one), and
+ * accepts forwarding for the cluster CIDR in iptables FORWARD whenever iptables is usable.
+ */
+export async function applyFirewall(sys: System, backend: NodeFirewallBackend, scope: FirewallScope): Promise<void> {
+  const iptables = await sys.netfilter.iptablesUsable(4)
+  if (backend === 'iptables') {
+    await sys.netfilter.restore(4, iptablesNatScript(scope, await sys.netfilter.save(4, 'nat')))
+    if (await sys.netfilter.nftUsable()) await sys.netfilter.nftApply(nftRemoveScript())
+  } else {
+    await sys.netfilter.nftApply(nftScript(scope))
+    if (iptables) {
+      const remove = iptablesRemoveScript('nat', await sys.netfilter.save(4, 'nat'))
+      if (remove) await sys.netfilter.restore(4, remove)
+    }
+  }
+  if (iptables) await sys.netfilter.restore(4, iptablesFilterScript(scope, await sys.netfilter.save(4, 'filter')))
+}
+
+/** Removes the node's rules from both backends (whichever are usable). */
+export async function removeFirewall(sys: System): Promise<void> {
+  if (await sys.netfilter.iptablesUsable(4)) {
+    for (const table of ['nat', 'filter'] as const) {
+      const script = iptablesRemoveScript(table, await sys.netfilter.save(4, table))
+      if (script) await sys.netfilter.restore(4, script)
+    }
+  }
+  if (await sys.netfilter.nftUsable()) await sys.netfilter.nftApply(nftRemoveScript())
+}
