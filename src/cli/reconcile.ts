@@ -1,6 +1,6 @@
-// `tscni reconcile`: restores the firewall state (masquerade, host ports, MAC spoof check) of every live
-// attachment from tscni's own records, and releases attachments whose namespace is gone (after a reboot) and that
-// the runtime no longer knows, through the roles' own DEL. Once, or with --watch every few seconds.
+// `tscni reconcile`: restores the firewall state (masquerade, host ports, MAC spoof check, DNS access) and the DNS
+// servers of every live attachment from tscni's own records, and releases attachments whose namespace is gone
+// (after a reboot) and that the runtime no longer knows, through the roles' own DEL. Once, or with --watch.
 import { dirname } from 'node:path'
 import { createFirewall } from '../firewall/select.ts'
 import { DEFAULT_STATE_DIR, readRecords } from '../plugin/attachment-record.ts'

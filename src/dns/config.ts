@@ -38,6 +38,7 @@ export const dnsConfigSchema = z.object({
   resolvConf: z.optional(absolutePath('resolvConf')),
   user: z.optional(z.string().check(z.regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'user must be a user name (a-z, 0-9, _ and -)'))),
   backend: z.optional(z.enum(['iptables', 'nftables'], 'backend must be "iptables" or "nftables"')),
+  stateDir: z.optional(z.string('stateDir must be a directory path')),
   // Aliases are data from the runtime: they are checked one by one later, so one bad alias cannot fail the ADD.
   runtimeConfig: z.optional(z.looseObject({ aliases: z.optional(z.nullable(z.record(z.string(), z.nullable(z.array(z.string()))))) })),
 })

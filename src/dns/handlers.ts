@@ -1,6 +1,7 @@
 // The DNS role (dnsname): container names on a network, answered by one dnsmasq per network. Chained after bridge.
 import { createDnsFirewall, missingDnsAccessError } from '../firewall/dns-access.ts'
 import { createFirewall, type FirewallFactory } from '../firewall/select.ts'
+import { recordKeyOf, recordOfAdd, stateDirOf } from '../plugin/attachment-record.ts'
 import { parseValidAttachments } from '../plugin/attachments.ts'
 import { CniError, ErrorCode, invalidConfig, normalizeError, wrapError } from '../plugin/errors.ts'
 import type { Context, RoleHandlers } from '../plugin/role.ts'
@@ -8,10 +9,14 @@ import type { Result } from '../plugin/result.ts'
 import { decodeResult } from '../plugin/version.ts'
 import { DEFAULT_DATA_DIR, parseDnsConfig, type DnsConfig } from './config.ts'
 import { attachmentNames, showName } from './names.ts'
+import { dnsRecordedRules } from './reconcile.ts'
 import { attachmentFile, dnsAccess, dnsmasqConfig, hostsFile, networkFacts, networkPaths, upstreamServers, withDns, type NetworkPaths } from './plan.ts'
 import { ensureNetworkDirs, listAttachmentFiles, lockPath, readIfExists, removeFile, removeNetworkDir, writeAtomic } from './store.ts'
 
 const LOCK_TIMEOUT_MS = 20_000
+
+// The role name in attachment records (reconcile reads them through dns/reconcile.ts).
+const RECORD_ROLE = 'dnsname'
 
 /** What the role needs besides the Context: the firewall backends (a seam for handler tests). */
 export interface DnsDeps {
@@ -44,6 +49,7 @@ export function createDns(deps: DnsDeps = realDeps): RoleHandlers {
       for (const r of refused) ctx.log.warn(`name ${showName(r.name)} (${r.source}) is not a valid DNS label (a-z, 0-9 and inner -, at most 63): not published`)
       const paths = networkPaths(config.dataDir, ctx.conf.name)
       const file = `${paths.hostsDir}/${attachmentFile(ctx.env.containerId, ctx.env.ifname)}`
+      const result = withDns(prev, facts.gateways, config.domainName)
       await withLock(ctx, config, async () => {
         await ensureNetworkDirs(paths)
         const resolv = await ctx.sys.dnsmasq.readText(config.resolvConf)
@@ -54,14 +60,17 @@ export function createDns(deps: DnsDeps = realDeps): RoleHandlers {
         try {
           await ctx.trace.step('dnsmasq ensure', () => ensureServer(ctx, paths, conf))
           const backend = await deps.firewall(ctx.sys, ctx.log).select(config.backend)
-          await ctx.trace.step('dns firewall ensure', () => createDnsFirewall(ctx.sys).ensure(backend.name, dnsAccess(ctx.conf.name, facts)))
+          const access = dnsAccess(ctx.conf.name, facts)
+          await ctx.trace.step('dns firewall ensure', () => createDnsFirewall(ctx.sys).ensure(backend.name, access))
+          // Last: a record that cannot be written fails the ADD like any other step (reconcile relies on it).
+          ctx.records?.write(recordOfAdd(ctx, RECORD_ROLE, dnsRecordedRules(backend.name, access, config.dataDir), result), stateDirOf(ctx.conf.raw))
         } catch (err) {
           await removeFile(file).catch(() => false)
           await stopIfIdle(ctx, paths).catch(() => undefined)
           throw wrapError(`cannot start the DNS server of network "${ctx.conf.name}"`, err)
         }
       })
-      return withDns(prev, facts.gateways, config.domainName)
+      return result
     },
 
     async del(ctx) {
@@ -74,11 +83,14 @@ export function createDns(deps: DnsDeps = realDeps): RoleHandlers {
       }
       const dataDir = config?.dataDir ?? (typeof ctx.conf.raw.dataDir === 'string' ? ctx.conf.raw.dataDir : DEFAULT_DATA_DIR)
       const paths = networkPaths(dataDir, ctx.conf.name)
-      if ((await readIfExists(paths.conf)) === undefined && (await listAttachmentFiles(paths)).length === 0) return
-      await withLock(ctx, { dataDir }, async () => {
-        await removeFile(`${paths.hostsDir}/${attachmentFile(ctx.env.containerId, ctx.env.ifname)}`)
-        await stopIfIdle(ctx, paths)
-      })
+      if ((await readIfExists(paths.conf)) !== undefined || (await listAttachmentFiles(paths)).length > 0) {
+        await withLock(ctx, { dataDir }, async () => {
+          await removeFile(`${paths.hostsDir}/${attachmentFile(ctx.env.containerId, ctx.env.ifname)}`)
+          await stopIfIdle(ctx, paths)
+        })
+      }
+      // Last: while the DEL has not succeeded, reconcile still knows the attachment and can release it.
+      ctx.records?.remove(recordKeyOf(ctx, RECORD_ROLE), stateDirOf(ctx.conf.raw))
     },
 
     async check(ctx) {
@@ -103,6 +115,7 @@ export function createDns(deps: DnsDeps = realDeps): RoleHandlers {
       const config = parseDnsConfig(ctx.conf.raw, ctx.conf.name)
       const paths = networkPaths(config.dataDir, ctx.conf.name)
       const keep = new Set(valid.map((a) => attachmentFile(a.containerID, a.ifname)))
+      ctx.records?.prune(RECORD_ROLE, ctx.conf.name, valid, stateDirOf(ctx.conf.raw))
       if ((await readIfExists(paths.conf)) === undefined && (await listAttachmentFiles(paths)).length === 0) return
       await withLock(ctx, config, async () => {
         for (const file of await listAttachmentFiles(paths)) {
@@ -118,6 +131,11 @@ export function createDns(deps: DnsDeps = realDeps): RoleHandlers {
       parseDnsConfig(ctx.conf.raw, ctx.conf.name)
       if ((await ctx.sys.dnsmasq.version()) === undefined) {
         throw new CniError(ErrorCode.NotAvailable, 'dnsmasq is not installed or cannot run (Debian package dnsmasq-base)')
+      }
+      try {
+        ctx.records?.assertWritable(stateDirOf(ctx.conf.raw))
+      } catch (err) {
+        throw new CniError(ErrorCode.NotAvailable, `cannot serve an ADD: ${normalizeError(err).message}`, { cause: err })
       }
     },
   }

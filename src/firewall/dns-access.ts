@@ -97,6 +97,8 @@ export function nftDnsRuleCount(access: DnsAccess): number {
 /** The firewall operations of the DNS role, over the netfilter tools and the firewall lock. */
 export interface DnsFirewall {
   ensure(backend: BackendName, access: DnsAccess): Promise<void>
+  /** Installs several networks' access in one transaction (per family for iptables): reconcile. */
+  ensureAll(backend: BackendName, accesses: readonly DnsAccess[]): Promise<void>
   /** Removes the network's objects from every backend given (DEL of the last attachment, GC). */
   remove(backends: readonly BackendName[], network: string): Promise<void>
   /** Names what is missing (CHECK); empty when everything is in place. */
@@ -108,14 +110,22 @@ export function createDnsFirewall(sys: { netfilter: Netfilter; locker: Locker },
   const nf = sys.netfilter
   const families = (access: DnsAccess): IpFamily[] => ([4, 6] as const).filter((f) => pairsOf(access, f).length > 0)
   const nftChain = (network: string) => ['chain', ...DNS_TABLE.split(' '), nftDnsChain(network)]
+  // Every network's chain in one nft -f, or per family in one iptables-restore: the scripts touch disjoint chains.
+  const ensureAll = (backend: BackendName, accesses: readonly DnsAccess[]) => locked(lock, async () => {
+    if (accesses.length === 0) return
+    if (backend === 'nftables') return nf.nftApply(accesses.map(renderNftDnsEnsure).join(''))
+    for (const family of [4, 6] as const) {
+      const wanted = accesses.filter((a) => families(a).includes(family))
+      if (wanted.length === 0) continue
+      const save = await nf.save(family, 'filter')
+      const bodies = wanted.map((a) => renderIptablesDnsEnsure(a, family, save)).filter((script) => script !== '')
+        .map((script) => script.slice('*filter\n'.length, -'COMMIT\n'.length))
+      if (bodies.length > 0) await nf.restore(family, `*filter\n${bodies.join('')}COMMIT\n`)
+    }
+  })
   return {
-    ensure: (backend, access) => locked(lock, async () => {
-      if (backend === 'nftables') return nf.nftApply(renderNftDnsEnsure(access))
-      for (const family of families(access)) {
-        const script = renderIptablesDnsEnsure(access, family, await nf.save(family, 'filter'))
-        if (script) await nf.restore(family, script)
-      }
-    }),
+    ensure: (backend, access) => ensureAll(backend, [access]),
+    ensureAll,
     remove: (backends, network) => locked(lock, async () => {
       for (const backend of backends) {
         if (backend === 'nftables') {

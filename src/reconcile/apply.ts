@@ -1,10 +1,11 @@
 // Carries out a reconcile plan: for every live attachment, each rule that is missing is installed again, in one
 // transaction per backend (ensureAll; ensure is idempotent, so partly present intents are fine); with dryRun
-// only what would be installed is reported.
+// only what would be installed is reported. DNS access and servers are restored by apply-dns.ts.
 import type { FirewallIntent } from '../firewall/model.ts'
 import type { Firewall } from '../firewall/select.ts'
 import { setupSpoofCheck, spoofCheckPresent, teardownSpoofCheck, type SpoofCheckSystem } from '../firewall/nft-spoofcheck.ts'
 import { normalizeError } from '../plugin/errors.ts'
+import { applyDnsReconcile, type DnsReconcileSystem } from './apply-dns.ts'
 import { describeRecord, type ReconcilePlan } from './plan.ts'
 
 /** What a pass found and did, one line per rule restored (or to restore) or failed. */
@@ -12,12 +13,12 @@ export interface ReconcileReport {
   readonly present: number
   readonly restored: string[]
   readonly failed: string[]
-  /** Backends whose missing rules were installed (one transaction each, per family for iptables). */
+  /** Backends whose missing rules were installed (one transaction each, per family for iptables; DNS access apart). */
   readonly transactions: number
 }
 
 /** Applies the firewall part of a plan. */
-export async function applyReconcile(plan: ReconcilePlan, deps: { firewall: Firewall; sys: SpoofCheckSystem; dryRun: boolean }): Promise<ReconcileReport> {
+export async function applyReconcile(plan: ReconcilePlan, deps: { firewall: Firewall; sys: SpoofCheckSystem & DnsReconcileSystem; dryRun: boolean }): Promise<ReconcileReport> {
   const report = { present: 0, restored: [] as string[], failed: [] as string[], transactions: 0 }
   const verb = deps.dryRun ? 'would restore' : 'restored'
   for (const [name, items] of plan.firewall) {
@@ -68,5 +69,6 @@ export async function applyReconcile(plan: ReconcilePlan, deps: { firewall: Fire
       report.failed.push(`${what}: ${normalizeError(err).message}`)
     }
   }
+  await applyDnsReconcile(plan, deps, report)
   return report
 }

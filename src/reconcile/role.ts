@@ -1,6 +1,8 @@
 // The contract between reconcile and each role that owns node state: from one of the role's attachment records,
-// the rules that attachment should have. A new role (DNS rules, the node agent's cluster rules) implements this
+// the rules that attachment should have. A new role (the node agent's cluster rules) implements this
 // and is listed in reconcile/roles.ts; the pass then restores its rules with everyone else's.
+import type { BackendName } from '../firewall/backend.ts'
+import type { DnsAccess } from '../firewall/model.ts'
 import type { RecordedRule } from '../firewall/recorded-desired.ts'
 import type { AttachmentRecord } from '../plugin/attachment-record.ts'
 
@@ -9,11 +11,27 @@ import type { AttachmentRecord } from '../plugin/attachment-record.ts'
  * backend (idempotent); a spoof check is checked and set up through nft. A role with another kind of state adds a
  * variant here and its presence check and apply step in reconcile/apply.ts.
  */
-export type DesiredRule = RecordedRule
+export type DesiredRule = RecordedRule | DnsAccessRule | DnsServerRule
+
+/** Port 53 open from a network's subnets to its gateways (one chain per network, shared by its attachments). */
+export interface DnsAccessRule {
+  readonly kind: 'dns-access'
+  readonly backend: BackendName
+  readonly access: DnsAccess
+}
+
+/** A network's name server running while the attachment (its hosts file under `dataDir`) is there. */
+export interface DnsServerRule {
+  readonly kind: 'dns-server'
+  readonly dataDir: string
+  readonly network: string
+  /** The attachment's hosts file name in the network's hosts directory. */
+  readonly hostsFile: string
+}
 
 /** What a role reads from its records. Pure: no system access. */
 export interface ReconcileRole {
-  /** The `role` field of the records this part reads ("bridge", "portmap", later "dns"...). */
+  /** The `role` field of the records this part reads ("bridge", "portmap", "dnsname"...). */
   readonly role: string
   /** The rules the record's attachment should have; problems name what in the record could not be read. */
   desired(record: AttachmentRecord): { rules: DesiredRule[]; problems: string[] }

@@ -1,0 +1,50 @@
+// dnsname's part in reconcile: what its attachment record keeps (the port 53 access it installed, through which
+// backend, and where the network's server lives) and the rules read back from it.
+import type { BackendName } from '../firewall/backend.ts'
+import type { DnsAccess, DnsAccessPair } from '../firewall/model.ts'
+import { formatCidr, formatIp, parseCidr, parseIp } from '../plugin/addr.ts'
+import type { AttachmentRecord } from '../plugin/attachment-record.ts'
+import type { DesiredRule, ReconcileRole } from '../reconcile/role.ts'
+import { attachmentFile } from './plan.ts'
+
+/** The `rules` of a dnsname record, as JSON. */
+export interface DnsRecordedRules {
+  readonly backend: BackendName
+  /** Gateway and subnet pairs as text ("10.88.0.1", "10.88.0.0/16"). */
+  readonly pairs: ReadonlyArray<{ readonly gateway: string; readonly subnet: string }>
+  readonly dataDir: string
+}
+
+/** What the record of a DNS ADD keeps. */
+export function dnsRecordedRules(backend: BackendName, access: DnsAccess, dataDir: string): DnsRecordedRules {
+  return { backend, pairs: access.pairs.map((p) => ({ gateway: formatIp(p.gateway), subnet: formatCidr(p.subnet) })), dataDir }
+}
+
+/** The rules a dnsname record asks for, and what in it could not be read. Pure. */
+export function dnsRulesOfRecord(record: AttachmentRecord): { rules: DesiredRule[]; problems: string[] } {
+  const doc = (record.rules ?? {}) as Partial<Record<keyof DnsRecordedRules, unknown>>
+  const problems: string[] = []
+  const rules: DesiredRule[] = []
+  if (typeof doc.dataDir === 'string' && doc.dataDir.startsWith('/')) {
+    rules.push({ kind: 'dns-server', dataDir: doc.dataDir, network: record.network, hostsFile: attachmentFile(record.containerId, record.ifname) })
+  } else {
+    problems.push('DNS record without a data directory')
+  }
+  if (doc.backend !== 'iptables' && doc.backend !== 'nftables') {
+    problems.push('DNS record without a firewall backend')
+    return { rules, problems }
+  }
+  const pairs: DnsAccessPair[] = []
+  for (const p of Array.isArray(doc.pairs) ? (doc.pairs as Array<Record<string, unknown>>) : []) {
+    const gateway = typeof p?.gateway === 'string' ? parseIp(p.gateway) : undefined
+    const subnet = typeof p?.subnet === 'string' ? parseCidr(p.subnet) : undefined
+    if (gateway && subnet && gateway.family === subnet.ip.family) pairs.push({ gateway, subnet })
+    else problems.push(`DNS access pair ${JSON.stringify(p)} is not a gateway and subnet of one family`)
+  }
+  if (pairs.length > 0) rules.push({ kind: 'dns-access', backend: doc.backend, access: { network: record.network, pairs } })
+  else problems.push('DNS record without gateway and subnet pairs')
+  return { rules, problems }
+}
+
+/** dnsname's reconcile part (see reconcile/role.ts); records carry the role name of the plugin. */
+export const dnsReconcile: ReconcileRole = { role: 'dnsname', desired: dnsRulesOfRecord }
