@@ -24,6 +24,8 @@ async function main(): Promise<0 | 1> {
   const pool = new NetnsPool()
   const work = mkdtempSync(join(tmpdir(), 'tscni-cluster-demo-'))
   const bin = join(work, 'bin')
+  // The pods' attachment records go to the demo's own state dir (removed with it), never the machine's.
+  process.env.TSCNI_STATE_DIR = join(work, 'state')
   const nodes: SimNode[] = []
   const agents: Agent[] = []
   const pods: Pod[] = []

@@ -46,7 +46,9 @@ const IP = execFileSync('sh', ['-c', 'command -v ip']).toString().trim()
 
 /** Runs `tscni doctor --json ARGS` inside `host` (and the text report, for the failure message and one test). */
 async function doctor(host: TestNetns, args: readonly string[], env: Record<string, string> = { PATH: process.env.PATH ?? '' }): Promise<DoctorRun> {
-  const run = (extra: string[]) => execa(IP, ['netns', 'exec', host.name, join(binDir(), 'tscni'), 'doctor', ...args, ...extra], { env, extendEnv: false, reject: false, timeout: 60_000 })
+  // The test's own state dir (global set-up), never the machine's /var/lib/tscni/attachments.
+  const withState = { ...env, TSCNI_STATE_DIR: process.env.TSCNI_STATE_DIR ?? '' }
+  const run = (extra: string[]) => execa(IP, ['netns', 'exec', host.name, join(binDir(), 'tscni'), 'doctor', ...args, ...extra], { env: withState, extendEnv: false, reject: false, timeout: 60_000 })
   const [json, text] = await Promise.all([run(['--json']), run([])])
   expect(text.exitCode, `${text.stdout}\n${text.stderr}`).toBe(json.exitCode)
   const checks = (JSON.parse(json.stdout) as { checks: Check[] }).checks

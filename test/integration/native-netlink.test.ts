@@ -147,7 +147,7 @@ describe('the executable', () => {
     const data = makeDataDir()
     cleanups.push(bin.cleanup, data.cleanup)
     const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'nlnet', type: 'bridge', bridge: 'nl0', isGateway: true, ipam: { type: 'host-local', dataDir: data.dir, ranges: [[{ subnet: '10.66.0.0/16' }], [{ subnet: 'fd66::/64' }]] } })
-    const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TSCNI_NETLINK: '1', TSCNI_LOG_LEVEL: 'debug', CNI_CONTAINERID: 'c1', CNI_NETNS: ctr.path, CNI_IFNAME: 'eth0', CNI_PATH: bin.dir }
+    const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TSCNI_STATE_DIR: process.env.TSCNI_STATE_DIR ?? '', TSCNI_NETLINK: '1', TSCNI_LOG_LEVEL: 'debug', CNI_CONTAINERID: 'c1', CNI_NETNS: ctr.path, CNI_IFNAME: 'eth0', CNI_PATH: bin.dir }
     const add = await host.exec('env', ['-i', ...Object.entries({ ...env, CNI_COMMAND: 'ADD' }).map(([k, v]) => `${k}=${v}`), join(bin.dir, 'bridge')], { input: conf })
     expect(JSON.parse(String(add.stdout)).ips.map((i: { address: string }) => i.address)).toEqual(['10.66.0.2/16', 'fd66::2/64'])
     expect(String(add.stderr)).toContain('native addon loaded')
@@ -168,7 +168,7 @@ describe('the executable', () => {
     cleanups.push(bin.cleanup, data.cleanup, () => rmSync(noexec, { recursive: true, force: true }))
     const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'nlnet', type: 'bridge', bridge: 'nl0', ipam: { type: 'host-local', dataDir: data.dir, ranges: [[{ subnet: '10.67.0.0/16' }]] } })
     // A private mount namespace: the noexec tmpfs exists only for this one plugin call.
-    const script = `mount -t tmpfs -o noexec,size=1m tscni-noexec "${noexec}" && exec ip netns exec ${host.name} env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin TMPDIR="${noexec}" TSCNI_NETLINK=1 TSCNI_LOG_LEVEL=debug CNI_COMMAND=ADD CNI_CONTAINERID=c2 CNI_NETNS=${ctr.path} CNI_IFNAME=eth0 CNI_PATH=${bin.dir} ${join(bin.dir, 'bridge')}`
+    const script = `mount -t tmpfs -o noexec,size=1m tscni-noexec "${noexec}" && exec ip netns exec ${host.name} env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin TMPDIR="${noexec}" TSCNI_STATE_DIR="${process.env.TSCNI_STATE_DIR ?? ''}" TSCNI_NETLINK=1 TSCNI_LOG_LEVEL=debug CNI_COMMAND=ADD CNI_CONTAINERID=c2 CNI_NETNS=${ctr.path} CNI_IFNAME=eth0 CNI_PATH=${bin.dir} ${join(bin.dir, 'bridge')}`
     const res = await execa('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { input: conf, reject: false })
     expect(res.exitCode).toBe(0)
     expect(JSON.parse(res.stdout).ips[0].address).toBe('10.67.0.2/16')

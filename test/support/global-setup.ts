@@ -1,10 +1,11 @@
 // Integration prerequisites: root, the system tools, and a built executable linked under every role name.
 // Anything missing fails the whole run loudly: a skipped integration suite would hide a broken plugin.
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, symlinkSync, copyFileSync } from 'node:fs'
+import { existsSync, readdirSync, mkdtempSync, rmSync, symlinkSync, copyFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { TestProject } from 'vitest/node'
+import { DEFAULT_STATE_DIR as MACHINE_STATE_DIR } from '../../src/plugin/attachment-record.ts'
 
 const TOOLS = ['ip', 'nsenter', 'flock', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'nft', 'conntrack', 'bridge', 'socat', 'ping', 'curl', 'nginx', 'unshare', 'setpriv', 'mount', 'containerd', 'ctr', 'runc', 'catatonit', 'busybox', 'podman', 'dnsmasq', 'etcd', 'etcdctl', 'openssl']
 // The Debian reference plugins the side-by-side and interop tests run (package containernetworking-plugins).
@@ -45,8 +46,13 @@ export default function setup(project: TestProject): () => void {
   // that looks at records uses a stateDir of its own.
   const stateDir = mkdtempSync(join(tmpdir(), 'tscni-state-'))
   process.env.TSCNI_STATE_DIR = stateDir
+  // Tests must never write the machine's own state: a record that appears there during the run fails the run.
+  const machineRecords = () => (existsSync(MACHINE_STATE_DIR) ? readdirSync(MACHINE_STATE_DIR) : [])
+  const before = new Set(machineRecords())
   return () => {
     rmSync(dir, { recursive: true, force: true })
     rmSync(stateDir, { recursive: true, force: true })
+    const leaked = machineRecords().filter((f) => !before.has(f))
+    if (leaked.length > 0) throw new Error(`a test wrote attachment records into the machine's ${MACHINE_STATE_DIR} (pass TSCNI_STATE_DIR): ${leaked.join(', ')}`)
   }
 }
