@@ -26,12 +26,13 @@ function tempDir(prefix: string): string {
 }
 
 /** Temp data, conf and cache dirs (the cache with an empty results dir, as libcni leaves it). */
-function nodeDirs(): { dataDir: string; confDir: string; cacheDir: string; args: string[] } {
+function nodeDirs(): { dataDir: string; confDir: string; cacheDir: string; stateDir: string; args: string[] } {
   const root = tempDir('tscni-doctor-')
-  const dirs = { dataDir: join(root, 'networks'), confDir: join(root, 'net.d'), cacheDir: join(root, 'cache') }
+  const dirs = { dataDir: join(root, 'networks'), confDir: join(root, 'net.d'), cacheDir: join(root, 'cache'), stateDir: join(root, 'state') }
   mkdirSync(dirs.confDir)
   mkdirSync(join(dirs.cacheDir, 'results'), { recursive: true })
-  return { ...dirs, args: ['--data-dir', dirs.dataDir, '--conf-dir', dirs.confDir, '--cache-dir', dirs.cacheDir] }
+  // The node's own state dir: records other test files write meanwhile are not this node's.
+  return { ...dirs, args: ['--data-dir', dirs.dataDir, '--conf-dir', dirs.confDir, '--cache-dir', dirs.cacheDir, '--state-dir', dirs.stateDir] }
 }
 
 interface DoctorRun {
@@ -46,9 +47,7 @@ const IP = execFileSync('sh', ['-c', 'command -v ip']).toString().trim()
 
 /** Runs `tscni doctor --json ARGS` inside `host` (and the text report, for the failure message and one test). */
 async function doctor(host: TestNetns, args: readonly string[], env: Record<string, string> = { PATH: process.env.PATH ?? '' }): Promise<DoctorRun> {
-  // The test's own state dir (global set-up), never the machine's /var/lib/tscni/attachments.
-  const withState = { ...env, TSCNI_STATE_DIR: process.env.TSCNI_STATE_DIR ?? '' }
-  const run = (extra: string[]) => execa(IP, ['netns', 'exec', host.name, join(binDir(), 'tscni'), 'doctor', ...args, ...extra], { env: withState, extendEnv: false, reject: false, timeout: 60_000 })
+  const run = (extra: string[]) => execa(IP, ['netns', 'exec', host.name, join(binDir(), 'tscni'), 'doctor', ...args, ...extra], { env, extendEnv: false, reject: false, timeout: 60_000 })
   const [json, text] = await Promise.all([run(['--json']), run([])])
   expect(text.exitCode, `${text.stdout}\n${text.stderr}`).toBe(json.exitCode)
   const checks = (JSON.parse(json.stdout) as { checks: Check[] }).checks
