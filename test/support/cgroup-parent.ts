@@ -10,7 +10,11 @@ export interface CgroupParent {
   readonly path: string
   /** Processes still in it or below. */
   pids(): number[]
-  /** Kills them all, then removes the cgroups (leaves first); never throws. */
+  /** Kills every process in it or below; never throws. */
+  killAll(): void
+  /** Removes the cgroups (leaves first), once their processes are gone; never throws. */
+  removeDirs(): void
+  /** killAll, then removeDirs. */
   removeAll(): void
 }
 
@@ -22,28 +26,30 @@ export function makeCgroupParent(): CgroupParent {
     return readdirSync(base).map((h) => join(base, h, path)).filter((d) => existsSync(d))
   }
   const pids = () => dirs().flatMap(procsBelow)
+  const killAll = () => {
+    for (const pid of pids()) tryKill(pid)
+  }
+  const removeDirs = () => {
+    for (const d of dirs()) {
+      // A process still exiting keeps its cgroup busy for a moment: one retry after a pause.
+      for (let i = 0; i < 2; i++) {
+        try {
+          execFileSync('find', [d, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';'], { stdio: 'ignore' })
+          break
+        } catch {
+          execFileSync('sleep', ['0.5'])
+        }
+      }
+    }
+  }
   return {
     path,
     pids,
+    killAll,
+    removeDirs,
     removeAll() {
-      for (const pid of pids()) {
-        try {
-          process.kill(pid, 'SIGKILL')
-        } catch {
-          // already gone
-        }
-      }
-      for (const d of dirs()) {
-        // A process still exiting keeps its cgroup busy for a moment: one retry after a pause.
-        for (let i = 0; i < 2; i++) {
-          try {
-            execFileSync('find', [d, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';'], { stdio: 'ignore' })
-            break
-          } catch {
-            execFileSync('sleep', ['0.5'])
-          }
-        }
-      }
+      killAll()
+      removeDirs()
     },
   }
 }
@@ -60,4 +66,13 @@ function procsBelow(dir: string): number[] {
   }
   walk(dir)
   return out
+}
+
+/** SIGKILL, ignoring a process that is already gone. */
+export function tryKill(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL')
+  } catch {
+    // already gone
+  }
 }

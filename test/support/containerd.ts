@@ -9,11 +9,12 @@
 // Pod processes live under one cgroup parent per instance, so cleanup finds every one of them even after a crash.
 import { execa, type Options, type ResultPromise } from 'execa'
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { randomBytes } from 'node:crypto'
+import { makeCgroupParent, tryKill } from './cgroup-parent.ts'
 import { CriClient } from './cri-client.ts'
+import { pidsInMountNs } from './mount-anchor.ts'
 import type { TestNetns } from './netns.ts'
 
 export interface ContainerdOptions {
@@ -79,18 +80,19 @@ export async function startContainerd(o: ContainerdOptions): Promise<PrivateCont
   }
   for (const d of [p.bin, p.conf, join(p.varlib, 'cni'), p.opt]) mkdirSync(d, { recursive: true })
   const snapshotter = snapshotterFor(dir)
-  const cgroupParent = `/tscni-test-${randomBytes(4).toString('hex')}`
+  const cgroups = makeCgroupParent()
+  const cgroupParent = cgroups.path
   let anchor: ResultPromise | undefined
   let daemon: ResultPromise | undefined
 
   const cleanup = async () => {
     await stopDaemon()
-    killCgroup(cgroupParent)
+    cgroups.killAll()
     // Shims outlive containerd by design; they are the anchor namespace's only other processes.
-    for (const pid of pidsInMountNs(anchor?.pid)) if (pid !== anchor?.pid) tryKill(pid)
+    if (anchor?.pid) for (const pid of pidsInMountNs(anchor.pid)) if (pid !== anchor.pid) tryKill(pid)
     anchor?.kill('SIGKILL')
     await anchor?.catch(() => undefined)
-    removeCgroup(cgroupParent)
+    cgroups.removeDirs()
     rmSync(dir, { recursive: true, force: true })
   }
 
@@ -265,76 +267,6 @@ async function criReady(socket: string): Promise<boolean> {
     return false
   } finally {
     client.close()
-  }
-}
-
-/** Processes sharing the mount namespace of `pid` (the anchor: containerd and its shims). */
-function pidsInMountNs(pid: number | undefined): number[] {
-  if (!pid) return []
-  let ns: string
-  try {
-    ns = readlinkSync(`/proc/${pid}/ns/mnt`)
-  } catch {
-    return []
-  }
-  const out: number[] = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      if (readlinkSync(`/proc/${entry}/ns/mnt`) === ns) out.push(Number(entry))
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out
-}
-
-/** The cgroup v1 hierarchies (or the v2 root) a pod cgroup parent appears under. */
-function cgroupDirs(parent: string): string[] {
-  const base = '/sys/fs/cgroup'
-  if (existsSync(join(base, 'cgroup.controllers'))) return [join(base, parent)]
-  return readdirSync(base).map((h) => join(base, h, parent)).filter((d) => existsSync(d))
-}
-
-function killCgroup(parent: string): void {
-  for (const d of cgroupDirs(parent)) {
-    for (const pid of procsBelow(d)) tryKill(pid)
-  }
-}
-
-function removeCgroup(parent: string): void {
-  for (const d of cgroupDirs(parent)) {
-    // Leaves first; a cgroup with a process still exiting is retried once after a pause.
-    for (let i = 0; i < 2; i++) {
-      try {
-        execFileSync('find', [d, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';'], { stdio: 'ignore' })
-        break
-      } catch {
-        execFileSync('sleep', ['0.5'])
-      }
-    }
-  }
-}
-
-function procsBelow(dir: string): number[] {
-  const out: number[] = []
-  const walk = (d: string) => {
-    try {
-      for (const line of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n')) if (line) out.push(Number(line))
-      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name))
-    } catch {
-      // removed meanwhile
-    }
-  }
-  walk(dir)
-  return out
-}
-
-function tryKill(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL')
-  } catch {
-    // already gone
   }
 }
 

@@ -7,6 +7,7 @@
 import { execa, type Options, type ResultPromise } from 'execa'
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { tryKill } from './cgroup-parent.ts'
 import type { TestNetns } from './netns.ts'
 
 export interface MountAnchor {
@@ -76,7 +77,7 @@ export async function startMountAnchor(host: TestNetns, dir: string, varLib: str
 }
 
 /** Processes sharing the mount namespace of `pid`. */
-function pidsInMountNs(pid: number): number[] {
+export function pidsInMountNs(pid: number): number[] {
   let ns: string
   try {
     ns = readlinkSync(`/proc/${pid}/ns/mnt`)
@@ -93,12 +94,4 @@ function pidsInMountNs(pid: number): number[] {
     }
   }
   return out
-}
-
-function tryKill(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL')
-  } catch {
-    // already gone
-  }
 }
