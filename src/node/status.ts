@@ -14,22 +14,11 @@ export interface PeerStatus {
   readonly installed: boolean
 }
 
-/** The whole report (also the `--json` output). */
-export interface NodeStatus {
-  readonly subnet: string
-  readonly publicIp: string
-  readonly network: string
-  readonly backend: string
-  readonly mtu: number
-  readonly uplink: string
-  readonly leaseId?: string
-  readonly firewall: string
-  readonly cniConfFile: string
-  readonly updated: string
+/** The whole report (also the `--json` output): the state file's facts, each peer checked against the kernel. */
+export type NodeStatus = Omit<NodeState, 'peers'> & {
   readonly peers: readonly PeerStatus[]
   /** Tagged routes in the kernel for no known peer (a reconcile removes them). */
   readonly strayRoutes: readonly string[]
-  readonly warnings: readonly string[]
 }
 
 /** Joins the state file with the kernel's routes. */
