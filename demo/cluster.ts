@@ -12,6 +12,7 @@ import {
 } from '../test/support/cluster.ts'
 import { NetnsPool, type TestNetns } from '../test/support/netns.ts'
 import { renderTable as table } from '../src/cli/table.ts'
+import { nginxConfig } from './nginx.ts'
 import { detail, step, StepFailed } from './steps.ts'
 
 const BACKEND = process.env.DEMO_BACKEND === 'host-gw' ? 'host-gw' : 'vxlan'
@@ -74,7 +75,7 @@ async function main(): Promise<0 | 1> {
     const host = nodes[0]!.ns
     nginx = (await step(`nginx on node 1: round robin over the three pods by pod address, on 127.0.0.1:${LB_PORT}`, async () => {
       const conf = join(work, 'nginx.conf')
-      writeFileSync(conf, nginxConfig(work, pods.map((p) => `${p.ip}:${POD_PORT}`)))
+      writeFileSync(conf, nginxConfig(work, pods.map((p) => `${p.ip}:${POD_PORT}`), `127.0.0.1:${LB_PORT}`))
       const proc = execa('ip', ['netns', 'exec', host.name, 'nginx', '-c', conf, '-p', work], { reject: false })
       await waitUntil('nginx', 10_000, async () => (await host.exec('curl', ['-s', '--max-time', '1', `http://127.0.0.1:${LB_PORT}/`], { reject: false })).exitCode === 0)
       return { proc }
@@ -131,27 +132,6 @@ async function ask(from: TestNetns, times: number): Promise<string[]> {
     answers.push(String(res.stdout).trim())
   }
   return answers
-}
-
-function nginxConfig(prefix: string, upstreams: readonly string[]): string {
-  return `daemon off;
-worker_processes 1;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/nginx-error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fastcgi;
-  uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
-  upstream pods {
-${upstreams.map((u) => `    server ${u} max_fails=1 fail_timeout=30s;`).join('\n')}
-  }
-  server {
-    listen 127.0.0.1:${LB_PORT};
-    location / { proxy_pass http://pods; proxy_connect_timeout 1s; proxy_next_upstream error timeout; }
-  }
-}
-`
 }
 
 process.exitCode = await main()

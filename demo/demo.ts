@@ -12,6 +12,7 @@ import { CniRuntime, loadConfList, type Attachment } from '../test/support/cni-r
 import { serversUnder } from '../test/support/dns.ts'
 import { NetnsPool, type TestNetns } from '../test/support/netns.ts'
 import { renderTable as table } from '../src/cli/table.ts'
+import { nginxConfig } from './nginx.ts'
 import { detail, step, StepFailed } from './steps.ts'
 
 const BACKEND = process.env.DEMO_BACKEND === 'iptables' ? 'iptables' : 'nftables'
@@ -160,7 +161,7 @@ async function main(): Promise<0 | 1> {
 
     nginx = (await step(`start nginx in the balancer's namespace: round-robin over upstreams ${pods.map((p) => `${p.name}:${POD_PORT}`).join(', ')} (names)`, async () => {
       const conf = join(work, 'nginx.conf')
-      writeFileSync(conf, nginxConfig(work, pods.map((p) => `${p.name}:${POD_PORT}`)))
+      writeFileSync(conf, nginxConfig(work, pods.map((p) => `${p.name}:${POD_PORT}`), String(LB_PORT)))
       const proc = execa('ip', ['netns', 'exec', lb.ns.name, 'nginx', '-c', conf, '-p', work], { reject: false })
       await waitFor(async () => (await hostNs.exec('curl', ['-s', '--max-time', '1', lbUrl], { reject: false })).exitCode === 0, 'nginx')
       // Wrapped: an async function returning the subprocess itself would wait for nginx to exit.
@@ -273,27 +274,6 @@ async function leftoverState(host: TestNetns, pods: readonly Pod[]): Promise<str
     for (const line of rules.split('\n')) if (line.includes(pod.att.containerId) || (pod.ipv4 && line.includes(`${pod.ipv4}:`))) out.push(`rule: ${line.trim()}`)
   }
   return out
-}
-
-function nginxConfig(prefix: string, upstreams: readonly string[]): string {
-  return `daemon off;
-worker_processes 1;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/nginx-error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fastcgi;
-  uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
-  upstream pods {
-${upstreams.map((u) => `    server ${u} max_fails=1 fail_timeout=30s;`).join('\n')}
-  }
-  server {
-    listen ${LB_PORT};
-    location / { proxy_pass http://pods; proxy_connect_timeout 1s; proxy_next_upstream error timeout; }
-  }
-}
-`
 }
 
 process.exitCode = await main()
