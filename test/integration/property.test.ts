@@ -3,8 +3,7 @@
 // (numeric code, message, cniVersion) and no stack trace on stdout; a failed ADD leaves nothing, a successful one
 // is DELeted and leaves nothing. CI runs a bounded number; TSCNI_STRESS_FULL=1 runs many more.
 import fc from 'fast-check'
-import { mkdirSync, readdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { readdirSync } from 'node:fs'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { reservations } from '../support/host-local.ts'
 import type { TestNetns } from '../support/netns.ts'
@@ -19,11 +18,7 @@ let host: TestNetns
 let bin: string
 let dataDir: string
 let stateDir: string
-beforeEach(() => {
-  ;({ host, bin, dataDir } = node)
-  stateDir = join(dataDir, 'state')
-  mkdirSync(stateDir)
-})
+beforeEach(() => void ({ host, bin, dataDir, stateDir } = node))
 
 const VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0']
 // Mostly sensible values with hostile ones mixed in: the interesting bugs sit next to valid input.

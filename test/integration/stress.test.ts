@@ -3,8 +3,7 @@
 // same time (concurrent portmap ADDs through both backends); ADDs and DELs of one bridge interleaved. Zero
 // errors, zero duplicate addresses, nothing left; prints counts and durations.
 // CI: 100 attachments per backend, 1 round plus the interleaved one; TSCNI_STRESS_FULL=1: 500 and 3 rounds.
-import { mkdirSync, readdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { readdirSync } from 'node:fs'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { CniRuntime, type Attachment } from '../support/cni-runtime.ts'
 import { reservations } from '../support/host-local.ts'
@@ -22,11 +21,7 @@ let host: TestNetns
 let bin: string
 let dataDir: string
 let stateDir: string
-beforeEach(() => {
-  ;({ host, bin, dataDir } = node)
-  stateDir = join(dataDir, 'state')
-  mkdirSync(stateDir)
-})
+beforeEach(() => void ({ host, bin, dataDir, stateDir } = node))
 
 // Each backend gets its own network, bridge and subnet, so both run at once on one node.
 const NETS: Record<Backend, { name: string; bridge: string; v4: string; v6: string; port: number }> = {

@@ -1,5 +1,7 @@
 // The per-test "node" of an integration test: a throwaway host namespace, a bin dir and a host-local data dir,
 // made before each test and removed after it (also when it fails), with whatever else the test defers.
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterEach, beforeEach } from 'vitest'
 import { makeBinDir, makeDataDir } from './bridge.ts'
 import { NetnsPool, type TestNetns } from './netns.ts'
@@ -12,6 +14,8 @@ export interface TestNode {
   /** CNI_PATH: tscni under every role name. */
   readonly bin: string
   readonly dataDir: string
+  /** A state dir of the test's own for attachment records (`<dataDir>/state`, made empty before the test). */
+  readonly stateDir: string
   /** Runs the functions after the test, last deferred first, before the namespaces are removed. */
   defer(...fns: Array<() => void>): void
 }
@@ -25,6 +29,7 @@ export function useTestNode(): TestNode {
     const host = await pool.create('tscni-h')
     const b = makeBinDir()
     const d = makeDataDir()
+    mkdirSync(join(d.dir, 'state'))
     cleanups.push(b.cleanup, d.cleanup)
     current = { host, bin: b.dir, dataDir: d.dir }
   })
@@ -42,6 +47,7 @@ export function useTestNode(): TestNode {
     get host() { return now().host },
     get bin() { return now().bin },
     get dataDir() { return now().dataDir },
+    get stateDir() { return join(now().dataDir, 'state') },
     defer: (...fns) => void cleanups.push(...fns),
   }
 }
