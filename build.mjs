@@ -37,7 +37,9 @@ execFileSync('gcc', ['-shared', '-fPIC', '-O2', '-std=gnu11', '-Wall', '-Wextra'
   '-o', 'dist/tscni-native.node', 'src/native/tscni-native.c'], { stdio: 'inherit' })
 
 // Node 24's single executable applications take a CommonJS main script.
-await build({ ...common, format: 'cjs', outfile: 'dist/sea/main.cjs' })
+// Dynamic import() of a built-in becomes require(): the loader runs the bundle through vm.Script, which has no
+// dynamic-import callback, and the built-ins loaded lazily (node:child_process at the first command) need none.
+await build({ ...common, format: 'cjs', outfile: 'dist/sea/main.cjs', supported: { 'dynamic-import': false } })
 // How the executable starts (TSCNI_SEA_MODE, for measuring one against the other; see BENCHMARKS.md):
 // - "cache" (default): scripts/sea-loader.cjs runs the bundle with a V8 code cache trained by running every verb,
 //   so a call compiles almost nothing. A startup snapshot cannot do that: Node's snapshot builder drops compiled

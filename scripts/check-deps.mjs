@@ -7,6 +7,7 @@ const SRC = resolve('src')
 const files = walk(SRC).filter((f) => f.endsWith('.ts'))
 const IMPORT = /^\s*(?:import|export)\s+(type\s+)?(?:[^'"]*?\sfrom\s+)?['"]([^'"]+)['"]/gm
 const ROLE_DIRS = ['bridge', 'dns', 'ipam', 'portmap', 'loopback']
+const STARTUP_COSTLY = ['node:crypto', 'node:v8', 'node:net', 'node:child_process', 'node:perf_hooks', 'node:stream', 'node:http', 'node:https']
 
 const graph = new Map()
 const problems = []
@@ -37,6 +38,11 @@ for (const file of files) {
       if (spec === 'execa') problems.push(`${rel}: execa belongs to tests, demo and bench; the plugin path uses system/exec.ts`)
       if (spec === 'ip-cidr' && rel !== 'plugin/addr.ts') problems.push(`${rel}: ip-cidr is imported only by plugin/addr.ts`)
       if (spec.startsWith('zod') && spec !== 'zod/mini') problems.push(`${rel}: use zod/mini (full zod costs ~20 ms of start-up per invocation)`)
+      if (spec.startsWith('@noble/hashes') && rel !== 'plugin/ids.ts') problems.push(`${rel}: @noble/hashes is imported only by plugin/ids.ts`)
+      // Built-ins whose loading costs every call 1-5 ms of start-up (BENCHMARKS.md, "Start-up"): the plugin path
+      // loads them where they are used (exec.ts imports node:child_process at the first command); cli/ and node/
+      // are themselves loaded only when called.
+      if (!typeOnly && STARTUP_COSTLY.includes(spec) && !['cli', 'node'].includes(area)) problems.push(`${rel}: ${spec} is loaded lazily on the plugin path (start-up), not imported`)
       if (['system', 'decode'].includes(area) && !spec.startsWith('node:') && spec !== 'zod/mini') problems.push(`${rel}: ${area}/ imports node:* and zod/mini only (${spec})`)
     }
   }

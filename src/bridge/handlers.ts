@@ -1,5 +1,4 @@
 // The bridge role: ADD (IPAM, plan, apply, result), DEL (tolerant, collects errors), CHECK, GC and STATUS.
-import { randomBytes } from 'node:crypto'
 import type { MasqIntent, Owner } from '../firewall/model.ts'
 import { createFirewall, type FirewallFactory } from '../firewall/select.ts'
 import { parseCidr } from '../plugin/addr.ts'
@@ -7,6 +6,7 @@ import { parseValidAttachments } from '../plugin/attachments.ts'
 import { configField } from '../plugin/config.ts'
 import { CniError, ErrorCode, normalizeError } from '../plugin/errors.ts'
 import { hostVethName } from '../plugin/ids.ts'
+import { randomBytes } from '../plugin/random.ts'
 import { TEST_HOOKS } from '../plugin/test-pause.ts'
 import type { Context, RoleHandlers } from '../plugin/role.ts'
 import type { Result } from '../plugin/result.ts'

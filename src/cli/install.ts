@@ -1,9 +1,9 @@
 // `tscni install`: puts the executable into a CNI bin directory and links its role names to it, without ever
 // silently replacing a file that is not tscni (such as the reference plugins).
 import { constants, promises as fs } from 'node:fs'
-import { randomUUID } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import type { Outcome } from '../plugin/dispatch.ts'
+import { randomBytes } from '../plugin/random.ts'
 import type { CliIo } from './index.ts'
 import { parseOptions } from './options.ts'
 
@@ -53,7 +53,7 @@ export async function runInstall(args: readonly string[], io: CliIo): Promise<Ou
   await fs.mkdir(opts.binDir, { recursive: true, mode: 0o755 })
   if (!(await sameFile(source, target))) {
     // Copy then rename: a runtime executing the old file meanwhile never sees a half-written one.
-    const tmp = join(opts.binDir, `.tscni.tmp-${randomUUID()}`)
+    const tmp = join(opts.binDir, `.tscni.tmp-${randomBytes(16).toString('hex')}`)
     await fs.copyFile(source, tmp)
     await fs.chmod(tmp, 0o755)
     await fs.rename(tmp, target)

@@ -1,7 +1,7 @@
 // The DNS role's files: a network's directory, its config, and one hosts file per attachment, written atomically.
-import { randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
+import { randomBytes } from '../plugin/random.ts'
 import type { NetworkPaths } from './plan.ts'
 
 // dnsmasq reads the hosts files after dropping to its unprivileged user: readable by all, writable by root only.

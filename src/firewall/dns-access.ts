@@ -1,9 +1,9 @@
 // DNS access through the host firewall: udp and tcp port 53 accepted from a network's subnets to its gateways, per
 // network in objects of its own (an iptables chain jumped from INPUT, an nft base chain on the input hook), so one
 // transaction installs or replaces them and removal needs no addresses. Runs under the firewall lock.
-import { createHash } from 'node:crypto'
 import { formatCidr, formatIp, networkOf, type IpFamily } from '../plugin/addr.ts'
 import { CniError, ErrorCode } from '../plugin/errors.ts'
+import { sha256Hex } from '../plugin/ids.ts'
 import type { Locker, Netfilter } from '../system/index.ts'
 import type { BackendName } from './backend.ts'
 import { locked, nodeLock, type LockDeps } from './lock.ts'
@@ -15,7 +15,7 @@ export const DNS_TABLE = 'inet tscni-dns'
 
 /** The iptables chain of a network: a hash keeps it within the 28-character limit for any network name. */
 export function iptablesDnsChain(network: string): string {
-  return `TSCNI-DNS-${createHash('sha256').update(network).digest('hex').slice(0, 16).toUpperCase()}`
+  return `TSCNI-DNS-${sha256Hex(network).slice(0, 16).toUpperCase()}`
 }
 
 /** The comment on the INPUT jump and the nft rules (network names hold no quotes or spaces). */

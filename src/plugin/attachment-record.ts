@@ -1,11 +1,12 @@
 // tscni's own record of one attachment per role: written atomically at ADD, removed at DEL, read by reconcile and
 // by GC after a reboot. A small JSON file, so the runtime's cache (libcni's, not ours) is never relied upon.
-import { createHash, randomBytes } from 'node:crypto'
 import { accessSync, constants, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { goField } from '../decode/go-json.ts'
 import { fileError } from './errors.ts'
 import { hasErrno } from './fs-errors.ts'
+import { sha256Hex } from './ids.ts'
+import { randomBytes } from './random.ts'
 import type { ValidAttachment } from './attachments.ts'
 import type { Context } from './role.ts'
 
@@ -51,7 +52,7 @@ export interface AttachmentRecords {
 
 /** The file of a record: `<role>-<hash>.json`, the hash over network, container id and ifname (any characters). */
 export function recordFile(key: RecordKey): string {
-  const hash = createHash('sha256').update(`${key.network}\u0000${key.containerId}\u0000${key.ifname}`).digest('hex').slice(0, 32)
+  const hash = sha256Hex(`${key.network}\u0000${key.containerId}\u0000${key.ifname}`).slice(0, 32)
   return `${key.role}-${hash}.json`
 }
 

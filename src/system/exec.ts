@@ -1,7 +1,7 @@
 // Runs external commands (optionally inside a network namespace) and turns failures into SystemError.
 // node:child_process rather than execa on this path: measured on Node 24, execa adds ~16 ms to every plugin
 // invocation (module load plus first-call set-up) for no feature this layer needs. Tests and tools use execa.
-import { spawn } from 'node:child_process'
+import type { ChildProcess, SpawnOptions } from 'node:child_process'
 import { SystemError } from './errors.ts'
 
 /** How to run one command. */
@@ -34,14 +34,17 @@ export interface Exec {
 
 const DEFAULT_TIMEOUT_MS = 30_000
 
-/** The real runner. `pathEnv` is the PATH to search (runtimes may exec plugins with an empty environment). */
-export function createExec(pathEnv: string, onRun?: (cmd: string, args: readonly string[], ms: number) => void): Exec {
+/**
+ * The real runner. `pathEnv` is the PATH to search (runtimes may exec plugins with an empty environment); `now`,
+ * a clock in ms, times each command for `onRun` (see plugin/trace.ts for why not performance.now).
+ */
+export function createExec(pathEnv: string, onRun?: (cmd: string, args: readonly string[], ms: number) => void, now: () => number = Date.now): Exec {
   return {
     run(cmd, args, options = {}) {
       const [file, argv] = options.netns ? ['nsenter', [`--net=${options.netns}`, '--', cmd, ...args]] : [cmd, args]
-      const started = performance.now()
+      const started = now()
       return spawnCollect(file, argv, options, pathEnv).then((res) => {
-        onRun?.(file, argv, performance.now() - started)
+        onRun?.(file, argv, now() - started)
         if (res.exitCode !== 0 && !options.allowFailure) {
           throw new SystemError({ cmd: file, args: argv, exitCode: res.exitCode, stderr: res.stderr })
         }
@@ -51,7 +54,12 @@ export function createExec(pathEnv: string, onRun?: (cmd: string, args: readonly
   }
 }
 
-function spawnCollect(file: string, argv: readonly string[], options: RunOptions, pathEnv: string): Promise<RunResult> {
+// node:child_process is loaded at the first command, not at start-up: it pulls in node:net and node:stream, ~3 ms
+// that a call running no command (VERSION, a refused config, the netlink path's bridge ADD) need not pay.
+let spawnFn: ((file: string, args: readonly string[], options: SpawnOptions) => ChildProcess) | undefined
+
+async function spawnCollect(file: string, argv: readonly string[], options: RunOptions, pathEnv: string): Promise<RunResult> {
+  const spawn = (spawnFn ??= (await import('node:child_process')).spawn)
   return new Promise((resolve, reject) => {
     const extra = options.extraFds ?? []
     const child = spawn(file, argv, {

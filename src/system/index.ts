@@ -44,6 +44,8 @@ export interface SystemOptions {
   readonly pathEnv: string
   /** Called after every command with its duration, for debug logs. */
   readonly onRun?: (cmd: string, args: readonly string[], ms: number) => void
+  /** A monotonic clock in ms for those durations (default Date.now). */
+  readonly now?: () => number
   /** The native addon, loaded on first use; undefined when it cannot be (the tools are used instead). */
   readonly native?: () => Native | undefined
   /**
@@ -55,7 +57,7 @@ export interface SystemOptions {
 
 /** Builds the real System. */
 export function createSystem(options: SystemOptions): System {
-  const exec = createExec(options.pathEnv, options.onRun)
+  const exec = createExec(options.pathEnv, options.onRun, options.now)
   return {
     exec,
     netns: createNetns(),

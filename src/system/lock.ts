@@ -43,7 +43,8 @@ function nativeLocker(native: Native): Locker {
   return {
     async acquire(path, timeoutMs) {
       const fd = openSync(path, constants.O_RDONLY | constants.O_CREAT, 0o750)
-      const deadline = performance.now() + timeoutMs
+      // Date.now, not performance.now: its first use loads node:perf_hooks (~1 ms), and a timeout needs no more.
+      const deadline = Date.now() + timeoutMs
       for (let wait = 1; ; wait = Math.min(wait * 2, 10)) {
         try {
           native.flock(fd, LOCK_EX | LOCK_NB)
@@ -51,7 +52,7 @@ function nativeLocker(native: Native): Locker {
         } catch (err) {
           const code = (err as { code?: string }).code
           const busy = code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EINTR'
-          if (!busy || performance.now() >= deadline) {
+          if (!busy || Date.now() >= deadline) {
             closeSync(fd)
             throw new SystemError({
               cmd: 'flock', args: [path], reason: busy ? 'again' : reasonFromErrno(code ?? ''), cause: err,

@@ -1,6 +1,7 @@
 // system/netlink-codec.ts and netlink-route.ts: requests as bytes the kernel expects, and recorded kernel replies
 // (test/fixtures/netlink/replies.json) decoded into the links and addresses the roles read.
 import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { decodeAttrs, decodeMessages, encodeAttrs, encodeMessage, errnoName, errorCode, NLA_F_NESTED, NLMSG_DONE, NLMSG_ERROR, str, u32, nest, attrString } from '../../../src/system/netlink-codec.ts'
 import {
@@ -128,5 +129,26 @@ describe('requests', () => {
     expect(cidrBytes('10.0.0.0/8')).toMatchObject({ family: 2, prefix: 8 })
     expect(() => cidrBytes('10.0.0.0/33')).toThrow(/invalid prefix/)
     expect(u32(1, 5).type).toBe(1)
+  })
+
+  // ipBytes parses without node:net (its load costs start-up); it must accept exactly what isIP accepts (less
+  // zone ids, which no kernel address carries) and give the bytes the address means.
+  it('accepts the same addresses as node:net isIP, with the same bytes', () => {
+    const inputs = [
+      '0.0.0.0', '10.0.0.1', '255.255.255.255', '256.0.0.1', '1.2.3', '1.2.3.4.5', '01.2.3.4', '1.2.3.4 ', '', 'a.b.c.d', '1..2.3',
+      '::', '::1', '1::', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8::', '1:2:3:4:5:6:7', '1:2:3:4:5:6:7:8:9',
+      '1::2::3', ':::', '12345::', 'g::1', '::ffff:10.0.0.1', '::10.0.0.1', '1:2:3:4:5:6:1.2.3.4', '1:2:3:4:5:6:7:1.2.3.4', '::ffff:256.0.0.1',
+      'fd00:0:0:1::5', 'FD00::A', '2001:db8::', ':1', '1:', '::1.2.3', '1.2.3.4::',
+    ]
+    for (const ip of inputs) {
+      let parsed: { family: number; bytes: Buffer } | undefined
+      try {
+        parsed = ipBytes(ip)
+      } catch {
+        parsed = undefined
+      }
+      expect([ip, parsed ? (parsed.family === 2 ? 4 : 6) : 0]).toEqual([ip, isIP(ip)])
+      if (parsed) expect([ip, formatIpBytes(parsed.bytes)]).toEqual([ip, parsed.family === 2 ? ip : new URL(`http://[${ip}]/`).hostname.slice(1, -1)])
+    }
   })
 })
