@@ -180,9 +180,12 @@ export function vethAddRequest(a: VethEndSpec, b: VethEndSpec): NlRequest {
 
 /** `link set dev <n> [master] [address] [promisc on] [up]`; `masterIndex` resolved by the caller. */
 export function linkSetRequest(index: number, o: { masterIndex?: number; mac?: string; promisc?: boolean; up?: boolean }): NlRequest {
+  // ifi_change names the flags to change and ifi_flags their new values: `up: false` clears IFF_UP (ip link set
+  // down); an undefined flag is left as it is.
   const flags = (o.up ? IFF_UP : 0) | (o.promisc ? IFF_PROMISC : 0)
+  const change = (o.up !== undefined ? IFF_UP : 0) | (o.promisc !== undefined ? IFF_PROMISC : 0)
   const attrs: Attr[] = [...(o.masterIndex !== undefined ? [u32(IFLA_MASTER, o.masterIndex)] : []), ...(o.mac ? [bytes(IFLA_ADDRESS, macBytes(o.mac))] : [])]
-  return { type: RTM_NEWLINK, flags: SET, body: Buffer.concat([ifinfomsg({ index, flags, change: flags }), encodeAttrs(attrs)]) }
+  return { type: RTM_NEWLINK, flags: SET, body: Buffer.concat([ifinfomsg({ index, flags, change }), encodeAttrs(attrs)]) }
 }
 
 /** `link set dev <n> type bridge_slave [hairpin on|off] [isolated on|off]`. */

@@ -207,7 +207,7 @@ function runOps(sock: Socket, ops: readonly IpOp[]): void {
         case 'link-set':
           sock.request(linkSetRequest(indexOf(op.name, what), {
             ...(op.master ? { masterIndex: indexOf(op.master, what) } : {}), ...(op.address ? { mac: op.address } : {}),
-            ...(op.promisc ? { promisc: true } : {}), ...(op.up ? { up: true } : {}),
+            ...(op.promisc ? { promisc: true } : {}), ...(op.up !== undefined ? { up: op.up } : {}),
           }), what)
           return
         case 'port-flags':

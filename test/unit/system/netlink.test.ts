@@ -98,6 +98,11 @@ describe('requests', () => {
     expect(req.body.readUInt32LE(8)).toBe(1)
     expect(req.body.readUInt32LE(12)).toBe(1)
     expect(attrsOf(req.body, 16).get(10)!.readUInt32LE(0)).toBe(3)
+    // down: IFF_UP in the change mask, cleared in the flags (the loopback role's DEL); nothing asked, nothing changed
+    const down = linkSetRequest(1, { up: false })
+    expect([down.body.readUInt32LE(8), down.body.readUInt32LE(12)]).toEqual([0, 1])
+    const masterOnly = linkSetRequest(1, { masterIndex: 2 })
+    expect([masterOnly.body.readUInt32LE(8), masterOnly.body.readUInt32LE(12)]).toEqual([0, 0])
     const port = portFlagsRequest(7, { isolated: true })
     const slave = decodeAttrs(decodeAttrs(attrsOf(port.body, 16).get(18)!).get(5)!)
     expect([...slave.keys()]).toEqual([33])
