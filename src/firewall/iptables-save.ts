@@ -39,14 +39,32 @@ export function parseSave(text: string, table = 'nat'): NatState {
     if (line.startsWith(':')) {
       chains.add(line.slice(1).split(' ')[0]!)
     } else if (line.startsWith('-A ')) {
-      const rest = line.slice(3)
-      const space = rest.indexOf(' ')
-      const chain = space === -1 ? rest : rest.slice(0, space)
-      const ruleText = space === -1 ? '' : rest.slice(space + 1)
-      rules.push(savedRule(chain, ruleText))
+      rules.push(appendedRule(line))
     }
   }
   return { chains, rules }
+}
+
+/**
+ * Parses `iptables -S <chain>` output (one chain, no table header): its "-N"/"-P" line and its "-A" rules, in the
+ * shape parseSave gives for a whole table.
+ */
+export function parseChainListing(text: string): NatState {
+  const chains = new Set<string>()
+  const rules: SavedRule[] = []
+  for (const rawLine of text.split('\n')) {
+    const line = rawLine.trim()
+    if (line.startsWith('-N ') || line.startsWith('-P ')) chains.add(line.slice(3).split(' ')[0]!)
+    else if (line.startsWith('-A ')) rules.push(appendedRule(line))
+  }
+  return { chains, rules }
+}
+
+// "-A <chain> <rule text>" as both formats print it.
+function appendedRule(line: string): SavedRule {
+  const rest = line.slice(3)
+  const space = rest.indexOf(' ')
+  return savedRule(space === -1 ? rest : rest.slice(0, space), space === -1 ? '' : rest.slice(space + 1))
 }
 
 /**

@@ -1,11 +1,13 @@
-// The iptables backend: read the nat table, render one iptables-restore script, apply it; per family, under a lock.
+// The iptables backend: one iptables-restore script per family, under a lock. ADD and DEL of one attachment first try
+// a script that reads nothing or one chain (iptables-targeted.ts); the full path reads the whole nat table.
 import type { IpFamily } from '../plugin/addr.ts'
 import type { BackendDeps, FirewallBackend } from './backend.ts'
 import type { FirewallIntent, IntentKind, Owner } from './model.ts'
 import { missingRulesError } from './errors.ts'
 import { locked } from './lock.ts'
 import { applyWithRetry } from './retry.ts'
-import { parseSave, type NatState } from './iptables-save.ts'
+import { parseChainListing, parseSave, type NatState } from './iptables-save.ts'
+import { entryChainOf, renderMasqFast, renderPortmapFast, renderTargetedRemove } from './iptables-targeted.ts'
 import { mergeScripts, missingRules, renderGc, renderMasqEnsure, renderPortmapEnsure, renderRemove } from './iptables-render.ts'
 
 /** The iptables backend's dependencies: the shared ones plus which families (iptables, ip6tables) work here. */
@@ -29,12 +31,37 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
   const tool = (family: IpFamily): string => (family === 4 ? 'iptables-restore' : 'ip6tables-restore')
   const run = (family: IpFamily, render: (state: NatState) => string): Promise<void> =>
     applyWithRetry(tool(family), async () => render(await read(family)), (s) => deps.netfilter.restore(family, s), deps.log)
+  // A script that assumes the table's shape: true when applied, false when the table was not as it assumed (or the
+  // tool failed), in which case nothing was applied and the full path decides.
+  const attempt = async (family: IpFamily, script: string): Promise<boolean> => {
+    if (script === '') return true
+    try {
+      await deps.netfilter.restore(family, script)
+      return true
+    } catch (err) {
+      deps.log.debug(`${tool(family)} without a save did not apply, reading the nat table: ${(err as Error).message}`)
+      return false
+    }
+  }
+  // DEL from the entry chain alone: the save of a node's nat table grows with every attachment on it.
+  const removeTargeted = async (family: IpFamily, kind: IntentKind, owner: Owner): Promise<boolean> => {
+    let listing: string
+    try {
+      listing = await deps.netfilter.listChain(family, 'nat', entryChainOf(kind))
+    } catch {
+      return false
+    }
+    const script = renderTargetedRemove(kind, owner, parseChainListing(listing).rules)
+    return script !== undefined && attempt(family, script)
+  }
 
   return {
     name: 'iptables',
     ensure(intent) {
       return locked(deps, async () => {
         for (const family of intentFamilies(intent)) {
+          // A new owner on a set-up node (the common ADD) needs no save; a repeated ADD or a first one falls back.
+          if (await attempt(family, intent.kind === 'masquerade' ? renderMasqFast(intent, family) : renderPortmapFast(intent, family))) continue
           await run(family, (state) => intent.kind === 'masquerade' ? renderMasqEnsure(intent, family, state) : renderPortmapEnsure(intent, family, state))
         }
       })
@@ -49,10 +76,12 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
       })
     },
     // Both families without probing first: a family whose tool does not work here fails its save, and only then is
-    // it probed; unusable, it holds nothing to remove.
+    // it probed; unusable, it holds nothing to remove. The full path runs only when the targeted one found nothing
+    // to do or could not apply (DEL twice, a family without the owner, a chain left by a crash, someone's own jump).
     remove(kind: IntentKind, owner: Owner) {
       return locked(deps, async () => {
         for (const family of [4, 6] as const) {
+          if (await removeTargeted(family, kind, owner)) continue
           await run(family, (state) => renderRemove(kind, owner, state)).catch(async (err: unknown) => {
             if (await deps.familyUsable(family)) throw err
           })

@@ -9,6 +9,11 @@ export type NetfilterFamily = 4 | 6
 export interface Netfilter {
   /** `iptables-save -t <table>` (or ip6tables-save): the table's rules in restore format. */
   save(family: NetfilterFamily, table: string): Promise<string>
+  /**
+   * `iptables -t <table> -S <chain>` (or ip6tables): one chain's rules in restore format, read without the rest of the
+   * table (the cost of a save grows with every rule of the table). SystemError when the chain does not exist.
+   */
+  listChain(family: NetfilterFamily, table: string, chain: string): Promise<string>
   /** `iptables-restore -w --noflush` with `script` on stdin: one atomic transaction. SystemError on failure. */
   restore(family: NetfilterFamily, script: string): Promise<void>
   /** `nft -f -` with `script` on stdin: one atomic transaction. SystemError on failure. */
@@ -33,6 +38,9 @@ export function createNetfilter(exec: Exec): Netfilter {
   return {
     async save(family, table) {
       return (await exec.run(bin(family, '-save'), ['-t', table])).stdout
+    },
+    async listChain(family, table, chain) {
+      return (await exec.run(bin(family, ''), ['-w', WAIT_SECONDS, '-t', table, '-S', chain])).stdout
     },
     async restore(family, script) {
       await exec.run(bin(family, '-restore'), ['-w', WAIT_SECONDS, '--noflush'], { input: script })

@@ -46,6 +46,7 @@ export function createFakeSystem(): FakeSystem {
     'dnsmasq.userExists': () => true,
     'dnsmasq.readText': () => undefined,
     'netfilter.save': () => '',
+    'netfilter.listChain': () => '',
     'netfilter.restore': () => undefined,
     'netfilter.nftApply': () => undefined,
     'netfilter.nftList': () => undefined,
@@ -99,6 +100,7 @@ export function createFakeSystem(): FakeSystem {
     },
     netfilter: {
       save: (...args) => call('netfilter.save', args),
+      listChain: (...args) => call('netfilter.listChain', args),
       restore: (...args) => call('netfilter.restore', args),
       nftApply: (...args) => call('netfilter.nftApply', args),
       nftList: (...args) => call('netfilter.nftList', args),
