@@ -122,6 +122,81 @@ describe.each(['iptables', 'nftables'] as const)('%s backend', (name) => {
   })
 })
 
+describe('iptables: one more attachment without reading the whole nat table', () => {
+  // The real netfilter in a test namespace, with the names of the tools it ran.
+  async function recording(): Promise<{ ns: TestNetns; backend: FirewallBackend; ran: string[] }> {
+    const ns = await pool.create('tscni-fw')
+    const sys = systemInNetns(ns.path)
+    const ran: string[] = []
+    const netfilter = Object.fromEntries(Object.entries(sys.netfilter).map(([k, f]) => [k, (...args: unknown[]) => {
+      ran.push(k)
+      return (f as (...a: unknown[]) => unknown)(...args)
+    }])) as unknown as typeof sys.netfilter
+    const fw = createFirewall({ ...sys, netfilter }, silentLogger, { lockPath: join(lockDir, `${ns.name}.lock`) })
+    return { ns, backend: await fw.select('iptables'), ran }
+  }
+  const a = owner('ctr-a')
+  const b = owner('ctr-b')
+
+  it('ADD and DEL of a second owner run no save and leave the table as the full path does; a repeat falls back', async () => {
+    const { ns, backend, ran } = await recording()
+    await backend.ensure(portmapIntent(a, 1))
+    await backend.ensure(masqIntent(a, 1))
+    const one = await iptablesDump(ns)
+    ran.length = 0
+    await backend.ensure(portmapIntent(b, 2, 8002))
+    await backend.ensure(masqIntent(b, 2))
+    expect(ran.filter((m) => m === 'save')).toEqual([])
+    const two = await iptablesDump(ns)
+
+    // The same two owners through ensureAll, which always renders from a full save.
+    const full = await recording()
+    await full.backend.ensureAll!([portmapIntent(a, 1), masqIntent(a, 1)])
+    await full.backend.ensureAll!([portmapIntent(b, 2, 8002), masqIntent(b, 2)])
+    expect(await iptablesDump(full.ns)).toBe(two)
+
+    // A repeated ADD finds the owner's chain and falls back to the full path: still one copy of everything.
+    await backend.ensure(portmapIntent(b, 2, 8002))
+    await backend.ensure(masqIntent(b, 2))
+    expect(await iptablesDump(ns)).toBe(two)
+
+    ran.length = 0
+    await backend.remove('portmap', b)
+    await backend.remove('masquerade', b)
+    // Both families: the IPv4 and IPv6 owners are removed from their entry chains, without a save.
+    expect(ran.filter((m) => m === 'save')).toEqual([])
+    expect(ran.filter((m) => m === 'listChain')).toHaveLength(4)
+    expect(await iptablesDump(ns)).toBe(one)
+    // DEL twice: nothing is found, the full path finds nothing either.
+    await backend.remove('portmap', b)
+    await backend.remove('masquerade', b)
+    expect(await iptablesDump(ns)).toBe(one)
+    await backend.verify(portmapIntent(a, 1))
+    await backend.verify(masqIntent(a, 1))
+  })
+
+  it('DEL removes a chain nothing jumps to (a crash inside another ADD), and a jump from a chain of someone else', async () => {
+    const { ns, backend } = await recording()
+    await backend.ensure(portmapIntent(a, 1))
+    await backend.ensure(masqIntent(a, 1))
+    const one = await iptablesDump(ns)
+    await backend.ensure(portmapIntent(b, 2, 8002))
+    await backend.ensure(masqIntent(b, 2))
+    const dn = (await iptablesDump(ns)).match(/-A CNI-HOSTPORT-DNAT .*ctr-b.* -j (CNI-DN-[0-9a-f]+)/)![1]!
+    // ctr-b's portmap jumps gone (its chain left alone), and someone's own chain jumping to its masquerade chain.
+    const save = String((await ns.exec('iptables-save', ['-t', 'nat'])).stdout)
+    const jumps = save.split('\n').filter((l) => l.startsWith('-A CNI-HOSTPORT-DNAT') && l.endsWith(dn))
+    const masqChainB = save.match(/-A POSTROUTING -s 10\.88\.0\.4\/32 .* -j (CNI-[0-9a-f]+)/)![1]!
+    await ns.exec('iptables-restore', ['-w', '--noflush'], { input: `*nat\n${jumps.map((l) => l.replace('-A', '-D')).join('\n')}\n-N OTHER\n-A OTHER -j ${masqChainB}\nCOMMIT\n` })
+    await backend.remove('portmap', b)
+    await backend.remove('masquerade', b)
+    const after = await iptablesDump(ns)
+    expect(after).not.toContain(dn)
+    expect(after).not.toContain(masqChainB)
+    expect(after.replace(/^:OTHER - \[0:0\]\n/m, '')).toBe(one)
+  })
+})
+
 describe('removal of what the reference plugins made', () => {
   const ref1 = owner('ref1', 'refnet')
   const ref2 = owner('ref2', 'refnet')
