@@ -101,4 +101,15 @@ describe('parseNftList', () => {
   it('rejects output that is not nft JSON', () => {
     expect(() => parseNftList('{"x":1}')).toThrow(/cannot parse nft -j output/)
   })
+  it('names the field a listing gets wrong, and ignores items it does not read', () => {
+    const listing = (rule: Record<string, unknown>) => JSON.stringify({ nftables: [{ metainfo: { version: '1.0.6' } }, { table: { name: 't' } }, { rule }] })
+    const rule = { family: 'inet', table: 't', chain: 'c', handle: 7, expr: [] }
+    expect(parseNftList(listing(rule)).rules).toEqual([{ ...rule, comment: undefined }])
+    const causeOf = (text: string) => { try { parseNftList(text) } catch (err) { return ((err as Error).cause as Error).message } return '' }
+    expect(causeOf(listing({ ...rule, handle: '7' }))).toBe('invalid nftables.2.rule.handle: expected number (got "7")')
+    expect(causeOf(listing({ ...rule, comment: 5 }))).toBe('invalid nftables.2.rule.comment: expected string (got 5)')
+    expect(causeOf(listing({ ...rule, expr: undefined }))).toBe('invalid nftables.2.rule.expr: expected array (missing)')
+    expect(causeOf(JSON.stringify({ nftables: [{ chain: { hook: 'input' } }] }))).toBe('invalid nftables.0.chain.name: expected string (missing)')
+    expect(causeOf('{"nftables": {}}')).toBe('invalid nftables: expected array (got {})')
+  })
 })
