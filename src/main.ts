@@ -78,7 +78,7 @@ async function runRole(role: RoleName, env: Readonly<Record<string, string | und
     log.debug(describeNative(loaded))
     return native
   }
-  const sys = createSystem({ pathEnv, native: nativeOnce, netlink: env.TSCNI_NETLINK === '1', now: monotonicMs, onRun: (cmd, args, ms) => log.debug(`${ms.toFixed(1)} ms: ${cmd} ${args.join(' ')}`) })
+  const sys = createSystem({ pathEnv, native: nativeOnce, netlink: env.TSCNI_NETLINK !== '0', now: monotonicMs, onRun: (cmd, args, ms) => log.debug(`${ms.toFixed(1)} ms: ${cmd} ${args.join(' ')}`) })
   let hostLocal: Promise<RoleHandlers> | undefined
   const loadHostLocal = (): Promise<RoleHandlers> => (hostLocal ??= ROLE_MODULES['host-local']())
   const handlers = role === 'host-local' ? await loadHostLocal() : await ROLE_MODULES[role]()

@@ -1,17 +1,18 @@
-// The ip port over rtnetlink: batches and link reads without child processes, through sockets the native addon
-// opens inside a namespace; container sysctls through files it opens there. Reads the tools still do (routes,
-// route lookups) and bridge VLANs go to the iproute2 implementation it wraps.
+// The ip port over rtnetlink: batches, link and route reads without child processes, through sockets the native
+// addon opens inside a namespace; container sysctls through files it opens there. What it does not encode (route
+// lookups without a hint, bridge VLANs, neighbours, FDB entries, the node agent's VXLAN ops) goes to the iproute2
+// implementation it wraps.
 import { closeSync, constants, openSync, readSync, writeSync } from 'node:fs'
 import { SystemError } from './errors.ts'
 import { reasonFromErrno } from './failure.ts'
 import type { IpFailure, IpOp, IpTool } from './ip.ts'
 import { failedBatchLine, isExists, isNoDevice, renderIpOp } from './ip.ts'
-import type { IpLink } from './ip-json.ts'
+import type { IpLink, IpRoute } from './ip-json.ts'
 import type { Native } from './native.ts'
 import { decodeMessages, encodeMessage, errnoName, errnoText, errorCode, NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, type NlMessage } from './netlink-codec.ts'
 import {
-  addrRequest, bridgeAddRequest, decodeAddr, decodeLink, getAddrRequest, getLinkRequest, linkDelRequest, linkSetRequest, portFlagsRequest,
-  routeAddRequest, RTM_GETLINK, RTM_NEWADDR, RTM_NEWLINK, vethAddRequest, type DecodedLink, type NlRequest,
+  addrRequest, bridgeAddRequest, decodeAddr, decodeLink, decodeRoute, getAddrRequest, getLinkRequest, getRouteRequest, linkDelRequest, linkSetRequest,
+  portFlagsRequest, routeAddRequest, RTM_F_CLONED, RTM_GETLINK, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, vethAddRequest, type DecodedLink, type NlRequest,
 } from './netlink-route.ts'
 import { sysctlPath, type SysctlWrite } from './sysctl.ts'
 
@@ -74,8 +75,12 @@ class Socket {
   }
 }
 
-/** The ip port: netlink for batches and link reads, `tools` for the rest. */
-export function createNetlinkIp(native: Native, tools: IpTool): IpTool {
+/**
+ * The ip port: netlink for batches and link and route reads, `tools` for the rest. `onRun` hears of each batch as
+ * of a command ("netlink", its ops as ip -batch lines), so debug logs list the kernel work on either path.
+ */
+export function createNetlinkIp(native: Native, tools: IpTool, timing: { onRun?: (cmd: string, args: readonly string[], ms: number) => void; now?: () => number } = {}): IpTool {
+  const now = timing.now ?? Date.now
   const open = (netns: string | undefined): Socket => {
     try {
       return new Socket(native.netlinkSocket(netns ?? null, NETLINK_ROUTE))
@@ -89,12 +94,14 @@ export function createNetlinkIp(native: Native, tools: IpTool): IpTool {
       // The node agent's ops (VXLAN devices, tagged routes, neighbours, MTU changes) have no netlink encoding yet.
       if (ops.some(needsTools)) return tools.batch(ops, options)
       if (ops.length === 0 && !options.sysctls?.length) return
+      const started = now()
       if (options.sysctls?.length) writeSysctls(native, options.netns, options.sysctls)
       const sock = open(options.netns)
       try {
         runOps(sock, ops)
       } finally {
         sock.close()
+        timing.onRun?.('netlink', [`${options.netns ? `netns ${options.netns}: ` : ''}${ops.map(renderIpOp).join('; ')}`], now() - started)
       }
     },
     vlans: (ops) => tools.vlans(ops),
@@ -127,7 +134,14 @@ export function createNetlinkIp(native: Native, tools: IpTool): IpTool {
         sock.close()
       }
     },
-    routes: (options) => tools.routes(options),
+    async routes(options = {}) {
+      const sock = open(options.netns)
+      try {
+        return readRoutes(sock)
+      } finally {
+        sock.close()
+      }
+    },
     routeDev: (address, hint) => tools.routeDev(address, hint),
     failure(err): IpFailure {
       if (err instanceof NetlinkError) return { index: err.index, exists: err.reason === 'exists', noDevice: err.reason === 'no-device' }
@@ -270,6 +284,17 @@ function readLinks(sock: Socket, dev: string | undefined): IpLink[] {
     const master = masterIndex === undefined ? undefined : masterName(masterIndex)
     return { ...l, ...(master ? { master } : {}), addrs: addrs.get(l.ifindex) ?? [] }
   })
+}
+
+// Every route of every table, as `ip -j route show table all` lists them (cached clones left out, as it does).
+function readRoutes(sock: Socket): IpRoute[] {
+  const names = new Map(sock.request(getLinkRequest(), 'ip link show').filter((m) => m.type === RTM_NEWLINK).map((m) => {
+    const l = decodeLink(m.body)
+    return [l.ifindex, l.ifname] as const
+  }))
+  return sock.request(getRouteRequest(), 'ip route show table all')
+    .filter((m) => m.type === RTM_NEWROUTE && (m.body.readUInt32LE(8) & RTM_F_CLONED) === 0)
+    .map((m) => decodeRoute(m.body, names))
 }
 
 function indexBody(index: number): Buffer {
