@@ -1,7 +1,7 @@
 // The one reader of `nft -j -a list ...` output (decoded like every input, src/decode/go-json.ts): chains and rules with handles,
 // for the backends, the MAC spoof check and the owners doctor reports.
 import * as z from 'zod/mini'
-import { decodeOrThrow, parseJson } from '../decode/go-json.ts'
+import { decodeOrThrow, lazily, parseJson } from '../decode/go-json.ts'
 import { CniError, ErrorCode } from '../plugin/errors.ts'
 
 /** A chain as listed; `hook` is set for base chains. */
@@ -31,9 +31,11 @@ export interface NftListing {
 /** Nothing listed (the table does not exist yet). */
 export const EMPTY_LISTING: NftListing = { chains: new Map(), rules: [] }
 
-const Chain = z.object({ name: z.string(), hook: z.optional(z.string()) })
-const Rule = z.object({ family: z.string(), table: z.string(), chain: z.string(), handle: z.number(), comment: z.optional(z.string()), expr: z.array(z.unknown()) })
-const Listing = z.object({ nftables: z.array(z.record(z.string(), z.unknown())) })
+const schemas = lazily(() => ({
+  Chain: z.object({ name: z.string(), hook: z.optional(z.string()) }),
+  Rule: z.object({ family: z.string(), table: z.string(), chain: z.string(), handle: z.number(), comment: z.optional(z.string()), expr: z.array(z.unknown()) }),
+  Listing: z.object({ nftables: z.array(z.record(z.string(), z.unknown())) }),
+}))
 
 /** Parses nft's JSON; a shape it does not expect is an error naming the nft output. */
 export function parseNftList(json: string): NftListing {
@@ -47,12 +49,12 @@ export function parseNftList(json: string): NftListing {
   const decode = <S extends z.ZodMiniType>(schema: S, value: unknown, where: string) => decodeOrThrow(schema, value, where, (text) => fail(new Error(text)))
   const chains = new Map<string, NftChain>()
   const rules: NftRule[] = []
-  decode(Listing, doc, '').nftables.forEach((item, i) => {
+  decode(schemas().Listing, doc, '').nftables.forEach((item, i) => {
     if (item.chain !== undefined) {
-      const c = decode(Chain, item.chain, `nftables.${i}.chain`)
+      const c = decode(schemas().Chain, item.chain, `nftables.${i}.chain`)
       chains.set(c.name, { name: c.name, hook: c.hook })
     } else if (item.rule !== undefined) {
-      const r = decode(Rule, item.rule, `nftables.${i}.rule`)
+      const r = decode(schemas().Rule, item.rule, `nftables.${i}.rule`)
       rules.push({ family: r.family, table: r.table, chain: r.chain, handle: r.handle, comment: r.comment, expr: r.expr })
     }
   })
