@@ -102,6 +102,28 @@ describe('ADD sequencing', () => {
   })
 })
 
+describe('ADD waits for the bridge port', () => {
+  const portStates = (states: string[]) => createFakeSystem().on('sysctl.linkAttr', (name: string, attr: string) =>
+    name === VETH && attr === 'operstate' ? states.shift() ?? states.at(-1) ?? 'down' : undefined)
+  const sleeping = (slept: number[]) => ({ ...deps([]), sleep: async (ms: number) => void slept.push(ms) })
+
+  it('polls the host veth within milliseconds, not after 50 ms, while it is not yet up', async () => {
+    const slept: number[] = []
+    const sys = portStates(['down', 'down', 'down', 'up'])
+    await createBridge(sleeping(slept)).add(ctxFor(sys, fakeIpam([]), 'ADD', BASE))
+    expect(slept).toEqual([1, 2, 4])
+  })
+
+  it('gives up after the reference\'s 2.55 s with an error naming the state, and rolls back', async () => {
+    const slept: number[] = []
+    const log: Log = []
+    const sys = portStates(['down'])
+    await expect(createBridge(sleeping(slept)).add(ctxFor(sys, fakeIpam(log), 'ADD', BASE))).rejects.toThrow(/bridge port in error state: down/)
+    expect(slept.reduce((a, b) => a + b, 0)).toBe(2550)
+    expect(log).toContain('ipam.del')
+  })
+})
+
 describe('ADD refuses before acting', () => {
   it('a repeated ADD of a live attachment (its host veth exists) fails before IPAM, so its addresses stay reserved', async () => {
     const log: Log = []
