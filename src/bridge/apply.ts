@@ -53,11 +53,11 @@ export interface ApplyDeps {
   readonly sleep: (ms: number) => Promise<void>
 }
 
-// The reference's bridge-port poll (0, 50, 500, 1000, 1000 ms: 2.55 s in all) with its first 50 ms split finely. Over
+// The reference's bridge-port poll (0, 50, 500, 1000, 1000 ms: 2.55 s in all), its first 550 ms split finely. Over
 // netlink the check comes within a millisecond of the container end going up, before the kernel's linkwatch work has
-// marked the host end operationally up (it runs right after, for a veth: linkwatch_urgent_event); a first retry
-// only after 50 ms cost a bridge ADD those 50 ms most of the time. Reading operstate costs ~0.1 ms.
-const PORT_WAIT_MS = [0, 1, 2, 4, 8, 16, 19, 500, 1000, 1000]
+// marked the host end operationally up (right after, for a veth: linkwatch_urgent_event; later when many ADDs contend
+// for the RTNL lock). Waiting 50 and then 500 ms cost a bridge ADD those milliseconds; reading operstate costs ~0.1 ms.
+const PORT_WAIT_MS = [0, 1, 2, 4, 8, 16, 19, ...new Array<number>(25).fill(20), 1000, 1000]
 const DAD_POLL_MS = 50
 const DAD_TIMEOUT_MS = 5000
 

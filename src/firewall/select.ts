@@ -33,11 +33,11 @@ export interface Firewall {
   /** Every usable backend, for GC and STATUS: an attachment may have been added under either. */
   usable(): Promise<FirewallBackend[]>
   /**
-   * Both backends for DEL, without probing first: a removal that fails is checked against the probe then, and one
-   * whose tool is not usable here counts as nothing to remove. Saves DEL the probes (one process each) it almost
-   * never needs.
+   * Both backends for DEL (or `only` those, when the attachment's record names them), without probing first: a
+   * removal that fails is checked against the probe then, and one whose tool is not usable here counts as nothing
+   * to remove. Saves DEL the probes (one process each) it almost never needs.
    */
-  removable(): FirewallBackend[]
+  removable(only?: readonly BackendName[]): FirewallBackend[]
   /** Which tools work here (probed once per Firewall). */
   probe(): Promise<BackendProbe>
 }
@@ -120,9 +120,9 @@ export function createFirewall(sys: System, log: Logger, options: FirewallOption
       const p = await probe()
       return (['iptables', 'nftables'] as const).filter((n) => p[n]).map((n) => backends[n])
     },
-    removable() {
+    removable(only) {
       const usable = { iptables: () => familyUsable(4), nftables: nftUsable }
-      return (['iptables', 'nftables'] as const).map((name) => ({
+      return (['iptables', 'nftables'] as const).filter((name) => !only || only.includes(name)).map((name) => ({
         ...backends[name],
         remove: (kind: IntentKind, owner: Owner) => backends[name].remove(kind, owner).catch(async (err: unknown) => {
           if (await usable[name]()) throw err
