@@ -62,7 +62,7 @@ export function createSystem(options: SystemOptions): System {
     exec,
     netns: createNetns(),
     locker: createLocker(exec, options.native),
-    conntrack: createConntrack(exec),
+    conntrack: createConntrack(exec, options.netlink ? options.native : undefined, options),
     dnsmasq: createDnsmasq(exec),
     netfilter: createNetfilter(exec),
     ip: options.netlink && options.native ? lazyNetlinkIp(options.native, createIp(exec), options) : createIp(exec),

@@ -38,8 +38,8 @@ export class NetlinkError extends SystemError {
   }
 }
 
-/** One rtnetlink socket in one namespace, used synchronously: the kernel answers route requests before send returns. */
-class Socket {
+/** One netlink socket in one namespace, used synchronously: the kernel answers these requests before send returns. */
+export class NetlinkSocket {
   private seq = 1
   private readonly buf = Buffer.alloc(RECV_BUFFER)
   private readonly fd: number
@@ -81,9 +81,9 @@ class Socket {
  */
 export function createNetlinkIp(native: Native, tools: IpTool, timing: { onRun?: (cmd: string, args: readonly string[], ms: number) => void; now?: () => number } = {}): IpTool {
   const now = timing.now ?? Date.now
-  const open = (netns: string | undefined): Socket => {
+  const open = (netns: string | undefined): NetlinkSocket => {
     try {
-      return new Socket(native.netlinkSocket(netns ?? null, NETLINK_ROUTE))
+      return new NetlinkSocket(native.netlinkSocket(netns ?? null, NETLINK_ROUTE))
     } catch (err) {
       const code = (err as { code?: string }).code
       throw new SystemError({ cmd: 'netlink', args: [netns ?? ''], reason: reasonFromErrno(code ?? ''), message: `cannot open a netlink socket${netns ? ` in ${netns}` : ''}: ${(err as Error).message}`, cause: err })
@@ -189,7 +189,7 @@ function writeSysctls(native: Native, netns: string | undefined, writes: readonl
   }
 }
 
-function runOps(sock: Socket, ops: readonly IpOp[]): void {
+function runOps(sock: NetlinkSocket, ops: readonly IpOp[]): void {
   const indexes = new Map<string, number>()
   const indexOf = (name: string, what: string): number => {
     const known = indexes.get(name)
@@ -256,7 +256,7 @@ function runOps(sock: Socket, ops: readonly IpOp[]): void {
   })
 }
 
-function readLinks(sock: Socket, dev: string | undefined): IpLink[] {
+function readLinks(sock: NetlinkSocket, dev: string | undefined): IpLink[] {
   let decoded: DecodedLink[]
   try {
     decoded = sock.request(getLinkRequest(dev), `ip link show${dev ? ` dev ${dev}` : ''}`).filter((m) => m.type === RTM_NEWLINK).map((m) => decodeLink(m.body))
@@ -287,7 +287,7 @@ function readLinks(sock: Socket, dev: string | undefined): IpLink[] {
 }
 
 // Every route of every table, as `ip -j route show table all` lists them (cached clones left out, as it does).
-function readRoutes(sock: Socket): IpRoute[] {
+function readRoutes(sock: NetlinkSocket): IpRoute[] {
   const names = new Map(sock.request(getLinkRequest(), 'ip link show').filter((m) => m.type === RTM_NEWLINK).map((m) => {
     const l = decodeLink(m.body)
     return [l.ifindex, l.ifname] as const
