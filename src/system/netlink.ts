@@ -2,7 +2,7 @@
 // addon opens inside a namespace; container sysctls through files it opens there. What it does not encode (route
 // lookups without a hint, bridge VLANs, neighbours, FDB entries, the node agent's VXLAN ops) goes to the iproute2
 // implementation it wraps.
-import { closeSync, constants, openSync, readSync, writeSync } from 'node:fs'
+import { closeSync, constants, openSync, read, readSync, write, writeSync } from 'node:fs'
 import { SystemError } from './errors.ts'
 import { reasonFromErrno } from './failure.ts'
 import type { IpFailure, IpOp, IpTool } from './ip.ts'
@@ -49,25 +49,50 @@ export class NetlinkSocket {
 
   /** Sends one request and returns the data messages of its reply; a non-zero NLMSG_ERROR throws its errno. */
   request(req: NlRequest, what: string): NlMessage[] {
+    const seq = this.send(req)
+    const out: NlMessage[] = []
+    while (!this.take(readSync(this.fd, this.buf, 0, this.buf.length, null), seq, out, what));
+    return out
+  }
+
+  /**
+   * The same on libuv's thread pool: the kernel carries a request out inside the sending write(2), so for one it
+   * takes long over (deleting a veth waits for RCU grace periods, 10-30 ms) both the write and the read run there,
+   * and the event loop meanwhile runs the rest of the verb, such as the firewall tools a DEL starts beside it.
+   */
+  async requestAsync(req: NlRequest, what: string): Promise<NlMessage[]> {
     const seq = this.seq++
-    writeSync(this.fd, encodeMessage(req.type, req.flags, seq, req.body))
+    const message = encodeMessage(req.type, req.flags, seq, req.body)
+    await new Promise<void>((resolve, reject) => write(this.fd, message, 0, message.length, null, (err) => (err ? reject(err) : resolve())))
     const out: NlMessage[] = []
     for (;;) {
-      const n = readSync(this.fd, this.buf, 0, this.buf.length, null)
-      // A copy: the receive buffer is reused by the next read, and dump replies span several.
-      for (const m of decodeMessages(Buffer.from(this.buf.subarray(0, n)))) {
-        if (m.seq !== seq) continue // a late reply to an earlier request
-        if (m.type === NLMSG_ERROR) {
-          const errno = errorCode(m.body)
-          if (errno !== 0) throw new NetlinkError({ what, errno })
-          return out
-        }
-        if (m.type === NLMSG_DONE) return out
-        out.push(m)
-        // Dump replies are NLM_F_MULTI parts ending in NLMSG_DONE; anything else is a whole, single answer.
-        if ((m.flags & NLM_F_MULTI) === 0) return out
-      }
+      const n = await new Promise<number>((resolve, reject) => read(this.fd, this.buf, 0, this.buf.length, null, (err, got) => (err ? reject(err) : resolve(got))))
+      if (this.take(n, seq, out, what)) return out
     }
+  }
+
+  private send(req: NlRequest): number {
+    const seq = this.seq++
+    writeSync(this.fd, encodeMessage(req.type, req.flags, seq, req.body))
+    return seq
+  }
+
+  // Adds the data messages of one datagram to `out`; true when the reply to `seq` is complete.
+  private take(n: number, seq: number, out: NlMessage[], what: string): boolean {
+    // A copy: the receive buffer is reused by the next read, and dump replies span several.
+    for (const m of decodeMessages(Buffer.from(this.buf.subarray(0, n)))) {
+      if (m.seq !== seq) continue // a late reply to an earlier request
+      if (m.type === NLMSG_ERROR) {
+        const errno = errorCode(m.body)
+        if (errno !== 0) throw new NetlinkError({ what, errno })
+        return true
+      }
+      if (m.type === NLMSG_DONE) return true
+      out.push(m)
+      // Dump replies are NLM_F_MULTI parts ending in NLMSG_DONE; anything else is a whole, single answer.
+      if ((m.flags & NLM_F_MULTI) === 0) return true
+    }
+    return false
   }
 
   close(): void {
@@ -98,7 +123,7 @@ export function createNetlinkIp(native: Native, tools: IpTool, timing: { onRun?:
       if (options.sysctls?.length) writeSysctls(native, options.netns, options.sysctls)
       const sock = open(options.netns)
       try {
-        runOps(sock, ops)
+        await runOps(sock, ops)
       } finally {
         sock.close()
         timing.onRun?.('netlink', [`${options.netns ? `netns ${options.netns}: ` : ''}${ops.map(renderIpOp).join('; ')}`], now() - started)
@@ -111,7 +136,7 @@ export function createNetlinkIp(native: Native, tools: IpTool, timing: { onRun?:
     async batchThenShow(ops, dev, options = {}) {
       const sock = open(options.netns)
       try {
-        runOps(sock, ops)
+        await runOps(sock, ops)
         return readLinks(sock, dev)
       } finally {
         sock.close()
@@ -189,7 +214,7 @@ function writeSysctls(native: Native, netns: string | undefined, writes: readonl
   }
 }
 
-function runOps(sock: NetlinkSocket, ops: readonly IpOp[]): void {
+async function runOps(sock: NetlinkSocket, ops: readonly IpOp[]): Promise<void> {
   const indexes = new Map<string, number>()
   const indexOf = (name: string, what: string): number => {
     const known = indexes.get(name)
@@ -200,13 +225,13 @@ function runOps(sock: NetlinkSocket, ops: readonly IpOp[]): void {
     indexes.set(name, index)
     return index
   }
-  ops.forEach((op, i) => {
+  for (const [i, op] of ops.entries()) {
     const what = `ip ${renderIpOp(op)}`
     try {
       switch (op.op) {
         case 'bridge-add':
           sock.request(bridgeAddRequest(op), what)
-          return
+          continue
         case 'veth-add': {
           const fds: number[] = []
           const fdOf = (path: string | undefined): number | undefined => (path ? (fds.push(openSync(path, 'r')), fds[fds.length - 1]) : undefined)
@@ -216,28 +241,28 @@ function runOps(sock: NetlinkSocket, ops: readonly IpOp[]): void {
           } finally {
             for (const fd of fds) closeSync(fd)
           }
-          return
+          continue
         }
         case 'link-set':
           sock.request(linkSetRequest(indexOf(op.name, what), {
             ...(op.master ? { masterIndex: indexOf(op.master, what) } : {}), ...(op.address ? { mac: op.address } : {}),
             ...(op.promisc ? { promisc: true } : {}), ...(op.up !== undefined ? { up: op.up } : {}),
           }), what)
-          return
+          continue
         case 'port-flags':
           sock.request(portFlagsRequest(indexOf(op.name, what), op), what)
-          return
+          continue
         case 'addr-add':
         case 'addr-del':
           sock.request(addrRequest(op.op === 'addr-add' ? 'add' : 'del', op.cidr, indexOf(op.dev, what), op.nodad), what)
-          return
+          continue
         case 'route-add':
           sock.request(routeAddRequest(op.route, indexOf(op.route.dev, what)), what)
-          return
+          continue
         case 'link-del':
-          sock.request(linkDelRequest(indexOf(op.name, what)), what)
+          await sock.requestAsync(linkDelRequest(indexOf(op.name, what)), what)
           indexes.delete(op.name)
-          return
+          continue
         case 'vxlan-add':
         case 'route-replace':
         case 'route-del':
@@ -253,7 +278,7 @@ function runOps(sock: NetlinkSocket, ops: readonly IpOp[]): void {
       if (err instanceof NetlinkError) throw new NetlinkError({ what, errno: err.errnoNumber, index: i, cause: err.cause })
       throw err
     }
-  })
+  }
 }
 
 function readLinks(sock: NetlinkSocket, dev: string | undefined): IpLink[] {
