@@ -37,7 +37,9 @@ async function main(): Promise<void> {
   const outcome = await run(invocation, env, selfPath, sea)
   if (outcome.stderr) writeFully(2, outcome.stderr)
   if (outcome.stdout) writeFully(1, outcome.stdout)
-  process.exitCode = outcome.exitCode
+  // Exit now instead of letting Node tear its heap and environment down (5-15 ms measured after a bridge ADD, all
+  // of it after the runtime already has the answer): everything was written synchronously and nothing is pending.
+  process.exit(outcome.exitCode)
 }
 
 async function run(invocation: ReturnType<typeof resolveInvocation>, env: Record<string, string | undefined>, selfPath: () => string, sea: boolean): Promise<Outcome> {
