@@ -52,7 +52,7 @@ async function run(invocation: ReturnType<typeof resolveInvocation>, env: Record
   if (invocation.kind === 'cli') {
     const { runCli } = await import('./cli/index.ts')
     return runCli(invocation.args, {
-      env, selfPath: selfPath(), isSea: sea, pathEnv, nodeVersion: process.versions.node, startup: startupMode(), nativeState: () => describeNative(loadNative(nativeSource(selfPath), env)), uid: process.getuid?.(), readStdin,
+      env, selfPath: selfPath(), isSea: sea, pathEnv, nodeVersion: process.versions.node, startup: startupMode(), nativeState: () => ((loaded) => ({ loaded: loaded.native !== undefined, detail: describeNative(loaded) }))(loadNative(nativeSource(selfPath), env)), uid: process.getuid?.(), readStdin,
       print: (text) => void process.stdout.write(text),
       writeStderr: (text) => void process.stderr.write(text),
       onShutdown: () => {
