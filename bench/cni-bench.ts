@@ -6,7 +6,7 @@
 // rows), BENCH_FILL_DEADLINE_S (120: the most time one implementation may spend filling), BENCH_ONLY (row filter),
 // BENCH_TSCNI (the executable, default dist/tscni), BENCH_REFERENCE_DIR (default /usr/lib/cni), BENCH_TSCNI_ENV
 // (extra environment for tscni's calls, e.g. "TSCNI_NETLINK=1").
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { cpus, release, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -299,16 +299,34 @@ async function main(): Promise<void> {
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
   console.log(`tscni ${TSCNI} vs reference ${REFERENCE_DIR}; ${cpus().length} x ${cpus()[0]?.model ?? '?'}; kernel ${release()}; load ${load}`)
   console.log(`ms unless noted; ratio = tscni / reference (below 1: tscni faster)${Object.keys(TSCNI_ENV).length ? `; tscni env: ${process.env.BENCH_TSCNI_ENV}` : ''}`)
+  // Stopped from outside (Ctrl-C, a killed CI job): the workers are killed and the same clean-up runs.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      for (const pid of workerPids) {
+        try {
+          process.kill(pid, 'SIGKILL')
+        } catch {
+          // already gone
+        }
+      }
+      cleanUp()
+      process.exit(sig === 'SIGINT' ? 130 : 143)
+    })
+  }
   try {
     if (wanted('floors')) await floors(binDir, pinnedNode)
     await sideBySide(binDir)
     await scale(binDir)
   } finally {
-    for (const h of hosts) execFileSync('ip', ['netns', 'del', h], { stdio: 'ignore' })
+    cleanUp()
+  }
+
+  function cleanUp(): void {
+    for (const h of hosts) spawnSync('ip', ['netns', 'del', h], { stdio: 'ignore' })
     // Container namespaces of a worker that died are named after it; none should be left.
     const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!)
       .filter((n) => workerPids.some((pid) => n.startsWith(`tscni-bench-c-${pid}-`)))
-    for (const n of left) execFileSync('ip', ['netns', 'del', n], { stdio: 'ignore' })
+    for (const n of left) spawnSync('ip', ['netns', 'del', n], { stdio: 'ignore' })
     for (const d of dataDirs) rmSync(d, { recursive: true, force: true })
     rmSync(binDir, { recursive: true, force: true })
   }

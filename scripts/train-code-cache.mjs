@@ -55,8 +55,8 @@ export function trainCodeCache(dir, nodePath) {
     const loResult = runVerb('ADD', 'loopback', lo)
     runVerb('CHECK', 'loopback', { ...lo, prevResult: loResult })
     runVerb('DEL', 'loopback', lo)
-    // Both firewall backends over the tools, then the in-process netlink path (TSCNI_NETLINK=1) once.
-    for (const [backend, env] of [['iptables', {}], ['nftables', {}], ['iptables', { TSCNI_NETLINK: '1' }]]) {
+    // Both firewall backends over the in-process netlink path (the default), then over the tools once (TSCNI_NETLINK=0).
+    for (const [backend, env] of [['iptables', {}], ['nftables', {}], ['iptables', { TSCNI_NETLINK: '0' }]]) {
       const run = (verb, role, conf) => runVerb(verb, role, conf, env)
       const bridge = {
         cniVersion: '1.0.0', name: 'trainnet', type: 'bridge', bridge: 'train0', isGateway: true, ipMasq: true, ipMasqBackend: backend,

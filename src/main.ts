@@ -37,7 +37,9 @@ async function main(): Promise<void> {
   const outcome = await run(invocation, env, selfPath, sea)
   if (outcome.stderr) writeFully(2, outcome.stderr)
   if (outcome.stdout) writeFully(1, outcome.stdout)
-  process.exitCode = outcome.exitCode
+  // Exit now instead of letting Node tear its heap and environment down (5-15 ms measured after a bridge ADD, all
+  // of it after the runtime already has the answer): everything was written synchronously and nothing is pending.
+  process.exit(outcome.exitCode)
 }
 
 async function run(invocation: ReturnType<typeof resolveInvocation>, env: Record<string, string | undefined>, selfPath: () => string, sea: boolean): Promise<Outcome> {
@@ -50,7 +52,7 @@ async function run(invocation: ReturnType<typeof resolveInvocation>, env: Record
   if (invocation.kind === 'cli') {
     const { runCli } = await import('./cli/index.ts')
     return runCli(invocation.args, {
-      env, selfPath: selfPath(), isSea: sea, pathEnv, nodeVersion: process.versions.node, startup: startupMode(), nativeState: () => describeNative(loadNative(nativeSource(selfPath), env)), uid: process.getuid?.(), readStdin,
+      env, selfPath: selfPath(), isSea: sea, pathEnv, nodeVersion: process.versions.node, startup: startupMode(), nativeState: () => ((loaded) => ({ loaded: loaded.native !== undefined, detail: describeNative(loaded) }))(loadNative(nativeSource(selfPath), env)), uid: process.getuid?.(), readStdin,
       print: (text) => void process.stdout.write(text),
       writeStderr: (text) => void process.stderr.write(text),
       onShutdown: () => {
@@ -78,7 +80,7 @@ async function runRole(role: RoleName, env: Readonly<Record<string, string | und
     log.debug(describeNative(loaded))
     return native
   }
-  const sys = createSystem({ pathEnv, native: nativeOnce, netlink: env.TSCNI_NETLINK === '1', now: monotonicMs, onRun: (cmd, args, ms) => log.debug(`${ms.toFixed(1)} ms: ${cmd} ${args.join(' ')}`) })
+  const sys = createSystem({ pathEnv, native: nativeOnce, netlink: env.TSCNI_NETLINK !== '0', now: monotonicMs, onRun: (cmd, args, ms) => log.debug(`${ms.toFixed(1)} ms: ${cmd} ${args.join(' ')}`) })
   let hostLocal: Promise<RoleHandlers> | undefined
   const loadHostLocal = (): Promise<RoleHandlers> => (hostLocal ??= ROLE_MODULES['host-local']())
   const handlers = role === 'host-local' ? await loadHostLocal() : await ROLE_MODULES[role]()

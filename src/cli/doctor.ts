@@ -22,15 +22,21 @@ export async function runDoctor(args: readonly string[], io: CliIo): Promise<Out
     cacheDir: opts.values['--cache-dir'] ?? DEFAULT_CACHE_DIR,
     stateDir: opts.values['--state-dir'] ?? (io.env.TSCNI_STATE_DIR || DEFAULT_STATE_DIR),
   }
-  const checks = [pathCheck(io.startup, io.nativeState?.()), ...doctorChecks(await gatherFacts(dirs, io.pathEnv, io.uid))]
+  const checks = [pathCheck(io.startup, io.nativeState?.(), io.env.TSCNI_NETLINK !== '0'), ...doctorChecks(await gatherFacts(dirs, io.pathEnv, io.uid))]
   const exitCode = exitCodeOf(checks)
   const stdout = opts.flags.has('--json') ? renderDoctorJson(dirs, checks, exitCode) : renderDoctor(dirs, checks, exitCode)
   return { stdout, stderr: '', exitCode }
 }
 
-/** Which path a plugin call takes: the addon (locks in-process) or the tools alone, and how the process starts. */
-export function pathCheck(startup: string | undefined, native: string | undefined): Check {
-  return { check: 'plugin path', status: 'info', detail: `${native ?? 'native addon not checked'}; links, addresses and routes through ip; start-up: ${startup ?? 'unknown'}` }
+/**
+ * Which path a plugin call takes: the addon (locks in-process, kernel work over netlink unless TSCNI_NETLINK=0) or
+ * the tools alone, and how the process starts.
+ */
+export function pathCheck(startup: string | undefined, native: { readonly loaded: boolean; readonly detail: string } | undefined, netlinkWanted: boolean): Check {
+  const kernel = native?.loaded && netlinkWanted
+    ? 'links, addresses, routes and conntrack over netlink'
+    : `links, addresses and routes through ip, conntrack through conntrack(8)${native?.loaded ? ' (TSCNI_NETLINK=0)' : ''}`
+  return { check: 'plugin path', status: 'info', detail: `${native?.detail ?? 'native addon not checked'}; ${kernel}; start-up: ${startup ?? 'unknown'}` }
 }
 
 const WORD: Readonly<Record<CheckStatus, string>> = { ok: 'ok', warn: 'warn', fail: 'FAIL', info: 'info' }

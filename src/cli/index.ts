@@ -23,7 +23,7 @@ export interface CliIo {
   /** How this process started ("code cache accepted", "startup snapshot", ...), for doctor. */
   readonly startup?: string
   /** Whether the native addon loads here, for doctor ("addon loaded" or why not). */
-  readonly nativeState?: () => string
+  readonly nativeState?: () => { readonly loaded: boolean; readonly detail: string }
   /** Writes to stdout at once (long-running commands such as `reconcile --watch`; others return their output). */
   print(text: string): void
   /** Reads this process's stdin (for `--valid -`). */

@@ -37,6 +37,22 @@ function isFloatLiteral(v: unknown): v is FloatLiteral {
 }
 
 /**
+ * A value (a schema, usually) built at its first use and kept: zod schemas built at module level cost every call
+ * their construction, used or not, and a plugin call is a whole process (start-up is budgeted, BENCHMARKS.md).
+ */
+export function lazily<T>(build: () => T): () => T {
+  let value: T | undefined
+  let built = false
+  return () => {
+    if (!built) {
+      value = build()
+      built = true
+    }
+    return value as T
+  }
+}
+
+/**
  * JSON.parse that remembers how integral numbers with a fraction or exponent were spelled (the reviver's
  * `context.source`, ECMAScript "JSON.parse source text access", in V8 since 11.4). Throws SyntaxError.
  */

@@ -62,6 +62,23 @@ export function recordedRules(firewall: readonly RecordedIntent[], spoofCheck?: 
   return { firewall: firewall.map(intentToJson), ...(spoofCheck ? { spoofCheck } : {}) }
 }
 
+/**
+ * An attachment's recorded intents of `kind`, from its record's rules: DEL then removes from the backends they name
+ * alone instead of every backend (one tool listing less, ~10 ms), and flushes conntrack only in their families.
+ * Undefined when the record cannot say (absent, partly unreadable): then DEL assumes nothing, as without records.
+ */
+export function recordedIntents(rules: unknown, kind: FirewallIntent['kind']): RecordedIntent[] | undefined {
+  if (rules === undefined) return undefined
+  const parsed = parseRecordedRules(rules)
+  if (parsed.problems.length > 0) return undefined
+  return parsed.firewall.filter((r) => r.intent.kind === kind)
+}
+
+/** The backends of recorded intents (undefined stays undefined: every backend). */
+export function backendsOf(intents: readonly RecordedIntent[] | undefined): BackendName[] | undefined {
+  return intents && [...new Set(intents.map((r) => r.backend))]
+}
+
 /** Reads a record's rules back; problems name what could not be read (the rest is still usable). */
 export function parseRecordedRules(json: unknown): { firewall: RecordedIntent[]; spoofCheck?: SpoofCheck; problems: string[] } {
   const doc = (json ?? {}) as { firewall?: unknown; spoofCheck?: unknown }

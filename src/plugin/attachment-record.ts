@@ -44,6 +44,8 @@ export interface AttachmentRecords {
   write(record: AttachmentRecord, stateDir?: string): void
   /** Removes the record; a missing one is not an error. */
   remove(key: RecordKey, stateDir?: string): void
+  /** The record of one attachment; undefined when there is none or it cannot be read (callers then assume nothing). */
+  read(key: RecordKey, stateDir?: string): AttachmentRecord | undefined
   /** GC: removes `role`'s records on `network` whose attachment is not in `valid`; returns the removed keys. */
   prune(role: string, network: string, valid: readonly ValidAttachment[], stateDir?: string): RecordKey[]
   /** Throws an errno-classified CniError when records cannot be written there (STATUS). */
@@ -75,6 +77,15 @@ export function diskRecords(defaultDir: string): AttachmentRecords {
           // not written at all
         }
         throw fileError(`failed to write the attachment record ${path}`, path, err)
+      }
+    },
+    read(key, stateDir) {
+      try {
+        const doc = JSON.parse(readFileSync(join(stateDir || defaultDir, recordFile(key)), 'utf8')) as Partial<AttachmentRecord>
+        const same = doc.version === 1 && doc.role === key.role && doc.network === key.network && doc.containerId === key.containerId && doc.ifname === key.ifname
+        return same ? (doc as AttachmentRecord) : undefined
+      } catch {
+        return undefined
       }
     },
     remove(key, stateDir) {

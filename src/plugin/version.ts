@@ -2,7 +2,7 @@
 import { CniError, ErrorCode } from './errors.ts'
 import { parseCidr, parseIp } from './addr.ts'
 import { isEmptyDns, type Result, type ResultIp, type ResultRoute } from './result.ts'
-import { decodeOrThrow, goField } from '../decode/go-json.ts'
+import { decodeOrThrow, goField, lazily } from '../decode/go-json.ts'
 import * as z from 'zod/mini'
 
 /** Every spec version tscni speaks, oldest first (the reference plugins' `version.All`). */
@@ -42,20 +42,23 @@ export function versionReply(): { cniVersion: string; supportedVersions: string[
 type Json = Record<string, unknown>
 
 // Results are decoded like configs (src/decode/go-json.ts): Go's types.Result reads keys case-insensitively too.
-const str = z.string('expected a string')
-const text = z.optional(str)
-const int = z.optional(z.int('expected an integer'))
-const list = <T extends z.ZodMiniType>(item: T) => z.optional(z.array(item, 'expected a list'))
-const routeSchema = z.object({ dst: str, gw: text, mtu: int, advmss: int, priority: int, table: int, scope: int }, 'expected an object')
-const dnsSchema = z.object({ nameservers: list(str), domain: text, search: list(str), options: list(str) }, 'expected an object')
-const currentSchema = z.object({
-  interfaces: list(z.object({ name: str, mac: text, mtu: int, sandbox: text, socketPath: text, pciID: text }, 'expected an object')),
-  ips: list(z.object({ address: str, gateway: text, interface: int }, 'expected an object')),
-  routes: list(routeSchema),
-  dns: z.optional(dnsSchema),
+const schemas = lazily(() => {
+  const str = z.string('expected a string')
+  const text = z.optional(str)
+  const int = z.optional(z.int('expected an integer'))
+  const list = <T extends z.ZodMiniType>(item: T) => z.optional(z.array(item, 'expected a list'))
+  const routeSchema = z.object({ dst: str, gw: text, mtu: int, advmss: int, priority: int, table: int, scope: int }, 'expected an object')
+  const dnsSchema = z.object({ nameservers: list(str), domain: text, search: list(str), options: list(str) }, 'expected an object')
+  const currentSchema = z.object({
+    interfaces: list(z.object({ name: str, mac: text, mtu: int, sandbox: text, socketPath: text, pciID: text }, 'expected an object')),
+    ips: list(z.object({ address: str, gateway: text, interface: int }, 'expected an object')),
+    routes: list(routeSchema),
+    dns: z.optional(dnsSchema),
+  })
+  const legacyIpSchema = z.object({ ip: str, gateway: text, routes: list(routeSchema) }, 'expected an object')
+  const legacySchema = z.object({ ip4: z.optional(legacyIpSchema), ip6: z.optional(legacyIpSchema), dns: z.optional(dnsSchema) })
+  return { currentSchema, legacySchema }
 })
-const legacyIpSchema = z.object({ ip: str, gateway: text, routes: list(routeSchema) }, 'expected an object')
-const legacySchema = z.object({ ip4: z.optional(legacyIpSchema), ip6: z.optional(legacyIpSchema), dns: z.optional(dnsSchema) })
 
 function decodeFailure(msg: string): CniError {
   return new CniError(ErrorCode.DecodingFailure, msg)
@@ -76,7 +79,7 @@ export function decodeResult(raw: unknown, version: string, what = 'result'): Re
 }
 
 function decodeCurrent(raw: unknown, version: string, what: string): Result {
-  const r = decodeOrThrow(currentSchema, raw, what, decodeFailure)
+  const r = decodeOrThrow(schemas().currentSchema, raw, what, decodeFailure)
   const out: Result = { cniVersion: version }
   if (r.interfaces) out.interfaces = r.interfaces.map((itf) => dropEmpty({ ...itf }))
   if (r.ips) {
@@ -92,7 +95,7 @@ function decodeCurrent(raw: unknown, version: string, what: string): Result {
 
 // 0.1.0 / 0.2.0: {ip4: {ip, gateway, routes}, ip6: {...}, dns}; routes merge into the top level.
 function decodeLegacy(raw: unknown, version: string, what: string): Result {
-  const r = decodeOrThrow(legacySchema, raw, what, decodeFailure)
+  const r = decodeOrThrow(schemas().legacySchema, raw, what, decodeFailure)
   const out: Result = { cniVersion: version, ips: [], routes: [] }
   for (const key of ['ip4', 'ip6'] as const) {
     const entry = r[key]

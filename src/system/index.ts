@@ -50,7 +50,7 @@ export interface SystemOptions {
   readonly native?: () => Native | undefined
   /**
    * Links, addresses, routes and container sysctls through rtnetlink in-process (needs the addon) instead of ip
-   * and nsenter. Off by default until the netlink path has passed the whole integration suite.
+   * and nsenter. main turns it on unless TSCNI_NETLINK=0; without the addon the tools are used all the same.
    */
   readonly netlink?: boolean
 }
@@ -62,18 +62,18 @@ export function createSystem(options: SystemOptions): System {
     exec,
     netns: createNetns(),
     locker: createLocker(exec, options.native),
-    conntrack: createConntrack(exec),
+    conntrack: createConntrack(exec, options.netlink ? options.native : undefined, options),
     dnsmasq: createDnsmasq(exec),
     netfilter: createNetfilter(exec),
-    ip: options.netlink && options.native ? lazyNetlinkIp(options.native, createIp(exec)) : createIp(exec),
+    ip: options.netlink && options.native ? lazyNetlinkIp(options.native, createIp(exec), options) : createIp(exec),
     sysctl: createSysctl(),
   }
 }
 
 // The addon is loaded at the first call that needs it; without it every call goes to iproute2.
-function lazyNetlinkIp(native: () => Native | undefined, tools: IpTool): IpTool {
+function lazyNetlinkIp(native: () => Native | undefined, tools: IpTool, timing: Pick<SystemOptions, 'onRun' | 'now'>): IpTool {
   let chosen: IpTool | undefined
-  const pick = (): IpTool => (chosen ??= ((n) => (n ? createNetlinkIp(n, tools) : tools))(native()))
+  const pick = (): IpTool => (chosen ??= ((n) => (n ? createNetlinkIp(n, tools, timing) : tools))(native()))
   return {
     batch: (ops, options) => pick().batch(ops, options),
     vlans: (ops) => tools.vlans(ops),
@@ -83,7 +83,7 @@ function lazyNetlinkIp(native: () => Native | undefined, tools: IpTool): IpTool 
     links: (options) => pick().links(options),
     batchThenShow: (ops, dev, options) => pick().batchThenShow(ops, dev, options),
     inspect: (dev, netns, keys) => pick().inspect(dev, netns, keys),
-    routes: (options) => tools.routes(options),
+    routes: (options) => pick().routes(options),
     routeDev: (address, hint) => tools.routeDev(address, hint),
     failure: (err) => pick().failure(err),
   }

@@ -1,6 +1,6 @@
 // Parsers for `ip -j` output (links with addresses, routes): pure.
 import * as z from 'zod/mini'
-import { decodeOrThrow, decodeWith, parseJson } from '../decode/go-json.ts'
+import { decodeOrThrow, decodeWith, lazily, parseJson } from '../decode/go-json.ts'
 import { SystemError } from './errors.ts'
 
 /** One address of a link (`addr_info` entry). */
@@ -59,38 +59,43 @@ export interface IpRoute {
 
 // `ip -j` output is decoded with the same mechanism as every other input (src/decode/go-json.ts): one schema per
 // object kind, the fields tscni uses, unknown ones ignored.
-const optText = z.optional(z.string())
-const optNum = z.optional(z.number())
-const addrSchema = z.object({ family: optText, local: optText, prefixlen: optNum, scope: optText, tentative: z.optional(z.boolean()), dadfailed: z.optional(z.boolean()) })
-const linkSchema = z.object({
-  ifindex: z.number('lacks ifindex'),
-  ifname: z.string('lacks ifname'),
-  flags: z.optional(z.array(z.unknown())),
-  mtu: optNum,
-  operstate: optText,
-  address: optText,
-  master: optText,
-  link_index: optNum,
-  promiscuity: optNum,
-  linkinfo: z.optional(z.object({
-    info_kind: optText,
-    info_slave_kind: optText,
-    info_data: z.optional(z.object({ vlan_filtering: optNum, vlan_default_pvid: optNum, id: optNum, local: optText, link: optText, port: optNum, learning: z.optional(z.boolean()) })),
-    info_slave_data: z.optional(z.object({ hairpin: z.optional(z.boolean()), isolated: z.optional(z.boolean()) })),
-  })),
-  addr_info: z.optional(z.array(z.unknown())),
+const schemas = lazily(() => {
+  const optText = z.optional(z.string())
+  const optNum = z.optional(z.number())
+  const addrSchema = z.object({ family: optText, local: optText, prefixlen: optNum, scope: optText, tentative: z.optional(z.boolean()), dadfailed: z.optional(z.boolean()) })
+  const linkSchema = z.object({
+    ifindex: z.number('lacks ifindex'),
+    ifname: z.string('lacks ifname'),
+    flags: z.optional(z.array(z.unknown())),
+    mtu: optNum,
+    operstate: optText,
+    address: optText,
+    master: optText,
+    link_index: optNum,
+    promiscuity: optNum,
+    linkinfo: z.optional(z.object({
+      info_kind: optText,
+      info_slave_kind: optText,
+      info_data: z.optional(z.object({ vlan_filtering: optNum, vlan_default_pvid: optNum, id: optNum, local: optText, link: optText, port: optNum, learning: z.optional(z.boolean()) })),
+      info_slave_data: z.optional(z.object({ hairpin: z.optional(z.boolean()), isolated: z.optional(z.boolean()) })),
+    })),
+    addr_info: z.optional(z.array(z.unknown())),
+  })
+  const routeSchema = z.object({
+    dst: z.string('lacks dst'),
+    gateway: optText,
+    dev: optText,
+    type: optText,
+    table: z.optional(z.union([z.string(), z.number()])),
+    metric: optNum,
+    scope: optText,
+    protocol: optText,
+  })
+  const routeGetSchema = z.object({ dev: optText })
+  const neighbourSchema = z.object({ dst: z.string('lacks dst'), lladdr: optText, state: z.optional(z.array(z.unknown())) })
+  const fdbSchema = z.object({ mac: z.string('lacks mac'), dst: optText, state: optText })
+  return { addrSchema, linkSchema, routeSchema, routeGetSchema, neighbourSchema, fdbSchema }
 })
-const routeSchema = z.object({
-  dst: z.string('lacks dst'),
-  gateway: optText,
-  dev: optText,
-  type: optText,
-  table: z.optional(z.union([z.string(), z.number()])),
-  metric: optNum,
-  scope: optText,
-  protocol: optText,
-})
-const routeGetSchema = z.object({ dev: optText })
 
 function bad(what: string, why: string): SystemError {
   return new SystemError({ cmd: 'ip', args: ['-j'], message: `unexpected ip -j output (${what}): ${why}` })
@@ -117,7 +122,7 @@ function entry<S extends z.ZodMiniType>(schema: S, item: unknown, what: string, 
 /** Parses `ip -j [-d] addr|link show` output into links. */
 export function parseLinks(text: string): IpLink[] {
   return parseIpJson(text, 'links').map((item, i) => {
-    const link = entry(linkSchema, item, 'links', i)
+    const link = entry(schemas().linkSchema, item, 'links', i)
     const info = link.linkinfo ?? {}
     const filtering = info.info_data?.vlan_filtering
     return dropUndefined({
@@ -146,7 +151,7 @@ export function parseLinks(text: string): IpLink[] {
 
 // An address entry tscni cannot use (another family, no local address) is skipped, not an error.
 function parseAddr(item: unknown): IpAddrInfo[] {
-  const decoded = decodeWith(addrSchema, item)
+  const decoded = decodeWith(schemas().addrSchema, item)
   if (!decoded.ok) return []
   const { family, local, prefixlen, scope, tentative, dadfailed } = decoded.data
   if ((family !== 'inet' && family !== 'inet6') || local === undefined || prefixlen === undefined) return []
@@ -156,7 +161,7 @@ function parseAddr(item: unknown): IpAddrInfo[] {
 /** Parses `ip -j route show [table all]` output. */
 export function parseRoutes(text: string): IpRoute[] {
   return parseIpJson(text, 'routes').map((item, i) => {
-    const route = entry(routeSchema, item, 'routes', i)
+    const route = entry(schemas().routeSchema, item, 'routes', i)
     return dropUndefined({ ...route, table: route.table === undefined ? undefined : String(route.table) })
   })
 }
@@ -169,7 +174,7 @@ function dropUndefined<T extends object>(o: T): T {
 /** The output device of `ip -j route get <addr>`; undefined when the reply names none. */
 export function parseRouteGetDev(text: string): string | undefined {
   const [first] = parseIpJson(text, 'route get')
-  const decoded = decodeWith(routeGetSchema, first)
+  const decoded = decodeWith(schemas().routeGetSchema, first)
   return decoded.ok ? decoded.data.dev : undefined
 }
 
@@ -180,12 +185,10 @@ export interface IpNeighbour {
   readonly state: readonly string[]
 }
 
-const neighbourSchema = z.object({ dst: z.string('lacks dst'), lladdr: optText, state: z.optional(z.array(z.unknown())) })
-
 /** Parses `ip -j neigh show` output. */
 export function parseNeighbours(text: string): IpNeighbour[] {
   return parseIpJson(text, 'neighbours').map((item, i) => {
-    const n = entry(neighbourSchema, item, 'neighbours', i)
+    const n = entry(schemas().neighbourSchema, item, 'neighbours', i)
     return dropUndefined({ dst: n.dst, lladdr: n.lladdr, state: (n.state ?? []).filter((x): x is string => typeof x === 'string') })
   })
 }
@@ -198,12 +201,10 @@ export interface FdbRecord {
   readonly state?: string
 }
 
-const fdbSchema = z.object({ mac: z.string('lacks mac'), dst: optText, state: optText })
-
 /** Parses `bridge -j fdb show` output. */
 export function parseFdb(text: string): FdbRecord[] {
   return parseIpJson(text, 'fdb').map((item, i) => {
-    const f = entry(fdbSchema, item, 'fdb', i)
+    const f = entry(schemas().fdbSchema, item, 'fdb', i)
     return dropUndefined({ mac: f.mac, dst: f.dst, state: f.state })
   })
 }

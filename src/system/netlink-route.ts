@@ -3,7 +3,7 @@
 import {
   attrString, bytes, decodeAttrs, encodeAttrs, nest, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, str, u32, u8, type Attr,
 } from './netlink-codec.ts'
-import type { IpAddrInfo, IpLink } from './ip-json.ts'
+import type { IpAddrInfo, IpLink, IpRoute } from './ip-json.ts'
 import type { RouteSpec } from './ip.ts'
 
 export const RTM_NEWLINK = 16
@@ -13,6 +13,7 @@ export const RTM_NEWADDR = 20
 export const RTM_DELADDR = 21
 export const RTM_GETADDR = 22
 export const RTM_NEWROUTE = 24
+export const RTM_GETROUTE = 26
 
 const AF_UNSPEC = 0
 export const AF_INET = 2
@@ -147,6 +148,14 @@ export function getLinkRequest(name?: string): NlRequest {
 /** RTM_GETADDR dump (every address of every link of the namespace; filtered by the caller). */
 export function getAddrRequest(): NlRequest {
   return { type: RTM_GETADDR, flags: NLM_F_REQUEST | NLM_F_DUMP, body: Buffer.alloc(8) }
+}
+
+/** rtm_flags of a route that is a cached clone, which iproute2 leaves out of `ip route show`. */
+export const RTM_F_CLONED = 0x200
+
+/** RTM_GETROUTE dump of every table and both families (what `ip route show table all` asks for). */
+export function getRouteRequest(): NlRequest {
+  return { type: RTM_GETROUTE, flags: NLM_F_REQUEST | NLM_F_DUMP, body: Buffer.alloc(12) }
 }
 
 /** `link add name <n> [address] [mtu] type bridge [vlan_filtering 1]`. */
@@ -323,6 +332,43 @@ export function decodeAddr(body: Buffer): { index: number; addr: IpAddrInfo } {
       tentative: Boolean(flags & IFA_F_TENTATIVE),
       dadfailed: Boolean(flags & IFA_F_DADFAILED),
     },
+  }
+}
+
+// The names iproute2 prints for route types, tables and protocols (rtnetlink(7), iproute2's rt_protos); any other
+// number is printed as a number, which is how `ip -j` gives the node agent's tag (77).
+const ROUTE_TYPES: Record<number, string> = { 2: 'local', 3: 'broadcast', 4: 'anycast', 5: 'multicast', 6: 'blackhole', 7: 'unreachable', 8: 'prohibit', 9: 'throw', 10: 'nat', 11: 'xresolve' }
+const ROUTE_TABLES: Record<number, string> = { 253: 'default', 255: 'local' }
+const ROUTE_PROTOCOLS: Record<number, string> = { 1: 'redirect', 2: 'kernel', 4: 'static', 8: 'gated', 9: 'ra', 10: 'mrt', 11: 'zebra', 12: 'bird', 13: 'dnrouted', 14: 'xorp', 15: 'ntk', 16: 'dhcp', 18: 'keepalived', 42: 'babel', 186: 'bgp', 187: 'isis', 188: 'ospf', 189: 'rip', 192: 'eigrp' }
+
+/**
+ * A route from an RTM_NEWROUTE body, in the shape `ip -j route show table all` prints it (see ip-json.ts's
+ * IpRoute): no type for unicast, no table for main, no protocol for boot, no scope for universe, a host route
+ * without its "/len", "default" for a zero-length destination. `names` maps link indexes to names for `dev`.
+ */
+export function decodeRoute(body: Buffer, names: ReadonlyMap<number, string>): IpRoute {
+  const family = body.readUInt8(0)
+  const dstLen = body.readUInt8(1)
+  const [table8, protocol, scope, type] = [body.readUInt8(4), body.readUInt8(5), body.readUInt8(6), body.readUInt8(7)]
+  const a = decodeAttrs(body, 12)
+  const tableAttr = a.get(RTA_TABLE)
+  const table = tableAttr && tableAttr.length >= 4 ? tableAttr.readUInt32LE(0) : table8
+  const dstRaw = a.get(RTA_DST)
+  const hostLen = family === AF_INET6 ? 128 : 32
+  const dst = dstRaw ? (dstLen === hostLen ? formatIpBytes(dstRaw) : `${formatIpBytes(dstRaw)}/${dstLen}`) : dstLen ? `0/${dstLen}` : 'default'
+  const gw = a.get(RTA_GATEWAY)
+  const oif = a.get(RTA_OIF)
+  const metric = a.get(RTA_PRIORITY)
+  const dev = oif && oif.length >= 4 ? names.get(oif.readUInt32LE(0)) : undefined
+  return {
+    dst,
+    ...(gw ? { gateway: formatIpBytes(gw) } : {}),
+    ...(dev !== undefined ? { dev } : {}),
+    ...(type !== RTN_UNICAST ? { type: ROUTE_TYPES[type] ?? String(type) } : {}),
+    ...(table !== RT_TABLE_MAIN ? { table: ROUTE_TABLES[table] ?? String(table) } : {}),
+    ...(metric && metric.length >= 4 ? { metric: metric.readUInt32LE(0) } : {}),
+    ...(scope !== RT_SCOPE_UNIVERSE ? { scope: SCOPES[scope] ?? String(scope) } : {}),
+    ...(protocol !== RTPROT_BOOT ? { protocol: ROUTE_PROTOCOLS[protocol] ?? String(protocol) } : {}),
   }
 }
 

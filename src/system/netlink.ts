@@ -1,17 +1,18 @@
-// The ip port over rtnetlink: batches and link reads without child processes, through sockets the native addon
-// opens inside a namespace; container sysctls through files it opens there. Reads the tools still do (routes,
-// route lookups) and bridge VLANs go to the iproute2 implementation it wraps.
-import { closeSync, constants, openSync, readSync, writeSync } from 'node:fs'
+// The ip port over rtnetlink: batches, link and route reads without child processes, through sockets the native
+// addon opens inside a namespace; container sysctls through files it opens there. What it does not encode (route
+// lookups without a hint, bridge VLANs, neighbours, FDB entries, the node agent's VXLAN ops) goes to the iproute2
+// implementation it wraps.
+import { closeSync, constants, openSync, read, readSync, write, writeSync } from 'node:fs'
 import { SystemError } from './errors.ts'
 import { reasonFromErrno } from './failure.ts'
 import type { IpFailure, IpOp, IpTool } from './ip.ts'
 import { failedBatchLine, isExists, isNoDevice, renderIpOp } from './ip.ts'
-import type { IpLink } from './ip-json.ts'
+import type { IpLink, IpRoute } from './ip-json.ts'
 import type { Native } from './native.ts'
 import { decodeMessages, encodeMessage, errnoName, errnoText, errorCode, NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, type NlMessage } from './netlink-codec.ts'
 import {
-  addrRequest, bridgeAddRequest, decodeAddr, decodeLink, getAddrRequest, getLinkRequest, linkDelRequest, linkSetRequest, portFlagsRequest,
-  routeAddRequest, RTM_GETLINK, RTM_NEWADDR, RTM_NEWLINK, vethAddRequest, type DecodedLink, type NlRequest,
+  addrRequest, bridgeAddRequest, decodeAddr, decodeLink, decodeRoute, getAddrRequest, getLinkRequest, getRouteRequest, linkDelRequest, linkSetRequest,
+  portFlagsRequest, routeAddRequest, RTM_F_CLONED, RTM_GETLINK, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, vethAddRequest, type DecodedLink, type NlRequest,
 } from './netlink-route.ts'
 import { sysctlPath, type SysctlWrite } from './sysctl.ts'
 
@@ -37,8 +38,8 @@ export class NetlinkError extends SystemError {
   }
 }
 
-/** One rtnetlink socket in one namespace, used synchronously: the kernel answers route requests before send returns. */
-class Socket {
+/** One netlink socket in one namespace, used synchronously: the kernel answers these requests before send returns. */
+export class NetlinkSocket {
   private seq = 1
   private readonly buf = Buffer.alloc(RECV_BUFFER)
   private readonly fd: number
@@ -48,25 +49,50 @@ class Socket {
 
   /** Sends one request and returns the data messages of its reply; a non-zero NLMSG_ERROR throws its errno. */
   request(req: NlRequest, what: string): NlMessage[] {
+    const seq = this.send(req)
+    const out: NlMessage[] = []
+    while (!this.take(readSync(this.fd, this.buf, 0, this.buf.length, null), seq, out, what));
+    return out
+  }
+
+  /**
+   * The same on libuv's thread pool: the kernel carries a request out inside the sending write(2), so for one it
+   * takes long over (deleting a veth waits for RCU grace periods, 10-30 ms) both the write and the read run there,
+   * and the event loop meanwhile runs the rest of the verb, such as the firewall tools a DEL starts beside it.
+   */
+  async requestAsync(req: NlRequest, what: string): Promise<NlMessage[]> {
     const seq = this.seq++
-    writeSync(this.fd, encodeMessage(req.type, req.flags, seq, req.body))
+    const message = encodeMessage(req.type, req.flags, seq, req.body)
+    await new Promise<void>((resolve, reject) => write(this.fd, message, 0, message.length, null, (err) => (err ? reject(err) : resolve())))
     const out: NlMessage[] = []
     for (;;) {
-      const n = readSync(this.fd, this.buf, 0, this.buf.length, null)
-      // A copy: the receive buffer is reused by the next read, and dump replies span several.
-      for (const m of decodeMessages(Buffer.from(this.buf.subarray(0, n)))) {
-        if (m.seq !== seq) continue // a late reply to an earlier request
-        if (m.type === NLMSG_ERROR) {
-          const errno = errorCode(m.body)
-          if (errno !== 0) throw new NetlinkError({ what, errno })
-          return out
-        }
-        if (m.type === NLMSG_DONE) return out
-        out.push(m)
-        // Dump replies are NLM_F_MULTI parts ending in NLMSG_DONE; anything else is a whole, single answer.
-        if ((m.flags & NLM_F_MULTI) === 0) return out
-      }
+      const n = await new Promise<number>((resolve, reject) => read(this.fd, this.buf, 0, this.buf.length, null, (err, got) => (err ? reject(err) : resolve(got))))
+      if (this.take(n, seq, out, what)) return out
     }
+  }
+
+  private send(req: NlRequest): number {
+    const seq = this.seq++
+    writeSync(this.fd, encodeMessage(req.type, req.flags, seq, req.body))
+    return seq
+  }
+
+  // Adds the data messages of one datagram to `out`; true when the reply to `seq` is complete.
+  private take(n: number, seq: number, out: NlMessage[], what: string): boolean {
+    // A copy: the receive buffer is reused by the next read, and dump replies span several.
+    for (const m of decodeMessages(Buffer.from(this.buf.subarray(0, n)))) {
+      if (m.seq !== seq) continue // a late reply to an earlier request
+      if (m.type === NLMSG_ERROR) {
+        const errno = errorCode(m.body)
+        if (errno !== 0) throw new NetlinkError({ what, errno })
+        return true
+      }
+      if (m.type === NLMSG_DONE) return true
+      out.push(m)
+      // Dump replies are NLM_F_MULTI parts ending in NLMSG_DONE; anything else is a whole, single answer.
+      if ((m.flags & NLM_F_MULTI) === 0) return true
+    }
+    return false
   }
 
   close(): void {
@@ -74,11 +100,15 @@ class Socket {
   }
 }
 
-/** The ip port: netlink for batches and link reads, `tools` for the rest. */
-export function createNetlinkIp(native: Native, tools: IpTool): IpTool {
-  const open = (netns: string | undefined): Socket => {
+/**
+ * The ip port: netlink for batches and link and route reads, `tools` for the rest. `onRun` hears of each batch as
+ * of a command ("netlink", its ops as ip -batch lines), so debug logs list the kernel work on either path.
+ */
+export function createNetlinkIp(native: Native, tools: IpTool, timing: { onRun?: (cmd: string, args: readonly string[], ms: number) => void; now?: () => number } = {}): IpTool {
+  const now = timing.now ?? Date.now
+  const open = (netns: string | undefined): NetlinkSocket => {
     try {
-      return new Socket(native.netlinkSocket(netns ?? null, NETLINK_ROUTE))
+      return new NetlinkSocket(native.netlinkSocket(netns ?? null, NETLINK_ROUTE))
     } catch (err) {
       const code = (err as { code?: string }).code
       throw new SystemError({ cmd: 'netlink', args: [netns ?? ''], reason: reasonFromErrno(code ?? ''), message: `cannot open a netlink socket${netns ? ` in ${netns}` : ''}: ${(err as Error).message}`, cause: err })
@@ -89,12 +119,14 @@ export function createNetlinkIp(native: Native, tools: IpTool): IpTool {
       // The node agent's ops (VXLAN devices, tagged routes, neighbours, MTU changes) have no netlink encoding yet.
       if (ops.some(needsTools)) return tools.batch(ops, options)
       if (ops.length === 0 && !options.sysctls?.length) return
+      const started = now()
       if (options.sysctls?.length) writeSysctls(native, options.netns, options.sysctls)
       const sock = open(options.netns)
       try {
-        runOps(sock, ops)
+        await runOps(sock, ops)
       } finally {
         sock.close()
+        timing.onRun?.('netlink', [`${options.netns ? `netns ${options.netns}: ` : ''}${ops.map(renderIpOp).join('; ')}`], now() - started)
       }
     },
     vlans: (ops) => tools.vlans(ops),
@@ -104,7 +136,7 @@ export function createNetlinkIp(native: Native, tools: IpTool): IpTool {
     async batchThenShow(ops, dev, options = {}) {
       const sock = open(options.netns)
       try {
-        runOps(sock, ops)
+        await runOps(sock, ops)
         return readLinks(sock, dev)
       } finally {
         sock.close()
@@ -127,7 +159,14 @@ export function createNetlinkIp(native: Native, tools: IpTool): IpTool {
         sock.close()
       }
     },
-    routes: (options) => tools.routes(options),
+    async routes(options = {}) {
+      const sock = open(options.netns)
+      try {
+        return readRoutes(sock)
+      } finally {
+        sock.close()
+      }
+    },
     routeDev: (address, hint) => tools.routeDev(address, hint),
     failure(err): IpFailure {
       if (err instanceof NetlinkError) return { index: err.index, exists: err.reason === 'exists', noDevice: err.reason === 'no-device' }
@@ -175,7 +214,7 @@ function writeSysctls(native: Native, netns: string | undefined, writes: readonl
   }
 }
 
-function runOps(sock: Socket, ops: readonly IpOp[]): void {
+async function runOps(sock: NetlinkSocket, ops: readonly IpOp[]): Promise<void> {
   const indexes = new Map<string, number>()
   const indexOf = (name: string, what: string): number => {
     const known = indexes.get(name)
@@ -186,13 +225,13 @@ function runOps(sock: Socket, ops: readonly IpOp[]): void {
     indexes.set(name, index)
     return index
   }
-  ops.forEach((op, i) => {
+  for (const [i, op] of ops.entries()) {
     const what = `ip ${renderIpOp(op)}`
     try {
       switch (op.op) {
         case 'bridge-add':
           sock.request(bridgeAddRequest(op), what)
-          return
+          continue
         case 'veth-add': {
           const fds: number[] = []
           const fdOf = (path: string | undefined): number | undefined => (path ? (fds.push(openSync(path, 'r')), fds[fds.length - 1]) : undefined)
@@ -202,28 +241,28 @@ function runOps(sock: Socket, ops: readonly IpOp[]): void {
           } finally {
             for (const fd of fds) closeSync(fd)
           }
-          return
+          continue
         }
         case 'link-set':
           sock.request(linkSetRequest(indexOf(op.name, what), {
             ...(op.master ? { masterIndex: indexOf(op.master, what) } : {}), ...(op.address ? { mac: op.address } : {}),
             ...(op.promisc ? { promisc: true } : {}), ...(op.up !== undefined ? { up: op.up } : {}),
           }), what)
-          return
+          continue
         case 'port-flags':
           sock.request(portFlagsRequest(indexOf(op.name, what), op), what)
-          return
+          continue
         case 'addr-add':
         case 'addr-del':
           sock.request(addrRequest(op.op === 'addr-add' ? 'add' : 'del', op.cidr, indexOf(op.dev, what), op.nodad), what)
-          return
+          continue
         case 'route-add':
           sock.request(routeAddRequest(op.route, indexOf(op.route.dev, what)), what)
-          return
+          continue
         case 'link-del':
-          sock.request(linkDelRequest(indexOf(op.name, what)), what)
+          await sock.requestAsync(linkDelRequest(indexOf(op.name, what)), what)
           indexes.delete(op.name)
-          return
+          continue
         case 'vxlan-add':
         case 'route-replace':
         case 'route-del':
@@ -239,10 +278,10 @@ function runOps(sock: Socket, ops: readonly IpOp[]): void {
       if (err instanceof NetlinkError) throw new NetlinkError({ what, errno: err.errnoNumber, index: i, cause: err.cause })
       throw err
     }
-  })
+  }
 }
 
-function readLinks(sock: Socket, dev: string | undefined): IpLink[] {
+function readLinks(sock: NetlinkSocket, dev: string | undefined): IpLink[] {
   let decoded: DecodedLink[]
   try {
     decoded = sock.request(getLinkRequest(dev), `ip link show${dev ? ` dev ${dev}` : ''}`).filter((m) => m.type === RTM_NEWLINK).map((m) => decodeLink(m.body))
@@ -270,6 +309,17 @@ function readLinks(sock: Socket, dev: string | undefined): IpLink[] {
     const master = masterIndex === undefined ? undefined : masterName(masterIndex)
     return { ...l, ...(master ? { master } : {}), addrs: addrs.get(l.ifindex) ?? [] }
   })
+}
+
+// Every route of every table, as `ip -j route show table all` lists them (cached clones left out, as it does).
+function readRoutes(sock: NetlinkSocket): IpRoute[] {
+  const names = new Map(sock.request(getLinkRequest(), 'ip link show').filter((m) => m.type === RTM_NEWLINK).map((m) => {
+    const l = decodeLink(m.body)
+    return [l.ifindex, l.ifname] as const
+  }))
+  return sock.request(getRouteRequest(), 'ip route show table all')
+    .filter((m) => m.type === RTM_NEWROUTE && (m.body.readUInt32LE(8) & RTM_F_CLONED) === 0)
+    .map((m) => decodeRoute(m.body, names))
 }
 
 function indexBody(index: number): Buffer {

@@ -46,8 +46,18 @@ describe('diagnostics', () => {
     const call = { role: 'bridge', host: node.host, binDir: node.bin, containerId: 'log-3', netns: ctr.path, ifname: 'eth0', config, env: { TSCNI_LOG_LEVEL: 'debug' } }
     const add = await runPlugin({ ...call, verb: 'ADD' })
     expect(add.exitCode).toBe(0)
-    expect(add.stderr).toMatch(/tscni-bridge debug: [\d.]+ ms: ip -batch -/)
+    // The kernel work goes over netlink by default, logged with its ops as ip -batch lines; TSCNI_NETLINK=0 uses ip.
+    expect(add.stderr).toMatch(/tscni-bridge debug: [\d.]+ ms: netlink .*link add name veth\w+ .*type veth peer name eth0/)
     expect(JSON.parse(add.stdout).cniVersion).toBe('1.0.0')
+    // DEL removes the masquerade from the backend the ADD's record names (iptables here), without listing nft.
+    const del = await runPlugin({ ...call, verb: 'DEL' })
+    expect(del.exitCode).toBe(0)
+    expect(del.stderr).toMatch(/ms: iptables-restore /)
+    expect(del.stderr).not.toMatch(/ms: nft /)
+    const viaTools = await runPlugin({ ...call, env: { ...call.env, TSCNI_NETLINK: '0' }, verb: 'ADD' })
+    expect(viaTools.exitCode).toBe(0)
+    expect(viaTools.stderr).toMatch(/tscni-bridge debug: [\d.]+ ms: ip -batch -/)
+    expect(viaTools.stderr).not.toMatch(/ms: netlink /)
     await runPlugin({ ...call, verb: 'DEL' })
   })
 })

@@ -56,7 +56,7 @@ const containerOps: IpOp[] = [
 describe('rtnetlink ip port', () => {
   it('a batch through netlink leaves the links and routes ip -batch leaves, and reads them back identically', async () => {
     const nl = createNetlinkIp(addon(), tools)
-    const results: Array<{ links: unknown; ctr: unknown; routes: unknown; ctrRoutes: unknown; nlLinks: unknown; nlCtr: unknown }> = []
+    const results: Array<{ links: unknown; ctr: unknown; routes: unknown; ctrRoutes: unknown; nlLinks: unknown; nlCtr: unknown; nlRoutes: unknown; nlCtrRoutes: unknown }> = []
     for (const impl of [nl, tools]) {
       const host = await pool.create('tscni-nl-h')
       const ctr = await pool.create('tscni-nl-c')
@@ -72,6 +72,8 @@ describe('rtnetlink ip port', () => {
         ctrRoutes: await tools.routes({ netns: ctr.path }),
         nlLinks: comparable(await nl.links(inHost)),
         nlCtr: comparable(await nl.links({ netns: ctr.path })),
+        nlRoutes: await nl.routes(inHost),
+        nlCtrRoutes: await nl.routes({ netns: ctr.path }),
       })
     }
     const [viaNetlink, viaTools] = results
@@ -82,8 +84,29 @@ describe('rtnetlink ip port', () => {
     // Reads: netlink's view of each namespace equals iproute2's.
     expect(viaTools!.nlLinks).toEqual(viaTools!.links)
     expect(viaTools!.nlCtr).toEqual(viaTools!.ctr)
+    expect(viaTools!.nlRoutes).toEqual(viaTools!.routes)
+    expect(viaTools!.nlCtrRoutes).toEqual(viaTools!.ctrRoutes)
     const br = (viaTools!.links as IpLink[]).find((l) => l.ifname === 'br1')!
     expect(br.addrs.map((a) => `${a.local}/${a.prefixlen}`)).toEqual(expect.arrayContaining(['10.48.0.1/16', 'fd48::1/64']))
+  })
+
+  it('reads every kind of route as ip -j route show table all prints it', async () => {
+    const host = await pool.create('tscni-nl-h')
+    const setup = [
+      'link add d0 type veth peer name d1', 'link set d0 up', 'link set d1 up', 'addr add 10.9.0.2/24 dev d0', 'addr add fd09::2/64 dev d0 nodad',
+      'route add default via 10.9.0.1', 'route add 10.10.0.0/16 via 10.9.0.1 metric 100', 'route add fd10::/64 via fd09::1 proto 77',
+      'route add blackhole 10.11.0.0/16', 'route add 10.12.0.5 dev d0 scope link', 'route add unreachable 10.13.0.0/16 table 1000',
+      'route add 10.14.0.0/16 via 10.9.0.1 proto static', 'route add prohibit fd11::/64', 'route add ::/0 via fd09::1 dev d0 table 7',
+    ]
+    for (const line of setup) await host.exec('ip', line.split(' '))
+    const nl = createNetlinkIp(addon(), tools)
+    const [viaNetlink, viaTools] = [await nl.routes({ netns: host.path }), await tools.routes({ netns: host.path })]
+    expect(viaNetlink).toEqual(viaTools)
+    expect(viaNetlink).toEqual(expect.arrayContaining([
+      { dst: 'fd10::/64', gateway: 'fd09::1', dev: 'd0', protocol: '77', metric: 1024 },
+      { dst: '10.12.0.5', dev: 'd0', scope: 'link' },
+      { dst: 'default', gateway: 'fd09::1', dev: 'd0', table: '7', metric: 1024 },
+    ]))
   })
 
   it('reads one device by name, and an empty list for a missing one', async () => {
@@ -107,6 +130,9 @@ describe('rtnetlink ip port', () => {
     expect({ ...inspected[0], links: comparable(inspected[0]!.links) }).toEqual({ ...inspected[1], links: comparable(inspected[1]!.links) })
     expect(inspected[0]!.sysctls).toEqual(['0', undefined])
     expect((await nl.inspect('nope0', a.path, [])).links).toEqual([])
+    // down again (the loopback role's DEL): the change mask carries IFF_UP with the flag cleared
+    await nl.batch([{ op: 'link-set', name: 'lo', up: false }], { netns: a.path })
+    expect((await tools.links({ dev: 'lo', netns: a.path }))[0]!.flags).not.toContain('UP')
   })
 
   it('refusals carry the errno and the index of the failed op; later ops are not applied', async () => {
@@ -140,14 +166,14 @@ describe('rtnetlink ip port', () => {
 })
 
 describe('the executable', () => {
-  it('with TSCNI_NETLINK=1 an ADD and DEL of bridge+host-local run no ip, nsenter or flock process', async () => {
+  it('by default an ADD and DEL of bridge+host-local run no ip, nsenter or flock process', async () => {
     const host = await pool.create('tscni-nl-h')
     const ctr = await pool.create('tscni-nl-c')
     const bin = makeBinDir()
     const data = makeDataDir()
     cleanups.push(bin.cleanup, data.cleanup)
     const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'nlnet', type: 'bridge', bridge: 'nl0', isGateway: true, ipam: { type: 'host-local', dataDir: data.dir, ranges: [[{ subnet: '10.66.0.0/16' }], [{ subnet: 'fd66::/64' }]] } })
-    const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TSCNI_STATE_DIR: process.env.TSCNI_STATE_DIR ?? '', TSCNI_NETLINK: '1', TSCNI_LOG_LEVEL: 'debug', CNI_CONTAINERID: 'c1', CNI_NETNS: ctr.path, CNI_IFNAME: 'eth0', CNI_PATH: bin.dir }
+    const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TSCNI_STATE_DIR: process.env.TSCNI_STATE_DIR ?? '', TSCNI_LOG_LEVEL: 'debug', CNI_CONTAINERID: 'c1', CNI_NETNS: ctr.path, CNI_IFNAME: 'eth0', CNI_PATH: bin.dir }
     const add = await host.exec('env', ['-i', ...Object.entries({ ...env, CNI_COMMAND: 'ADD' }).map(([k, v]) => `${k}=${v}`), join(bin.dir, 'bridge')], { input: conf })
     expect(JSON.parse(String(add.stdout)).ips.map((i: { address: string }) => i.address)).toEqual(['10.66.0.2/16', 'fd66::2/64'])
     expect(String(add.stderr)).toContain('native addon loaded')

@@ -42,7 +42,7 @@ const COSTLY = ['crypto', 'v8', 'net', 'stream', 'child_process', 'perf_hooks'].
 describe('start-up loads only what a call uses', () => {
   it('VERSION and a refused config load none of the costly built-ins', async () => {
     const baseline = await loadedBy('empty', { CNI_COMMAND: 'VERSION' })
-    const calls = [
+    const calls: { env: Record<string, string>; stdin: string; expectOut: RegExp }[] = [
       { env: { CNI_COMMAND: 'VERSION' }, stdin: '', expectOut: /supportedVersions/ },
       { env: { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_NETNS: '/run/netns/none', CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin' },
         stdin: '{"cniVersion":"1.0.0","name":"n","type":"bridge","mtu":"big"}', expectOut: /"code": ?\d+/ },

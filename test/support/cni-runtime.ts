@@ -147,7 +147,7 @@ export class CniRuntime {
       CNI_IFNAME: att.ifname,
       CNI_ARGS: (att.cniArgs ?? []).map(([k, v]) => `${k}=${v}`).join(';'),
       CNI_PATH: this.options.binDir,
-      // TSCNI_NETLINK=1 in the test run's environment runs the whole suite over the in-process netlink path.
+      // TSCNI_NETLINK=0 in the test run's environment runs the whole suite over iproute2 instead of netlink.
       ...(process.env.TSCNI_NETLINK ? { TSCNI_NETLINK: process.env.TSCNI_NETLINK } : {}),
       // Attachment records go where the test run says (global-setup), never into the machine's own state dir.
       ...(process.env.TSCNI_STATE_DIR ? { TSCNI_STATE_DIR: process.env.TSCNI_STATE_DIR } : {}),

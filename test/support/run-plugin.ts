@@ -49,7 +49,7 @@ export async function runPlugin(call: PluginCall): Promise<PluginReply> {
     CNI_IFNAME: call.ifname,
     CNI_ARGS: call.args,
     CNI_PATH: dir,
-    // TSCNI_NETLINK=1 in the test run's environment runs the whole suite over the in-process netlink path.
+    // TSCNI_NETLINK=0 in the test run's environment runs the whole suite over iproute2 instead of netlink.
     TSCNI_NETLINK: process.env.TSCNI_NETLINK,
     // Attachment records go where the test run says (global-setup), never into the machine's own state dir.
     TSCNI_STATE_DIR: process.env.TSCNI_STATE_DIR,

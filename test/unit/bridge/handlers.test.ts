@@ -4,6 +4,9 @@ import { describe, expect, it } from 'vitest'
 import { createBridge } from '../../../src/bridge/handlers.ts'
 import type { FirewallFactory } from '../../../src/firewall/select.ts'
 import type { FirewallBackend } from '../../../src/firewall/backend.ts'
+import { recordedRules } from '../../../src/firewall/intent-json.ts'
+import { parseCidr } from '../../../src/plugin/addr.ts'
+import type { RecordKey } from '../../../src/plugin/attachment-record.ts'
 import { decodeNetConf } from '../../../src/plugin/config.ts'
 import type { Delegate } from '../../../src/plugin/delegate.ts'
 import { parseEnv } from '../../../src/plugin/env.ts'
@@ -42,7 +45,7 @@ function fakeFirewall(log: Log, opts: { failEnsure?: boolean; failRemove?: boole
     select: async (configured) => backend(configured ?? 'iptables'),
     usable: async () => (opts.backends ?? ['iptables', 'nftables']).map(backend),
     // The real one returns both and skips an unusable one after a failed removal: the same effect.
-    removable: () => (opts.backends ?? ['iptables', 'nftables']).map(backend),
+    removable: (only) => (opts.backends ?? ['iptables', 'nftables']).filter((n) => !only || only.includes(n)).map(backend),
     probe: async () => ({ iptables: (opts.backends ?? ['iptables']).includes('iptables'), nftables: (opts.backends ?? ['nftables']).includes('nftables') }),
   })
 }
@@ -99,6 +102,29 @@ describe('ADD sequencing', () => {
     await expect(createBridge(deps(log)).add(ctxFor(sys, fakeIpam(log), 'ADD', BASE))).rejects.toThrow(`container interface "eth0" already exists in ${NETNS}`)
     expect(log).toEqual(['ipam.add', 'ipam.del'])
     expect(batches(sys).some((b) => b.ops.some((o) => o.op === 'link-del'))).toBe(false) // the existing eth0 is not ours
+  })
+})
+
+describe('ADD waits for the bridge port', () => {
+  const portStates = (states: string[]) => createFakeSystem().on('sysctl.linkAttr', (name: string, attr: string) =>
+    name === VETH && attr === 'operstate' ? states.shift() ?? states.at(-1) ?? 'down' : undefined)
+  const sleeping = (slept: number[]) => ({ ...deps([]), sleep: async (ms: number) => void slept.push(ms) })
+
+  it('polls the host veth within milliseconds, not after 50 ms, while it is not yet up', async () => {
+    const slept: number[] = []
+    const sys = portStates(['down', 'down', 'down', 'up'])
+    await createBridge(sleeping(slept)).add(ctxFor(sys, fakeIpam([]), 'ADD', BASE))
+    expect(slept).toEqual([1, 2, 4])
+  })
+
+  it('gives up after the reference\'s 2.55 s with an error naming the state, and rolls back', async () => {
+    const slept: number[] = []
+    const log: Log = []
+    const sys = portStates(['down'])
+    await expect(createBridge(sleeping(slept)).add(ctxFor(sys, fakeIpam(log), 'ADD', BASE))).rejects.toThrow(/bridge port in error state: down/)
+    expect(slept.reduce((a, b) => a + b, 0)).toBe(2550)
+    expect(Math.max(...slept.slice(0, -2))).toBe(20)
+    expect(log).toContain('ipam.del')
   })
 })
 
@@ -225,6 +251,21 @@ describe('DEL', () => {
     await createBridge(deps(log)).del(ctxFor(sys, fakeIpam(log), 'DEL', { ...BASE, ipMasq: true }))
     expect(batches(sys)).toEqual([{ ops: [{ op: 'link-del', name: 'eth0' }], netns: NETNS }])
     expect(log.sort()).toEqual(['ipam.del', 'iptables.remove', 'nftables.remove'])
+  })
+
+  it('with a record of the ADD: removes masquerade only from the backend it names', async () => {
+    const log: Log = []
+    const sys = createFakeSystem()
+    const ctx = ctxFor(sys, fakeIpam(log), 'DEL', { ...BASE, ipMasq: true })
+    const masq = { kind: 'masquerade' as const, owner: { network: BASE.name, containerId: 'c1', ifname: 'eth0' }, addresses: [parseCidr('10.22.0.5/16')!] }
+    const rules = recordedRules([{ backend: 'nftables', intent: masq }])
+    const keyOf = (k: RecordKey) => `${k.role}/${k.network}/${k.containerId}/${k.ifname}`
+    const asked: string[] = []
+    const records = { write: () => undefined, remove: () => undefined, prune: () => [], assertWritable: () => undefined,
+      read: (k: RecordKey) => (asked.push(keyOf(k)), { version: 1 as const, ...k, netns: NETNS, config: {}, rules, createdAt: '' }) }
+    await createBridge(deps(log)).del({ ...ctx, records })
+    expect(asked).toEqual([`bridge/${BASE.name}/c1/eth0`])
+    expect(log.sort()).toEqual(['ipam.del', 'nftables.remove'])
   })
 
   it.each([['empty', ''], ['missing', '/run/netns/gone']])('with a %s CNI_NETNS: deletes the host veth by its name', async (_n, netns) => {

@@ -1,7 +1,7 @@
 // doctor's report text and JSON, the runtime cache entry parser, and usage errors.
 import { describe, expect, it } from 'vitest'
 import type { Check } from '../../../src/cli/doctor-checks.ts'
-import { renderDoctor, renderDoctorJson, runDoctor, summaryLine } from '../../../src/cli/doctor.ts'
+import { pathCheck, renderDoctor, renderDoctorJson, runDoctor, summaryLine } from '../../../src/cli/doctor.ts'
 import { parseCacheEntry } from '../../../src/cli/runtime-cache.ts'
 
 const dirs = { dataDir: '/data', confDir: '/conf', cacheDir: '/cache', stateDir: '/state' }
@@ -66,5 +66,15 @@ describe('runDoctor', () => {
     const io = { env: {}, selfPath: '/x', isSea: false, pathEnv: '/nonexistent', nodeVersion: '24', readStdin: unused, runRole: unused, print: () => undefined }
     expect(await runDoctor(['--bogus'], io)).toEqual({ stdout: '', stderr: 'tscni doctor: unknown argument "--bogus"\n', exitCode: 2 })
     expect((await runDoctor(['--data-dir'], io)).exitCode).toBe(2)
+  })
+})
+
+describe('doctor: the plugin path', () => {
+  const loaded = { loaded: true, detail: 'native addon loaded: locks in-process' }
+  it('names netlink when the addon loads, the tools with TSCNI_NETLINK=0 or without the addon', () => {
+    expect(pathCheck('code cache accepted', loaded, true).detail).toBe('native addon loaded: locks in-process; links, addresses, routes and conntrack over netlink; start-up: code cache accepted')
+    expect(pathCheck('code cache accepted', loaded, false).detail).toContain('through ip, conntrack through conntrack(8) (TSCNI_NETLINK=0)')
+    const missing = { loaded: false, detail: 'native addon not used (noexec temp dir): flock(1) takes the locks' }
+    expect(pathCheck(undefined, missing, true).detail).toBe('native addon not used (noexec temp dir): flock(1) takes the locks; links, addresses and routes through ip, conntrack through conntrack(8); start-up: unknown')
   })
 })

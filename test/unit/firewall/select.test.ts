@@ -1,6 +1,7 @@
 // Backend choice: explicit config wins, then iptables, then nftables, else an error naming both; which probes run.
 import { describe, expect, it } from 'vitest'
 import { createFirewall, selectBackend } from '../../../src/firewall/select.ts'
+import { parseCidr } from '../../../src/plugin/addr.ts'
 import { CniError } from '../../../src/plugin/errors.ts'
 import { silentLogger } from '../../../src/plugin/log.ts'
 import { SystemError } from '../../../src/system/errors.ts'
@@ -28,10 +29,50 @@ describe('createFirewall probes', () => {
   const owner = { network: 'net1', containerId: 'c1', ifname: 'eth0' }
   const probes = (sys: ReturnType<typeof createFakeSystem>) => sys.calls.filter((c) => c.method.endsWith('Usable')).map((c) => `${c.method}(${c.args.join(',')})`)
 
-  it('the automatic choice probes IPv4 iptables only', async () => {
+  const masq = { kind: 'masquerade' as const, owner, addresses: [parseCidr('10.1.0.2/16')!] }
+  const lock = { lockPath: '/tmp/tscni-unit-fw.lock' }
+  const noTool = (cmd: string) => () => { throw new SystemError({ cmd, args: [], message: `cannot run ${cmd}` }) }
+
+  it('the automatic choice is iptables without a probe while iptables works', async () => {
     const sys = createFakeSystem()
-    expect((await createFirewall(sys, silentLogger).select()).name).toBe('iptables')
-    expect(probes(sys)).toEqual(['netfilter.iptablesUsable(4)'])
+    const backend = await createFirewall(sys, silentLogger, lock).select()
+    await backend.ensure(masq)
+    expect(backend.name).toBe('iptables')
+    expect(probes(sys)).toEqual([])
+    expect(sys.callsOf('netfilter.restore')).toHaveLength(1)
+  })
+
+  it('an iptables call that fails where iptables is unusable goes to nftables, and the next ones too', async () => {
+    const sys = createFakeSystem()
+      .on('netfilter.save', noTool('iptables-save'))
+      .on('netfilter.iptablesUsable', () => false)
+      .on('netfilter.nftUsable', () => true)
+    const backend = await createFirewall(sys, silentLogger, lock).select()
+    await backend.ensure(masq)
+    expect(backend.name).toBe('nftables')
+    expect(sys.callsOf('netfilter.nftApply')).toHaveLength(1)
+    await backend.remove('masquerade', owner)
+    expect(probes(sys)).toEqual(['netfilter.iptablesUsable(4)', 'netfilter.nftUsable()'])
+    expect(sys.callsOf('netfilter.save')).toHaveLength(1)
+  })
+
+  it('a failure of a usable iptables stands; with neither tool usable the error names both', async () => {
+    const broken = createFakeSystem().on('netfilter.restore', () => { throw new SystemError({ cmd: 'iptables-restore', args: [], exitCode: 1, stderr: 'iptables-restore: line 3 failed' }) })
+    const backend = await createFirewall(broken, silentLogger, lock).select()
+    await expect(backend.ensure(masq)).rejects.toThrow(/line 3 failed|iptables-restore/)
+    expect(backend.name).toBe('iptables')
+    expect(probes(broken)).toEqual(['netfilter.iptablesUsable(4)'])
+    const none = createFakeSystem()
+      .on('netfilter.save', noTool('iptables-save'))
+      .on('netfilter.iptablesUsable', () => false)
+      .on('netfilter.nftUsable', () => false)
+    await expect((await createFirewall(none, silentLogger, lock).select()).ensure(masq)).rejects.toThrow(/neither iptables nor nftables/)
+  })
+
+  it('a configured backend is used as configured, without a probe', async () => {
+    const sys = createFakeSystem()
+    expect((await createFirewall(sys, silentLogger, lock).select('nftables')).name).toBe('nftables')
+    expect(probes(sys)).toEqual([])
   })
 
   it('DEL removes from both backends and both families without a single probe when the tools work', async () => {

@@ -26,6 +26,18 @@ describe('attachment records', () => {
     expect(readRecords(join(dir, 'state')).records.map((r) => r.role)).toEqual(['portmap'])
   })
 
+  it('reads one attachment\'s record back; none, a corrupt one or another version reads as undefined', () => {
+    const records = diskRecords(join(dir, 'state'))
+    expect(records.read(rec('bridge', 'a'))).toBeUndefined()
+    records.write({ ...rec('bridge', 'a'), rules: { firewall: [] } })
+    expect(records.read(rec('bridge', 'a'))).toMatchObject({ role: 'bridge', containerId: 'a', rules: { firewall: [] } })
+    expect(records.read(rec('portmap', 'a'))).toBeUndefined()
+    writeFileSync(join(dir, 'state', recordFile(rec('portmap', 'a'))), '{"version":1,')
+    expect(records.read(rec('portmap', 'a'))).toBeUndefined()
+    writeFileSync(join(dir, 'state', recordFile(rec('portmap', 'a'))), JSON.stringify({ ...rec('portmap', 'a'), version: 2 }))
+    expect(records.read(rec('portmap', 'a'))).toBeUndefined()
+  })
+
   it('a config stateDir wins over the default', () => {
     diskRecords(join(dir, 'default')).write(rec('bridge', 'a'), join(dir, 'own'))
     expect(readRecords(join(dir, 'own')).records).toHaveLength(1)

@@ -23,6 +23,7 @@ function recorder(fail = false) {
   const records: AttachmentRecords = {
     write: (record, stateDir) => { if (fail) throw new CniError(5, 'failed to write the attachment record /s/x: open /s/x: read-only file system'); log.written.push({ record, stateDir }) },
     remove: (key) => void log.removed.push(key),
+    read: (key) => log.written.map((w) => w.record).findLast((r) => r.role === key.role && r.network === key.network && r.containerId === key.containerId && r.ifname === key.ifname),
     prune: (role, network, valid) => { log.pruned.push(`${role}:${network}:${valid.map((v) => v.containerID).join(',')}`); return [] },
     assertWritable: () => { if (fail) throw new CniError(5, 'the state directory /s is not writable: mkdir /s: read-only file system') },
   }
@@ -38,7 +39,8 @@ function setup(fail = false) {
     verify: async () => undefined,
     gc: async () => undefined,
   }
-  const fw: Firewall = { select: async () => backend, usable: async () => [backend], removable: () => [backend], probe: async () => ({ iptables: false, nftables: true }) }
+  const asked: Array<readonly string[] | undefined> = []
+  const fw: Firewall = { select: async () => backend, usable: async () => [backend], removable: (only) => (asked.push(only), [backend]), probe: async () => ({ iptables: false, nftables: true }) }
   const rec = recorder(fail)
   const sys = createFakeSystem()
   sys.on('ip.routeDev', () => 'cni0')
@@ -47,7 +49,7 @@ function setup(fail = false) {
     const stdin = JSON.stringify({ cniVersion: '1.1.0', name: 'net1', type: 'portmap', ...conf })
     return { env, conf: decodeNetConf(stdin, verb), stdin, sys, ipam: undefined as never, log: silentLogger, trace: noTrace, records: rec.records }
   }
-  return { calls, rec, ctx, role: createPortmap({ firewall: () => fw }) }
+  return { calls, rec, ctx, asked, sys, role: createPortmap({ firewall: () => fw }) }
 }
 
 describe('portmap attachment records', () => {
@@ -73,6 +75,27 @@ describe('portmap attachment records', () => {
     const err = await asyncErrorOf(role.add(ctx('ADD', { prevResult: PREV, runtimeConfig: { portMappings: MAPPINGS } })))
     expect(err).toMatchObject({ code: 5, message: expect.stringContaining('read-only file system') })
     expect(calls).toEqual(['ensure', 'remove'])
+  })
+
+  it('DEL removes from the backends its record names, and from every backend without a record', async () => {
+    const { ctx, role, asked } = setup()
+    await role.add(ctx('ADD', { prevResult: PREV, runtimeConfig: { portMappings: MAPPINGS } }))
+    await role.del(ctx('DEL', { runtimeConfig: { portMappings: MAPPINGS } }))
+    const unrecorded = setup()
+    await unrecorded.role.del(unrecorded.ctx('DEL', { runtimeConfig: { portMappings: MAPPINGS } }))
+    expect([asked, unrecorded.asked]).toEqual([[['nftables']], [undefined]])
+  })
+
+  it('DEL flushes UDP conntrack entries only in the families its record names, in both without a record', async () => {
+    const udp = [{ hostPort: 5353, containerPort: 53, protocol: 'udp' }]
+    const recorded = setup()
+    await recorded.role.add(recorded.ctx('ADD', { prevResult: PREV, runtimeConfig: { portMappings: udp } }))
+    await recorded.role.del(recorded.ctx('DEL', { runtimeConfig: { portMappings: udp } }))
+    const unrecorded = setup()
+    await unrecorded.role.del(unrecorded.ctx('DEL', { runtimeConfig: { portMappings: udp } }))
+    const flushes = (x: ReturnType<typeof setup>) => x.sys.callsOf('conntrack.flushUdpPorts').map((c) => c.args[0])
+    // ADD flushes IPv4 (its only address), DEL IPv4 again; without the record DEL flushes both.
+    expect([flushes(recorded), flushes(unrecorded)]).toEqual([[4, 4], [4, 6]])
   })
 
   it('DEL removes the record, GC prunes by the valid attachments, STATUS names an unwritable state dir', async () => {
