@@ -45,6 +45,7 @@ describe('createFirewall probes', () => {
   it('an iptables call that fails where iptables is unusable goes to nftables, and the next ones too', async () => {
     const sys = createFakeSystem()
       .on('netfilter.save', noTool('iptables-save'))
+      .on('netfilter.restore', noTool('iptables-restore'))
       .on('netfilter.iptablesUsable', () => false)
       .on('netfilter.nftUsable', () => true)
     const backend = await createFirewall(sys, silentLogger, lock).select()
@@ -64,6 +65,7 @@ describe('createFirewall probes', () => {
     expect(probes(broken)).toEqual(['netfilter.iptablesUsable(4)'])
     const none = createFakeSystem()
       .on('netfilter.save', noTool('iptables-save'))
+      .on('netfilter.restore', noTool('iptables-restore'))
       .on('netfilter.iptablesUsable', () => false)
       .on('netfilter.nftUsable', () => false)
     await expect((await createFirewall(none, silentLogger, lock).select()).ensure(masq)).rejects.toThrow(/neither iptables nor nftables/)
