@@ -3,6 +3,7 @@
 import type { IpFamily } from '../plugin/addr.ts'
 import type { BackendDeps, FirewallBackend } from './backend.ts'
 import type { FirewallIntent, IntentKind, Owner } from './model.ts'
+import { normalizeError } from '../plugin/errors.ts'
 import { missingRulesError } from './errors.ts'
 import { locked } from './lock.ts'
 import { applyWithRetry } from './retry.ts'
@@ -39,7 +40,7 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
       await deps.netfilter.restore(family, script)
       return true
     } catch (err) {
-      deps.log.debug(`${tool(family)} without a save did not apply, reading the nat table: ${(err as Error).message}`)
+      deps.log.debug(`${tool(family)} without a save did not apply, reading the nat table: ${normalizeError(err).message}`)
       return false
     }
   }
@@ -49,6 +50,7 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
     try {
       listing = await deps.netfilter.listChain(family, 'nat', entryChainOf(kind))
     } catch {
+      // No such chain, or a tool that does not work here: the full path decides (and probes the family if needed).
       return false
     }
     const script = renderTargetedRemove(kind, owner, parseChainListing(listing).rules)
