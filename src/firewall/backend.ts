@@ -1,5 +1,6 @@
 // What a firewall backend is: the contract iptables and nftables both implement, and what each is built from.
 // (select.ts builds them and chooses one.)
+import type { IpFamily } from '../plugin/addr.ts'
 import type { Logger } from '../plugin/log.ts'
 import type { Netfilter } from '../system/index.ts'
 import type { LockDeps } from './lock.ts'
@@ -22,8 +23,11 @@ export interface FirewallBackend {
    * fall back to one ensure per intent).
    */
   ensureAll?(intents: readonly FirewallIntent[]): Promise<void>
-  /** Removes everything of this kind owned by `owner`; succeeds when nothing is there. Needs no addresses. */
-  remove(kind: IntentKind, owner: Owner): Promise<void>
+  /**
+   * Removes everything of this kind owned by `owner`; succeeds when nothing is there. Needs no addresses; `families`
+   * (from the attachment's record) limits the search to those, where the backend keeps families apart (iptables).
+   */
+  remove(kind: IntentKind, owner: Owner, families?: readonly IpFamily[]): Promise<void>
   /** Throws a CniError naming what is missing when the intent is not fully installed (CHECK). */
   verify(intent: FirewallIntent): Promise<void>
   /** Removes objects of this kind on `network` whose owner is not in `valid` (GC). */

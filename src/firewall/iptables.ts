@@ -80,9 +80,9 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
     // Both families without probing first: a family whose tool does not work here fails its save, and only then is
     // it probed; unusable, it holds nothing to remove. The full path runs only when the targeted one found nothing
     // to do or could not apply (DEL twice, a family without the owner, a chain left by a crash, someone's own jump).
-    remove(kind: IntentKind, owner: Owner) {
+    remove(kind: IntentKind, owner: Owner, families: readonly IpFamily[] = [4, 6]) {
       return locked(deps, async () => {
-        for (const family of [4, 6] as const) {
+        for (const family of ([4, 6] as const).filter((f) => families.includes(f))) {
           if (await removeTargeted(family, kind, owner)) continue
           await run(family, (state) => renderRemove(kind, owner, state)).catch(async (err: unknown) => {
             if (await deps.familyUsable(family)) throw err

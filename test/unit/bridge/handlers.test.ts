@@ -37,7 +37,7 @@ function fakeFirewall(log: Log, opts: { failEnsure?: boolean; failRemove?: boole
   const backend = (name: 'iptables' | 'nftables'): FirewallBackend => ({
     name,
     ensure: async () => { log.push(`${name}.ensure`); if (opts.failEnsure) throw new Error('iptables-restore failed') },
-    remove: async () => { log.push(`${name}.remove`); if (opts.failRemove) throw new Error('nft failed') },
+    remove: async (_kind, _owner, families) => { log.push(families ? `${name}.remove:${families.join(',')}` : `${name}.remove`); if (opts.failRemove) throw new Error('nft failed') },
     verify: async () => void log.push(`${name}.verify`),
     gc: async (_kind, _net, valid) => void log.push(`${name}.gc:${valid.map((o) => o.containerId).join(',')}`),
   })
@@ -253,7 +253,7 @@ describe('DEL', () => {
     expect(log.sort()).toEqual(['ipam.del', 'iptables.remove', 'nftables.remove'])
   })
 
-  it('with a record of the ADD: removes masquerade only from the backend it names', async () => {
+  it('with a record of the ADD: removes masquerade only from the backend and families it names', async () => {
     const log: Log = []
     const sys = createFakeSystem()
     const ctx = ctxFor(sys, fakeIpam(log), 'DEL', { ...BASE, ipMasq: true })
@@ -265,7 +265,7 @@ describe('DEL', () => {
       read: (k: RecordKey) => (asked.push(keyOf(k)), { version: 1 as const, ...k, netns: NETNS, config: {}, rules, createdAt: '' }) }
     await createBridge(deps(log)).del({ ...ctx, records })
     expect(asked).toEqual([`bridge/${BASE.name}/c1/eth0`])
-    expect(log.sort()).toEqual(['ipam.del', 'nftables.remove'])
+    expect(log.sort()).toEqual(['ipam.del', 'nftables.remove:4'])
   })
 
   it.each([['empty', ''], ['missing', '/run/netns/gone']])('with a %s CNI_NETNS: deletes the host veth by its name', async (_n, netns) => {

@@ -85,6 +85,15 @@ describe('createFirewall probes', () => {
     expect(sys.callsOf('netfilter.nftList')).toHaveLength(1)
   })
 
+  it('DEL with the families of the attachment\'s record searches only those (iptables keeps families apart)', async () => {
+    const sys = createFakeSystem()
+    const [ipt] = createFirewall(sys, silentLogger, { lockPath: '/tmp/tscni-unit-fw.lock' }).removable(['iptables'])
+    await ipt!.remove('masquerade', owner, [4])
+    expect(sys.callsOf('netfilter.listChain').map((c) => c.args[0])).toEqual([4])
+    expect(sys.callsOf('netfilter.save').map((c) => c.args[0])).toEqual([4])
+    expect(sys.callsOf('netfilter.nftList')).toHaveLength(0)
+  })
+
   it('a removal that fails because the tool is not usable here is nothing to remove; one that fails otherwise is an error', async () => {
     const absent = () => { throw new SystemError({ cmd: 'ip6tables-save', args: [], message: 'cannot run ip6tables-save' }) }
     const sys = createFakeSystem()

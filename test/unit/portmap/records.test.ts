@@ -35,7 +35,7 @@ function setup(fail = false) {
   const backend: FirewallBackend = {
     name: 'nftables',
     ensure: async () => void calls.push('ensure'),
-    remove: async () => void calls.push('remove'),
+    remove: async (_kind, _owner, families) => void calls.push(families ? `remove:${families.join(',')}` : 'remove'),
     verify: async () => undefined,
     gc: async () => undefined,
   }
@@ -78,12 +78,13 @@ describe('portmap attachment records', () => {
   })
 
   it('DEL removes from the backends its record names, and from every backend without a record', async () => {
-    const { ctx, role, asked } = setup()
+    const { ctx, role, asked, calls } = setup()
     await role.add(ctx('ADD', { prevResult: PREV, runtimeConfig: { portMappings: MAPPINGS } }))
     await role.del(ctx('DEL', { runtimeConfig: { portMappings: MAPPINGS } }))
     const unrecorded = setup()
     await unrecorded.role.del(unrecorded.ctx('DEL', { runtimeConfig: { portMappings: MAPPINGS } }))
     expect([asked, unrecorded.asked]).toEqual([[['nftables']], [undefined]])
+    expect(calls.filter((c) => c.startsWith('remove'))).toEqual(['remove:4'])
   })
 
   it('DEL flushes UDP conntrack entries only in the families its record names, in both without a record', async () => {
