@@ -19,7 +19,7 @@ import { buildPlan, type BridgePlan } from './plan.ts'
 import { buildResult } from './result.ts'
 import { teardownSpoofCheck } from '../firewall/nft-spoofcheck.ts'
 import type { FirewallBackend } from '../firewall/backend.ts'
-import { backendsOf, recordedFamilies, recordedIntents, recordedRules, type RecordedRules } from '../firewall/intent-json.ts'
+import { backendsOf, intentsFor, recordedIntents, recordedRules, type RecordedRules } from '../firewall/intent-json.ts'
 import { recordKeyOf, recordOfAdd, stateDirOf } from '../plugin/attachment-record.ts'
 
 /** What the bridge role can be given instead of its defaults (tests, and main.ts once the firewall is wired). */
@@ -103,8 +103,7 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
         // ADD, a crash before the record was written) or with one that cannot be read.
         const recorded = ctx.records?.read(recordKeyOf(ctx, RECORD_ROLE), stateDirOf(ctx.conf.raw))
         const intents = recordedIntents(recorded?.rules, 'masquerade')
-        const families = intents && recordedFamilies(intents)
-        tasks.push(['remove ipMasq rules', Promise.all(fw.removable(backendsOf(intents)).map((b) => b.remove('masquerade', owner, families)))])
+        tasks.push(['remove ipMasq rules', Promise.all(fw.removable(backendsOf(intents)).map((b) => b.remove('masquerade', owner, intentsFor(intents, b.name))))])
       }
       if (config.macSpoofCheck) {
         // As in the reference, a spoof-check teardown failure (nft missing, say) is reported but does not fail DEL.

@@ -1,6 +1,5 @@
 // What a firewall backend is: the contract iptables and nftables both implement, and what each is built from.
 // (select.ts builds them and chooses one.)
-import type { IpFamily } from '../plugin/addr.ts'
 import type { Logger } from '../plugin/log.ts'
 import type { Netfilter } from '../system/index.ts'
 import type { LockDeps } from './lock.ts'
@@ -24,10 +23,11 @@ export interface FirewallBackend {
    */
   ensureAll?(intents: readonly FirewallIntent[]): Promise<void>
   /**
-   * Removes everything of this kind owned by `owner`; succeeds when nothing is there. Needs no addresses; `families`
-   * (from the attachment's record) limits the search to those, where the backend keeps families apart (iptables).
+   * Removes everything of this kind owned by `owner`; succeeds when nothing is there. Needs no addresses. `recorded`,
+   * the intents the attachment's record holds for this backend, lets it search only their families and delete the
+   * rules they made by name (iptables); without it every family is searched.
    */
-  remove(kind: IntentKind, owner: Owner, families?: readonly IpFamily[]): Promise<void>
+  remove(kind: IntentKind, owner: Owner, recorded?: readonly FirewallIntent[]): Promise<void>
   /** Throws a CniError naming what is missing when the intent is not fully installed (CHECK). */
   verify(intent: FirewallIntent): Promise<void>
   /** Removes objects of this kind on `network` whose owner is not in `valid` (GC). */

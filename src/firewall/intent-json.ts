@@ -81,6 +81,11 @@ export function recordedFamilies(intents: readonly RecordedIntent[]): IpFamily[]
   return ([4, 6] as const).filter(has)
 }
 
+/** The recorded intents one backend installed (what DEL hands that backend's remove); undefined stays undefined. */
+export function intentsFor(intents: readonly RecordedIntent[] | undefined, backend: BackendName): FirewallIntent[] | undefined {
+  return intents?.filter((r) => r.backend === backend).map((r) => r.intent)
+}
+
 /** The backends of recorded intents (undefined stays undefined: every backend). */
 export function backendsOf(intents: readonly RecordedIntent[] | undefined): BackendName[] | undefined {
   return intents && [...new Set(intents.map((r) => r.backend))]

@@ -2,12 +2,12 @@
 // shared rules inside its own transaction, and a DEL from one listed entry chain. Either fails, applying nothing,
 // when the table is not as it assumes; the caller then falls back to the full save (iptables-render.ts).
 import type { IpFamily } from '../plugin/addr.ts'
-import type { IntentKind, MasqIntent, Owner, PortmapIntent } from './model.ts'
+import type { FirewallIntent, IntentKind, MasqIntent, Owner, PortmapIntent } from './model.ts'
 import { ruleLine } from './iptables-text.ts'
 import { EMPTY_NAT, type SavedRule } from './iptables-save.ts'
 import { ownedChains, renderMasqEnsure, wrapScript } from './iptables-render.ts'
 import {
-  dnatChain, dnatEntryRules, dnatRules, markMasqRule, setMarkRule, MARK_MASQ, MARK_MASQ_ENTRY, SETMARK, TOP_DNAT, TOP_DNAT_ENTRY,
+  dnatChain, dnatEntryRules, dnatRules, markMasqRule, masqRules, setMarkRule, MARK_MASQ, MARK_MASQ_ENTRY, SETMARK, TOP_DNAT, TOP_DNAT_ENTRY,
 } from './iptables-rules.ts'
 
 /**
@@ -40,6 +40,23 @@ export function renderPortmapFast(intent: PortmapIntent, family: IpFamily): stri
   for (const r of dnatRules(intent, container)) out.push(ruleLine('-A', chain, r))
   for (const r of dnatEntryRules(intent, family)) out.push(ruleLine('-A', TOP_DNAT, [...r, '-j', chain]))
   return wrapScript(out)
+}
+
+/**
+ * DEL of an attachment whose record holds its intent: the jumps its ADD made are deleted by their exact rules ("-D"
+ * fails when one is not there, and then nothing is applied) and its chains flushed and removed, reading nothing,
+ * so the cost does not grow with the attachments on the node. A table that is not as recorded (a foreign jump, a
+ * second interface sharing the chain) makes it fail whole; the caller then lists the entry chain.
+ */
+export function renderExactRemove(intent: FirewallIntent, family: IpFamily): string {
+  const drop = ownedChains(intent.kind, intent.owner).flatMap((c) => [`:${c} - [0:0]`, `-X ${c}`])
+  if (intent.kind === 'masquerade') {
+    const jumps = new Set(intent.addresses.filter((a) => a.ip.family === family).map((a) => ruleLine('-D', 'POSTROUTING', masqRules(intent.owner, a).postrouting)))
+    return jumps.size === 0 ? '' : wrapScript([...jumps, ...drop])
+  }
+  if (!(family === 4 ? intent.containerV4 : intent.containerV6)) return ''
+  const chain = dnatChain(intent.owner)
+  return wrapScript([...dnatEntryRules(intent, family).map((r) => ruleLine('-D', TOP_DNAT, [...r, '-j', chain])), ...drop])
 }
 
 /** The one chain holding the jumps to a kind's owner chains in the reference layout: the only one DEL lists. */

@@ -8,7 +8,7 @@ import { missingRulesError } from './errors.ts'
 import { locked } from './lock.ts'
 import { applyWithRetry } from './retry.ts'
 import { parseChainListing, parseSave, type NatState } from './iptables-save.ts'
-import { entryChainOf, renderMasqFast, renderPortmapFast, renderTargetedRemove } from './iptables-targeted.ts'
+import { entryChainOf, renderExactRemove, renderMasqFast, renderPortmapFast, renderTargetedRemove } from './iptables-targeted.ts'
 import { mergeScripts, missingRules, renderGc, renderMasqEnsure, renderPortmapEnsure, renderRemove } from './iptables-render.ts'
 
 /** The iptables backend's dependencies: the shared ones plus which families (iptables, ip6tables) work here. */
@@ -80,9 +80,13 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
     // Both families without probing first: a family whose tool does not work here fails its save, and only then is
     // it probed; unusable, it holds nothing to remove. The full path runs only when the targeted one found nothing
     // to do or could not apply (DEL twice, a family without the owner, a chain left by a crash, someone's own jump).
-    remove(kind: IntentKind, owner: Owner, families: readonly IpFamily[] = [4, 6]) {
+    remove(kind: IntentKind, owner: Owner, recorded?: readonly FirewallIntent[]) {
+      const mine = recorded?.filter((i) => i.kind === kind)
+      const families = mine ? ([4, 6] as const).filter((f) => mine.some((i) => intentFamilies(i).includes(f))) : ([4, 6] as const)
       return locked(deps, async () => {
-        for (const family of ([4, 6] as const).filter((f) => families.includes(f))) {
+        for (const family of families) {
+          // The recorded rules by name first (reads nothing), then the entry chain, then the whole table.
+          if (mine?.length === 1 && (await attempt(family, renderExactRemove(mine[0]!, family)))) continue
           if (await removeTargeted(family, kind, owner)) continue
           await run(family, (state) => renderRemove(kind, owner, state)).catch(async (err: unknown) => {
             if (await deps.familyUsable(family)) throw err

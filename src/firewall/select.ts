@@ -5,7 +5,7 @@ import { CniError, ErrorCode } from '../plugin/errors.ts'
 import type { Logger } from '../plugin/log.ts'
 import type { System } from '../system/index.ts'
 import type { BackendDeps, BackendName, BackendProbe, FirewallBackend } from './backend.ts'
-import type { IntentKind, Owner } from './model.ts'
+import type { FirewallIntent, IntentKind, Owner } from './model.ts'
 import { FIREWALL_LOCK_PATH, FIREWALL_LOCK_TIMEOUT_MS } from './lock.ts'
 import { createIptablesBackend } from './iptables.ts'
 import { createNftablesBackend } from './nftables.ts'
@@ -65,7 +65,7 @@ function automatic(backends: Record<BackendName, FirewallBackend>, fallback: () 
     },
     ensure: (intent) => attempt((b) => b.ensure(intent)),
     ensureAll: (intents) => attempt((b) => (b.ensureAll ? b.ensureAll(intents) : Promise.all(intents.map((i) => b.ensure(i))).then(() => undefined))),
-    remove: (kind, owner, families) => attempt((b) => b.remove(kind, owner, families)),
+    remove: (kind, owner, recorded) => attempt((b) => b.remove(kind, owner, recorded)),
     verify: (intent) => attempt((b) => b.verify(intent)),
     gc: (kind, network, valid) => attempt((b) => b.gc(kind, network, valid)),
   }
@@ -124,7 +124,7 @@ export function createFirewall(sys: System, log: Logger, options: FirewallOption
       const usable = { iptables: () => familyUsable(4), nftables: nftUsable }
       return (['iptables', 'nftables'] as const).filter((name) => !only || only.includes(name)).map((name) => ({
         ...backends[name],
-        remove: (kind: IntentKind, owner: Owner, families?: readonly IpFamily[]) => backends[name].remove(kind, owner, families).catch(async (err: unknown) => {
+        remove: (kind: IntentKind, owner: Owner, recorded?: readonly FirewallIntent[]) => backends[name].remove(kind, owner, recorded).catch(async (err: unknown) => {
           if (await usable[name]()) throw err
           log.debug(`${name} is not usable here: nothing of it to remove`)
         }),

@@ -2,7 +2,7 @@
 import { createFirewall, type FirewallFactory } from '../firewall/select.ts'
 import type { Owner } from '../firewall/model.ts'
 import { formatIp, type IpNet } from '../plugin/addr.ts'
-import { backendsOf, recordedFamilies, recordedIntents, recordedRules } from '../firewall/intent-json.ts'
+import { backendsOf, intentsFor, recordedFamilies, recordedIntents, recordedRules } from '../firewall/intent-json.ts'
 import { recordKeyOf, recordOfAdd, stateDirOf } from '../plugin/attachment-record.ts'
 import { parseValidAttachments } from '../plugin/attachments.ts'
 import { TEST_HOOKS } from '../plugin/test-pause.ts'
@@ -76,7 +76,7 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
       // Only the backends and families the ADD used when its record says so (see the bridge's DEL); all otherwise.
       const recorded = recordedIntents(ctx.records?.read(recordKeyOf(ctx, RECORD_ROLE), stateDirOf(ctx.conf.raw))?.rules, 'portmap')
       for (const backend of deps.firewall(ctx.sys, ctx.log).removable(backendsOf(recorded))) {
-        await ctx.trace.step(`${backend.name} remove`, () => backend.remove('portmap', owner, recorded && recordedFamilies(recorded))).catch((err: unknown) => errors.push(`${backend.name}: ${normalizeError(err).message}`))
+        await ctx.trace.step(`${backend.name} remove`, () => backend.remove('portmap', owner, intentsFor(recorded, backend.name))).catch((err: unknown) => errors.push(`${backend.name}: ${normalizeError(err).message}`))
       }
       if (TEST_HOOKS) await ctx.pause?.('portmap:del-removed')
       try {

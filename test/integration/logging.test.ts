@@ -54,6 +54,9 @@ describe('diagnostics', () => {
     expect(del.exitCode).toBe(0)
     expect(del.stderr).toMatch(/ms: iptables-restore /)
     expect(del.stderr).not.toMatch(/ms: nft /)
+    // ... and by the rules the record names (both families here): no listing of a chain or of the table.
+    expect(del.stderr).not.toMatch(/ms: ip6?tables(-save| -w 10 -t nat -S)/)
+    expect(del.stderr).toMatch(/ms: ip6tables-restore /)
     const viaTools = await runPlugin({ ...call, env: { ...call.env, TSCNI_NETLINK: '0' }, verb: 'ADD' })
     expect(viaTools.exitCode).toBe(0)
     expect(viaTools.stderr).toMatch(/tscni-bridge debug: [\d.]+ ms: ip -batch -/)

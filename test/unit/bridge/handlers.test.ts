@@ -5,7 +5,7 @@ import { createBridge } from '../../../src/bridge/handlers.ts'
 import type { FirewallFactory } from '../../../src/firewall/select.ts'
 import type { FirewallBackend } from '../../../src/firewall/backend.ts'
 import { recordedRules } from '../../../src/firewall/intent-json.ts'
-import { parseCidr } from '../../../src/plugin/addr.ts'
+import { formatCidr, parseCidr } from '../../../src/plugin/addr.ts'
 import type { RecordKey } from '../../../src/plugin/attachment-record.ts'
 import { decodeNetConf } from '../../../src/plugin/config.ts'
 import type { Delegate } from '../../../src/plugin/delegate.ts'
@@ -37,7 +37,8 @@ function fakeFirewall(log: Log, opts: { failEnsure?: boolean; failRemove?: boole
   const backend = (name: 'iptables' | 'nftables'): FirewallBackend => ({
     name,
     ensure: async () => { log.push(`${name}.ensure`); if (opts.failEnsure) throw new Error('iptables-restore failed') },
-    remove: async (_kind, _owner, families) => { log.push(families ? `${name}.remove:${families.join(',')}` : `${name}.remove`); if (opts.failRemove) throw new Error('nft failed') },
+    // With the record's intents: the kinds and first addresses they hold, so a test sees what DEL handed over.
+    remove: async (_kind, _owner, recorded) => { log.push(recorded ? `${name}.remove:${recorded.map((i) => (i.kind === 'masquerade' ? i.addresses.map((a) => formatCidr(a)).join('+') : i.kind)).join(',')}` : `${name}.remove`); if (opts.failRemove) throw new Error('nft failed') },
     verify: async () => void log.push(`${name}.verify`),
     gc: async (_kind, _net, valid) => void log.push(`${name}.gc:${valid.map((o) => o.containerId).join(',')}`),
   })
@@ -265,7 +266,7 @@ describe('DEL', () => {
       read: (k: RecordKey) => (asked.push(keyOf(k)), { version: 1 as const, ...k, netns: NETNS, config: {}, rules, createdAt: '' }) }
     await createBridge(deps(log)).del({ ...ctx, records })
     expect(asked).toEqual([`bridge/${BASE.name}/c1/eth0`])
-    expect(log.sort()).toEqual(['ipam.del', 'nftables.remove:4'])
+    expect(log.sort()).toEqual(['ipam.del', 'nftables.remove:10.22.0.5/16'])
   })
 
   it.each([['empty', ''], ['missing', '/run/netns/gone']])('with a %s CNI_NETNS: deletes the host veth by its name', async (_n, netns) => {

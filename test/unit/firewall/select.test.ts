@@ -85,13 +85,25 @@ describe('createFirewall probes', () => {
     expect(sys.callsOf('netfilter.nftList')).toHaveLength(1)
   })
 
-  it('DEL with the families of the attachment\'s record searches only those (iptables keeps families apart)', async () => {
+  it('DEL with the attachment\'s recorded intent deletes its rules by name in its families only, reading nothing', async () => {
     const sys = createFakeSystem()
     const [ipt] = createFirewall(sys, silentLogger, { lockPath: '/tmp/tscni-unit-fw.lock' }).removable(['iptables'])
-    await ipt!.remove('masquerade', owner, [4])
+    await ipt!.remove('masquerade', owner, [masq])
+    const scripts = sys.callsOf('netfilter.restore').map((c) => `${c.args[0]}: ${String(c.args[1])}`)
+    expect(scripts).toHaveLength(1)
+    expect(scripts[0]).toMatch(/^4: \*nat\n-D POSTROUTING -s 10\.1\.0\.2 -j (CNI-[0-9a-f]{24}) -m comment --comment "name: \\"net1\\" id: \\"c1\\""\n:\1 - \[0:0\]\n-X \1\nCOMMIT\n$/)
+    expect([sys.callsOf('netfilter.listChain'), sys.callsOf('netfilter.save'), sys.callsOf('netfilter.nftList')]).toEqual([[], [], []])
+  })
+
+  it('DEL whose recorded rules are not there lists the entry chain, then reads the table, in the recorded family only', async () => {
+    let restores = 0
+    const sys = createFakeSystem().on('netfilter.restore', () => {
+      if (restores++ === 0) throw new SystemError({ cmd: 'iptables-restore', args: [], exitCode: 1, stderr: 'iptables-restore: line 2 failed' })
+    })
+    const [ipt] = createFirewall(sys, silentLogger, { lockPath: '/tmp/tscni-unit-fw.lock' }).removable(['iptables'])
+    await ipt!.remove('masquerade', owner, [masq])
     expect(sys.callsOf('netfilter.listChain').map((c) => c.args[0])).toEqual([4])
     expect(sys.callsOf('netfilter.save').map((c) => c.args[0])).toEqual([4])
-    expect(sys.callsOf('netfilter.nftList')).toHaveLength(0)
   })
 
   it('a removal that fails because the tool is not usable here is nothing to remove; one that fails otherwise is an error', async () => {

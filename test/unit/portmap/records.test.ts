@@ -35,7 +35,7 @@ function setup(fail = false) {
   const backend: FirewallBackend = {
     name: 'nftables',
     ensure: async () => void calls.push('ensure'),
-    remove: async (_kind, _owner, families) => void calls.push(families ? `remove:${families.join(',')}` : 'remove'),
+    remove: async (_kind, _owner, recorded) => void calls.push(recorded ? `remove:${recorded.map((i) => (i.kind === 'portmap' ? i.mappings.map((m) => m.hostPort).join('+') : i.kind)).join(',')}` : 'remove'),
     verify: async () => undefined,
     gc: async () => undefined,
   }
@@ -84,7 +84,7 @@ describe('portmap attachment records', () => {
     const unrecorded = setup()
     await unrecorded.role.del(unrecorded.ctx('DEL', { runtimeConfig: { portMappings: MAPPINGS } }))
     expect([asked, unrecorded.asked]).toEqual([[['nftables']], [undefined]])
-    expect(calls.filter((c) => c.startsWith('remove'))).toEqual(['remove:4'])
+    expect(calls.filter((c) => c.startsWith('remove'))).toEqual(['remove:8080'])
   })
 
   it('DEL flushes UDP conntrack entries only in the families its record names, in both without a record', async () => {
