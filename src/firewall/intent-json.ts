@@ -1,6 +1,6 @@
 // The firewall state an attachment owns as kept in its record: intents as plain JSON (addresses as "ip/prefix"
 // text, with the backend they went through) and the MAC spoof check, and the way back, validated.
-import { formatCidr, parseCidr, type IpFamily, type IpNet } from '../plugin/addr.ts'
+import { formatCidr, parseCidr, type IpNet } from '../plugin/addr.ts'
 import type { BackendName } from './backend.ts'
 import type { FirewallIntent, PortmapIntent, SpoofCheck } from './model.ts'
 
@@ -72,13 +72,6 @@ export function recordedIntents(rules: unknown, kind: FirewallIntent['kind']): R
   const parsed = parseRecordedRules(rules)
   if (parsed.problems.length > 0) return undefined
   return parsed.firewall.filter((r) => r.intent.kind === kind)
-}
-
-/** The address families recorded intents hold addresses in (masquerade sources, portmap container addresses). */
-export function recordedFamilies(intents: readonly RecordedIntent[]): IpFamily[] {
-  const has = (f: IpFamily): boolean => intents.some(({ intent: i }) =>
-    i.kind === 'masquerade' ? i.addresses.some((a) => a.ip.family === f) : Boolean(f === 4 ? i.containerV4 : i.containerV6))
-  return ([4, 6] as const).filter(has)
 }
 
 /** The recorded intents one backend installed (what DEL hands that backend's remove); undefined stays undefined. */

@@ -2,7 +2,7 @@
 // a script that reads nothing or one chain (iptables-targeted.ts); the full path reads the whole nat table.
 import type { IpFamily } from '../plugin/addr.ts'
 import type { BackendDeps, FirewallBackend } from './backend.ts'
-import type { FirewallIntent, IntentKind, Owner } from './model.ts'
+import { familiesOfIntents, intentFamilies, type FirewallIntent, type IntentKind, type Owner } from './model.ts'
 import { normalizeError } from '../plugin/errors.ts'
 import { missingRulesError } from './errors.ts'
 import { locked } from './lock.ts'
@@ -16,14 +16,6 @@ export interface IptablesDeps extends BackendDeps {
   usableFamilies(): Promise<readonly IpFamily[]>
   /** Whether one family's tool works here (probed once). */
   familyUsable(family: IpFamily): Promise<boolean>
-}
-
-/** The families an intent touches. */
-export function intentFamilies(intent: FirewallIntent): IpFamily[] {
-  const fams = intent.kind === 'masquerade'
-    ? intent.addresses.map((a) => a.ip.family)
-    : [intent.containerV4 && 4, intent.containerV6 && 6].filter((f): f is IpFamily => f === 4 || f === 6)
-  return ([4, 6] as const).filter((f) => fams.includes(f))
 }
 
 /** Builds the backend. Every method runs at most one iptables-restore per family (plus one retry on a race). */
@@ -82,7 +74,7 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
     // to do or could not apply (DEL twice, a family without the owner, a chain left by a crash, someone's own jump).
     remove(kind: IntentKind, owner: Owner, recorded?: readonly FirewallIntent[]) {
       const mine = recorded?.filter((i) => i.kind === kind)
-      const families = mine ? ([4, 6] as const).filter((f) => mine.some((i) => intentFamilies(i).includes(f))) : ([4, 6] as const)
+      const families = mine ? familiesOfIntents(mine) : ([4, 6] as const)
       return locked(deps, async () => {
         for (const family of families) {
           // The recorded rules by name first (reads nothing), then the entry chain, then the whole table.

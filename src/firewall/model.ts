@@ -1,5 +1,5 @@
 // Firewall intents that do not depend on the backend: what bridge (ipMasq) and portmap ask for, and who owns it.
-import type { Ip, IpNet } from '../plugin/addr.ts'
+import type { Ip, IpFamily, IpNet } from '../plugin/addr.ts'
 
 /** The attachment that owns firewall objects. Backends derive names, comments and handles from it. */
 export interface Owner {
@@ -78,3 +78,16 @@ export type FirewallIntent = MasqIntent | PortmapIntent
 
 /** The intent kinds, for remove and gc, which work without the intent's details. */
 export type IntentKind = FirewallIntent['kind']
+
+/** The address families an intent holds addresses in (masquerade sources, portmap container addresses). */
+export function intentFamilies(intent: FirewallIntent): IpFamily[] {
+  const fams = intent.kind === 'masquerade'
+    ? intent.addresses.map((a) => a.ip.family)
+    : [intent.containerV4 && 4, intent.containerV6 && 6].filter((f): f is IpFamily => f === 4 || f === 6)
+  return ([4, 6] as const).filter((f) => fams.includes(f))
+}
+
+/** The families any of the intents holds addresses in. */
+export function familiesOfIntents(intents: readonly FirewallIntent[]): IpFamily[] {
+  return ([4, 6] as const).filter((f) => intents.some((i) => intentFamilies(i).includes(f)))
+}

@@ -1,8 +1,8 @@
 // The portmap role: publishes container ports on the host through the firewall backends. Chained after bridge.
 import { createFirewall, type FirewallFactory } from '../firewall/select.ts'
-import type { Owner } from '../firewall/model.ts'
+import { familiesOfIntents, type Owner } from '../firewall/model.ts'
 import { formatIp, type IpNet } from '../plugin/addr.ts'
-import { backendsOf, intentsFor, recordedFamilies, recordedIntents, recordedRules } from '../firewall/intent-json.ts'
+import { backendsOf, intentsFor, recordedIntents, recordedRules } from '../firewall/intent-json.ts'
 import { recordKeyOf, recordOfAdd, stateDirOf } from '../plugin/attachment-record.ts'
 import { parseValidAttachments } from '../plugin/attachments.ts'
 import { TEST_HOOKS } from '../plugin/test-pause.ts'
@@ -85,7 +85,7 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
         errors.push(normalizeError(err).message)
       }
       // Without a record DEL does not know the addresses: both families are flushed.
-      if (config) await flushConntrack(ctx, config, recorded ? recordedFamilies(recorded) : [4, 6])
+      if (config) await flushConntrack(ctx, config, recorded ? familiesOfIntents(recorded.map((r) => r.intent)) : [4, 6])
       if (errors.length > 0) throw new CniError(ErrorCode.Internal, `portmap DEL failed: ${errors.join('; ')}`)
     },
 

@@ -2,7 +2,7 @@
 // delete per matching entry, what conntrack(8) -D does and the reference portmap does through its netlink library,
 // without a conntrack process per port and family (~15-20 ms each). Pure message building and matching here; the
 // socket comes from the native addon (netlink.ts).
-import { NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NLA_F_NESTED, decodeAttrs, type NlMessage } from './netlink-codec.ts'
+import { NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, attrList, decodeAttrs, padded, type NlMessage } from './netlink-codec.ts'
 import type { NlRequest } from './netlink-route.ts'
 
 /** The netlink protocol of nfnetlink (linux/netlink.h). */
@@ -30,18 +30,6 @@ export function conntrackDumpRequest(family: 4 | 6): NlRequest {
   return { type: (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET, flags: NLM_F_REQUEST | NLM_F_DUMP, body: nfgenmsg(family) }
 }
 
-/** One attribute of a body as it was received: its type (flags removed) and its bytes, header included. */
-function rawAttrs(buf: Buffer, offset: number): Array<{ type: number; raw: Buffer; payload: Buffer }> {
-  const out: Array<{ type: number; raw: Buffer; payload: Buffer }> = []
-  for (let off = offset; off + 4 <= buf.length;) {
-    const len = buf.readUInt16LE(off)
-    if (len < 4 || off + len > buf.length) break
-    out.push({ type: buf.readUInt16LE(off + 2) & ~NLA_F_NESTED & 0x3fff, raw: buf.subarray(off, off + len), payload: buf.subarray(off + 4, off + len) })
-    off += (len + 3) & ~3
-  }
-  return out
-}
-
 /**
  * The delete requests for the dumped entries whose original tuple is UDP to one of `ports` (conntrack -D -p udp
  * --orig-port-dst P): each names its entry by the original tuple and zone exactly as the dump gave them.
@@ -50,7 +38,7 @@ export function udpDeleteRequests(dump: readonly NlMessage[], family: 4 | 6, por
   const out: Array<{ port: number; request: NlRequest }> = []
   for (const m of dump) {
     if (m.type !== ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW) || m.body.length < 4) continue
-    const attrs = rawAttrs(m.body, 4)
+    const attrs = attrList(m.body, 4)
     const orig = attrs.find((a) => a.type === CTA_TUPLE_ORIG)
     if (!orig) continue
     const proto = decodeAttrs(orig.payload).get(CTA_TUPLE_PROTO)
@@ -65,7 +53,7 @@ export function udpDeleteRequests(dump: readonly NlMessage[], family: 4 | 6, por
       request: {
         type: (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE,
         flags: NLM_F_REQUEST | NLM_F_ACK,
-        body: Buffer.concat([nfgenmsg(family), orig.raw, Buffer.alloc(((orig.raw.length + 3) & ~3) - orig.raw.length), ...(zone ? [zone.raw] : [])]),
+        body: Buffer.concat([nfgenmsg(family), padded(orig.raw), ...(zone ? [zone.raw] : [])]),
       },
     })
   }

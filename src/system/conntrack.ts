@@ -2,7 +2,7 @@
 // in-process when the native addon is there (conntrack-netlink.ts), else through conntrack(8).
 import { readFileSync } from 'node:fs'
 import { conntrackDumpRequest, NETLINK_NETFILTER, udpDeleteRequests } from './conntrack-netlink.ts'
-import type { Exec } from './exec.ts'
+import type { Exec, RunTiming } from './exec.ts'
 import { classifyFailure } from './failure.ts'
 import type { Native } from './native.ts'
 import { NetlinkError, NetlinkSocket } from './netlink.ts'
@@ -20,8 +20,7 @@ export interface Conntrack {
  * The real conntrack port: ctnetlink when `native` gives the addon (one dump and one delete per matching entry,
  * no process), conntrack(8) through the command runner otherwise or when the socket cannot be opened.
  */
-export function createConntrack(exec: Exec, native?: () => Native | undefined,
-  timing: { onRun?: (cmd: string, args: readonly string[], ms: number) => void; now?: () => number } = {}): Conntrack {
+export function createConntrack(exec: Exec, native?: () => Native | undefined, timing: RunTiming = {}): Conntrack {
   const tools = toolConntrack(exec)
   const now = timing.now ?? Date.now
   return {

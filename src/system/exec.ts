@@ -32,6 +32,14 @@ export interface Exec {
   run(cmd: string, args: readonly string[], options?: RunOptions): Promise<RunResult>
 }
 
+/** How the kernel work of a call is timed for debug logs: each command (or netlink batch) and its duration. */
+export interface RunTiming {
+  /** Called after every command with its duration. */
+  readonly onRun?: (cmd: string, args: readonly string[], ms: number) => void
+  /** A monotonic clock in ms for those durations (default Date.now). */
+  readonly now?: () => number
+}
+
 const DEFAULT_TIMEOUT_MS = 30_000
 
 /**

@@ -1,7 +1,7 @@
 // The System port that roles depend on, and its real implementation. The only barrel file in src/.
 import { createConntrack, type Conntrack } from './conntrack.ts'
 import { createDnsmasq, type Dnsmasq } from './dnsmasq.ts'
-import { createExec, type Exec } from './exec.ts'
+import { createExec, type Exec, type RunTiming } from './exec.ts'
 import { createIp, type IpTool } from './ip.ts'
 import { createNetlinkIp } from './netlink.ts'
 import { createLocker, type Locker } from './lock.ts'
@@ -39,13 +39,9 @@ export interface System {
 }
 
 /** Options for the real System. */
-export interface SystemOptions {
+export interface SystemOptions extends RunTiming {
   /** PATH used to find ip, nsenter, iptables, nft, flock. */
   readonly pathEnv: string
-  /** Called after every command with its duration, for debug logs. */
-  readonly onRun?: (cmd: string, args: readonly string[], ms: number) => void
-  /** A monotonic clock in ms for those durations (default Date.now). */
-  readonly now?: () => number
   /** The native addon, loaded on first use; undefined when it cannot be (the tools are used instead). */
   readonly native?: () => Native | undefined
   /**
@@ -71,7 +67,7 @@ export function createSystem(options: SystemOptions): System {
 }
 
 // The addon is loaded at the first call that needs it; without it every call goes to iproute2.
-function lazyNetlinkIp(native: () => Native | undefined, tools: IpTool, timing: Pick<SystemOptions, 'onRun' | 'now'>): IpTool {
+function lazyNetlinkIp(native: () => Native | undefined, tools: IpTool, timing: RunTiming): IpTool {
   let chosen: IpTool | undefined
   const pick = (): IpTool => (chosen ??= ((n) => (n ? createNetlinkIp(n, tools, timing) : tools))(native()))
   return {

@@ -86,16 +86,33 @@ export function errorCode(body: Buffer): number {
   return -body.readInt32LE(0)
 }
 
-/** Attributes of a body from `offset`: type (nested flag removed) to payload, the last one of a type winning. */
-export function decodeAttrs(buf: Buffer, offset = 0): Map<number, Buffer> {
-  const out = new Map<number, Buffer>()
+/** One attribute as received: its type (nested flag removed), its bytes with the header, and its payload. */
+export interface RawAttr {
+  readonly type: number
+  readonly raw: Buffer
+  readonly payload: Buffer
+}
+
+/** The attributes of a body from `offset`, in order; a malformed length ends the list. */
+export function attrList(buf: Buffer, offset = 0): RawAttr[] {
+  const out: RawAttr[] = []
   for (let off = offset; off + 4 <= buf.length;) {
     const len = buf.readUInt16LE(off)
     if (len < 4 || off + len > buf.length) break
-    out.set(buf.readUInt16LE(off + 2) & ~NLA_F_NESTED & 0x3fff, buf.subarray(off + 4, off + len))
+    out.push({ type: buf.readUInt16LE(off + 2) & ~NLA_F_NESTED & 0x3fff, raw: buf.subarray(off, off + len), payload: buf.subarray(off + 4, off + len) })
     off += align4(len)
   }
   return out
+}
+
+/** Attributes of a body from `offset`: type (nested flag removed) to payload, the last one of a type winning. */
+export function decodeAttrs(buf: Buffer, offset = 0): Map<number, Buffer> {
+  return new Map(attrList(buf, offset).map((a) => [a.type, a.payload]))
+}
+
+/** `b` followed by the zero bytes that pad it to a 4-byte boundary (an attribute that others follow). */
+export function padded(b: Buffer): Buffer {
+  return b.length === align4(b.length) ? b : Buffer.concat([b, Buffer.alloc(align4(b.length) - b.length)])
 }
 
 /** A NUL-terminated string payload. */

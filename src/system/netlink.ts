@@ -4,6 +4,7 @@
 // implementation it wraps.
 import { closeSync, constants, openSync, read, readSync, write, writeSync } from 'node:fs'
 import { SystemError } from './errors.ts'
+import type { RunTiming } from './exec.ts'
 import { reasonFromErrno } from './failure.ts'
 import type { IpFailure, IpOp, IpTool } from './ip.ts'
 import { failedBatchLine, isExists, isNoDevice, renderIpOp } from './ip.ts'
@@ -49,7 +50,8 @@ export class NetlinkSocket {
 
   /** Sends one request and returns the data messages of its reply; a non-zero NLMSG_ERROR throws its errno. */
   request(req: NlRequest, what: string): NlMessage[] {
-    const seq = this.send(req)
+    const { seq, message } = this.frame(req)
+    writeSync(this.fd, message)
     const out: NlMessage[] = []
     while (!this.take(readSync(this.fd, this.buf, 0, this.buf.length, null), seq, out, what));
     return out
@@ -61,8 +63,7 @@ export class NetlinkSocket {
    * and the event loop meanwhile runs the rest of the verb, such as the firewall tools a DEL starts beside it.
    */
   async requestAsync(req: NlRequest, what: string): Promise<NlMessage[]> {
-    const seq = this.seq++
-    const message = encodeMessage(req.type, req.flags, seq, req.body)
+    const { seq, message } = this.frame(req)
     await new Promise<void>((resolve, reject) => write(this.fd, message, 0, message.length, null, (err) => (err ? reject(err) : resolve())))
     const out: NlMessage[] = []
     for (;;) {
@@ -71,10 +72,10 @@ export class NetlinkSocket {
     }
   }
 
-  private send(req: NlRequest): number {
+  // The request as one message under the socket's next sequence number.
+  private frame(req: NlRequest): { seq: number; message: Buffer } {
     const seq = this.seq++
-    writeSync(this.fd, encodeMessage(req.type, req.flags, seq, req.body))
-    return seq
+    return { seq, message: encodeMessage(req.type, req.flags, seq, req.body) }
   }
 
   // Adds the data messages of one datagram to `out`; true when the reply to `seq` is complete.
@@ -104,7 +105,7 @@ export class NetlinkSocket {
  * The ip port: netlink for batches and link and route reads, `tools` for the rest. `onRun` hears of each batch as
  * of a command ("netlink", its ops as ip -batch lines), so debug logs list the kernel work on either path.
  */
-export function createNetlinkIp(native: Native, tools: IpTool, timing: { onRun?: (cmd: string, args: readonly string[], ms: number) => void; now?: () => number } = {}): IpTool {
+export function createNetlinkIp(native: Native, tools: IpTool, timing: RunTiming = {}): IpTool {
   const now = timing.now ?? Date.now
   const open = (netns: string | undefined): NetlinkSocket => {
     try {
