@@ -2,9 +2,11 @@
 import { defineConfig } from 'vitest/config'
 
 // Nothing from the developer's shell may leak into a test: CNI_* variables would change plugin behaviour.
-// TSCNI_STRESS_FULL and TSCNI_PROPERTY_SEED are switches of the tests themselves (full-size stress runs, a seed to
-// replay a property-based failure), not of the plugin, so they stay.
-const TEST_SWITCHES = ['TSCNI_STRESS_FULL', 'TSCNI_PROPERTY_SEED']
+// The switches below stay: TSCNI_STRESS_FULL and TSCNI_PROPERTY_SEED belong to the tests themselves (full-size stress
+// runs, a seed to replay a property-based failure); TSCNI_NETLINK=0 runs the plugins over the tools instead of
+// netlink (test/support/run-plugin.ts and cni-runtime.ts pass it on), and TSCNI_EXPECT_KERNEL_PATH lets the tool leg
+// of scripts/test.sh check that it did (test/integration/kernel-path.test.ts).
+const TEST_SWITCHES = ['TSCNI_STRESS_FULL', 'TSCNI_PROPERTY_SEED', 'TSCNI_NETLINK', 'TSCNI_EXPECT_KERNEL_PATH']
 for (const key of Object.keys(process.env)) if ((key.startsWith('CNI_') || key.startsWith('TSCNI_')) && !TEST_SWITCHES.includes(key)) delete process.env[key]
 
 export default defineConfig({

@@ -1,6 +1,5 @@
 // The tscni command for people: help, version, install, ls, gc, doctor. Never on a plugin's stdout path.
 import type { Outcome } from '../plugin/dispatch.ts'
-import type { RoleName } from '../plugin/role.ts'
 import { SUPPORTED_VERSIONS } from '../plugin/version.ts'
 import { DEFAULT_DATA_DIR } from '../ipam/config.ts'
 import { DEFAULT_CACHE_DIR, runDoctor } from './doctor.ts'
@@ -11,32 +10,8 @@ import { runLs } from './ls.ts'
 import { runReconcile } from './reconcile.ts'
 import { DEFAULT_CONF_DIR } from './networks.ts'
 import { TSCNI_VERSION } from './version.ts'
+import type { CliIo } from './io.ts'
 
-/** What the command-line tool gets from main.ts. */
-export interface CliIo {
-  readonly env: Readonly<Record<string, string | undefined>>
-  /** The real path of this executable (the single executable, or the bundle). */
-  readonly selfPath: string
-  readonly isSea: boolean
-  readonly pathEnv: string
-  readonly nodeVersion: string
-  /** How this process started ("code cache accepted", "startup snapshot", ...), for doctor. */
-  readonly startup?: string
-  /** Whether the native addon loads here, for doctor ("addon loaded" or why not). */
-  readonly nativeState?: () => { readonly loaded: boolean; readonly detail: string }
-  /** Writes to stdout at once (long-running commands such as `reconcile --watch`; others return their output). */
-  print(text: string): void
-  /** Reads this process's stdin (for `--valid -`). */
-  readStdin(): Promise<string>
-  /** Runs one CNI verb of a role in-process, exactly as an invocation of its executable would. */
-  runRole(role: RoleName, env: Readonly<Record<string, string | undefined>>, stdin: string): Promise<Outcome>
-  /** This process's user id (doctor warns when it is not root). */
-  readonly uid?: number | undefined
-  /** Writes to stderr at once (a long-running command's log); Outcome.stderr is written only at the end. */
-  readonly writeStderr?: (text: string) => void
-  /** A signal aborted by SIGTERM or SIGINT, which then stop the command instead of the process (tscni node run). */
-  onShutdown?(): AbortSignal
-}
 
 /** The help text; the defaults it names are the constants the commands use. */
 export const HELP = `tscni ${TSCNI_VERSION}: CNI bridge, host-local, portmap, loopback and dnsname plugins in one executable

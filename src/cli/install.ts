@@ -4,7 +4,7 @@ import { constants, promises as fs } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { Outcome } from '../plugin/dispatch.ts'
 import { randomBytes } from '../plugin/random.ts'
-import type { CliIo } from './index.ts'
+import type { CliIo } from './io.ts'
 import { parseOptions } from './options.ts'
 
 // Present in every tscni build (bundle and single executable), so install can recognise its own files.

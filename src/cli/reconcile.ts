@@ -11,7 +11,7 @@ import { applyReconcile } from '../reconcile/apply.ts'
 import { describeRecord, planReconcile, type NodeFacts, type ReconcilePlan, type StoredRecord } from '../reconcile/plan.ts'
 import { RECONCILE_ROLES } from '../reconcile/roles.ts'
 import { createSystem, type System } from '../system/index.ts'
-import type { CliIo } from './index.ts'
+import type { CliIo } from './io.ts'
 import { parseOptions } from './options.ts'
 import { DEFAULT_CACHE_DIR, readRuntimeCache } from './runtime-cache.ts'
 

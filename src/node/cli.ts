@@ -2,7 +2,7 @@
 // Loaded only when the tool runs a node command (a dynamic import in cli/index.ts), never on a plugin call.
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
-import type { CliIo } from '../cli/index.ts'
+import type { CliIo } from '../cli/io.ts'
 import type { Outcome } from '../plugin/dispatch.ts'
 import { createLogger, type LogLevel } from '../plugin/log.ts'
 import { createSystem, type System } from '../system/index.ts'

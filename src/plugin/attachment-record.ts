@@ -8,7 +8,8 @@ import { hasErrno } from './fs-errors.ts'
 import { sha256Hex } from './ids.ts'
 import { randomBytes } from './random.ts'
 import type { ValidAttachment } from './attachments.ts'
-import type { Context } from './role.ts'
+import type { NetConf } from './config.ts'
+import type { CniEnv } from './env.ts'
 
 /** Where records are kept unless the config (`stateDir`) or TSCNI_STATE_DIR says otherwise. */
 export const DEFAULT_STATE_DIR = '/var/lib/tscni/attachments'
@@ -145,8 +146,14 @@ export function readRecords(dir: string): { records: Array<AttachmentRecord & { 
   return { records, unreadable }
 }
 
+/** What a record is made from: the verb's environment and config (a role's Context has both). */
+export interface VerbFacts {
+  readonly env: CniEnv
+  readonly conf: NetConf
+}
+
 /** The record of the current ADD for `role`, with the config, runtimeConfig and netns taken from the context. */
-export function recordOfAdd(ctx: Context, role: string, rules: unknown, result: unknown): AttachmentRecord {
+export function recordOfAdd(ctx: VerbFacts, role: string, rules: unknown, result: unknown): AttachmentRecord {
   const runtimeConfig = ctx.conf.raw.runtimeConfig
   return {
     version: 1,
@@ -164,7 +171,7 @@ export function recordOfAdd(ctx: Context, role: string, rules: unknown, result: 
 }
 
 /** The key of the current verb's attachment for `role`. */
-export function recordKeyOf(ctx: Context, role: string): RecordKey {
+export function recordKeyOf(ctx: VerbFacts, role: string): RecordKey {
   return { role, network: ctx.conf.name, containerId: ctx.env.containerId, ifname: ctx.env.ifname }
 }
 

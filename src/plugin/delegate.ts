@@ -6,18 +6,8 @@ import { join } from 'node:path'
 import type { Exec } from '../system/index.ts'
 import type { Verb } from './env.ts'
 import { CniError, ErrorCode } from './errors.ts'
-import type { Context, RoleHandlers } from './role.ts'
-import type { Result } from './result.ts'
+import type { Context, Delegate, RoleHandlers } from './role.ts'
 import { decodeResult } from './version.ts'
-
-/** Calls the IPAM plugin named by `type` with the caller's stdin and env, only the verb changed (spec "Delegation"). */
-export interface Delegate {
-  add(type: string, ctx: Context): Promise<Result>
-  del(type: string, ctx: Context): Promise<void>
-  check(type: string, ctx: Context): Promise<void>
-  gc(type: string, ctx: Context): Promise<void>
-  status(type: string, ctx: Context): Promise<void>
-}
 
 /** What the delegate needs to find and run plugins. */
 export interface DelegateDeps {

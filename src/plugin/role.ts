@@ -3,7 +3,6 @@ import type { System } from '../system/index.ts'
 import type { AttachmentRecords } from './attachment-record.ts'
 import type { Pause } from './test-pause.ts'
 import type { NetConf } from './config.ts'
-import type { Delegate } from './delegate.ts'
 import type { CniEnv } from './env.ts'
 import type { Logger } from './log.ts'
 import type { Result } from './result.ts'
@@ -28,6 +27,16 @@ export interface Context {
   readonly records?: AttachmentRecords
   /** Test builds only: pauses at a named step (see test-pause.ts); call it only behind `if (TEST_HOOKS)`. */
   readonly pause?: Pause | undefined
+}
+
+/** Calls the IPAM plugin named by `type` with the caller's stdin and env, only the verb changed (spec "Delegation"); created by
+ * `createDelegate` in delegate.ts. */
+export interface Delegate {
+  add(type: string, ctx: Context): Promise<Result>
+  del(type: string, ctx: Context): Promise<void>
+  check(type: string, ctx: Context): Promise<void>
+  gc(type: string, ctx: Context): Promise<void>
+  status(type: string, ctx: Context): Promise<void>
 }
 
 /** A CNI plugin role. ADD returns the internal result; dispatch prints it in the config's version. */

@@ -43,7 +43,8 @@ describe('diagnostics', () => {
   it('TSCNI_LOG_LEVEL=debug prints every command on stderr while stdout stays one JSON result', async () => {
     const ctr = await node.pool.create('tscni-c')
     const config = bridgeConf('bridge-host-local.conflist', '1.0.0', node.dataDir)
-    const call = { role: 'bridge', host: node.host, binDir: node.bin, containerId: 'log-3', netns: ctr.path, ifname: 'eth0', config, env: { TSCNI_LOG_LEVEL: 'debug' } }
+    // TSCNI_NETLINK is cleared: this test compares the default path with the tools, whatever the run's switch says.
+    const call = { role: 'bridge', host: node.host, binDir: node.bin, containerId: 'log-3', netns: ctr.path, ifname: 'eth0', config, env: { TSCNI_LOG_LEVEL: 'debug', TSCNI_NETLINK: undefined } }
     const add = await runPlugin({ ...call, verb: 'ADD' })
     expect(add.exitCode).toBe(0)
     // The kernel work goes over netlink by default, logged with its ops as ip -batch lines; TSCNI_NETLINK=0 uses ip.
