@@ -22,7 +22,8 @@ for (const file of files) {
     if (spec.startsWith('.')) {
       const target = relative(SRC, resolve(dirname(file), spec))
       const targetArea = target.includes('/') ? target.split('/')[0] : target
-      if (!typeOnly) deps.push(target)
+      // Type-only edges count too: a type-only circle is still two modules that cannot be read one after the other.
+      deps.push(target)
       if (target === 'main.ts') problems.push(`${rel}: nothing may import main.ts`)
       if (area === 'system' && !['system', 'decode'].includes(targetArea)) problems.push(`${rel}: system/ imports only system/ and the decode/ leaf, it imports ${target}`)
       if (area === 'decode' && targetArea !== 'decode') problems.push(`${rel}: decode/ is a leaf, it imports ${target}`)
@@ -33,7 +34,10 @@ for (const file of files) {
       // The node agent is loaded only by `tscni node` (a dynamic import, which this regex does not see).
       if (targetArea === 'node' && area !== 'node' && !typeOnly) problems.push(`${rel}: node/ is loaded only through cli's dynamic import (${target})`)
       if (area === 'node' && [...ROLE_DIRS].includes(targetArea)) problems.push(`${rel}: node/ must not import roles (${target})`)
-      if (area === 'firewall' && [...ROLE_DIRS, 'cli'].includes(targetArea)) problems.push(`${rel}: firewall/ must not import roles (${target})`)
+      if (area === 'firewall' && [...ROLE_DIRS, 'cli', 'reconcile'].includes(targetArea)) problems.push(`${rel}: firewall/ must not import roles, reconcile/ or cli/ (${target})`)
+      // reconcile/ sits above the roles (it reads their records through their reconcile parts) and below cli/.
+      if (area === 'reconcile' && ['cli', 'node'].includes(targetArea)) problems.push(`${rel}: reconcile/ must not import cli/ or node/ (${target})`)
+      if ([...ROLE_DIRS, 'plugin', 'system', 'decode'].includes(area) && targetArea === 'reconcile') problems.push(`${rel}: reconcile/ is above the roles: nothing below it imports it (${target})`)
     } else {
       if (spec === 'execa') problems.push(`${rel}: execa belongs to tests, demo and bench; the plugin path uses system/exec.ts`)
       if (spec === 'ip-cidr' && rel !== 'plugin/addr.ts') problems.push(`${rel}: ip-cidr is imported only by plugin/addr.ts`)
@@ -49,7 +53,7 @@ for (const file of files) {
   graph.set(rel, deps)
 }
 
-// Cycles among value imports (type-only imports vanish at build time).
+// Cycles among all imports, type-only ones included.
 const state = new Map()
 const stack = []
 function visit(node) {

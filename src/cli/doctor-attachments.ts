@@ -1,7 +1,7 @@
 // Doctor's checks of attachments (pure): reservations whose container is gone (leaks), and firewall rules
 // whose owner has neither a reservation nor a runtime record (stale).
 import { iptablesOwners, nftOwners, ownedBy, type FirewallOwner, type KnownAttachment, type OwnerSource } from '../firewall/owners.ts'
-import type { Check, DoctorFacts, ListingFact } from './doctor-checks.ts'
+import type { Check, DoctorFacts, ListingFact } from './doctor-model.ts'
 import type { CacheEntry } from './runtime-cache.ts'
 
 /** Reservation checks, then firewall owner checks. */

@@ -4,7 +4,6 @@ import type { BackendName } from '../firewall/backend.ts'
 import type { DnsAccess, DnsAccessPair } from '../firewall/model.ts'
 import { formatCidr, formatIp, parseCidr, parseIp } from '../plugin/addr.ts'
 import type { AttachmentRecord } from '../plugin/attachment-record.ts'
-import type { DesiredRule, ReconcileRole } from '../reconcile/role.ts'
 import { attachmentFile } from './plan.ts'
 
 /** The `rules` of a dnsname record, as JSON. */
@@ -20,11 +19,27 @@ export function dnsRecordedRules(backend: BackendName, access: DnsAccess, dataDi
   return { backend, pairs: access.pairs.map((p) => ({ gateway: formatIp(p.gateway), subnet: formatCidr(p.subnet) })), dataDir }
 }
 
+/** Port 53 open from a network's subnets to its gateways (one chain per network, shared by its attachments). */
+export interface DnsAccessRule {
+  readonly kind: 'dns-access'
+  readonly backend: BackendName
+  readonly access: DnsAccess
+}
+
+/** A network's name server running while the attachment (its hosts file under `dataDir`) is there. */
+export interface DnsServerRule {
+  readonly kind: 'dns-server'
+  readonly dataDir: string
+  readonly network: string
+  /** The attachment's hosts file name in the network's hosts directory. */
+  readonly hostsFile: string
+}
+
 /** The rules a dnsname record asks for, and what in it could not be read. Pure. */
-export function dnsRulesOfRecord(record: AttachmentRecord): { rules: DesiredRule[]; problems: string[] } {
+export function dnsRulesOfRecord(record: AttachmentRecord): { rules: Array<DnsAccessRule | DnsServerRule>; problems: string[] } {
   const doc = (record.rules ?? {}) as Partial<Record<keyof DnsRecordedRules, unknown>>
   const problems: string[] = []
-  const rules: DesiredRule[] = []
+  const rules: Array<DnsAccessRule | DnsServerRule> = []
   if (typeof doc.dataDir === 'string' && doc.dataDir.startsWith('/')) {
     rules.push({ kind: 'dns-server', dataDir: doc.dataDir, network: record.network, hostsFile: attachmentFile(record.containerId, record.ifname) })
   } else {
@@ -46,5 +61,5 @@ export function dnsRulesOfRecord(record: AttachmentRecord): { rules: DesiredRule
   return { rules, problems }
 }
 
-/** dnsname's reconcile part (see reconcile/role.ts); records carry the role name of the plugin. */
-export const dnsReconcile: ReconcileRole = { role: 'dnsname', desired: dnsRulesOfRecord }
+/** dnsname's reconcile part (a ReconcileRole, see reconcile/role.ts); records carry the role name of the plugin. */
+export const dnsReconcile = { role: 'dnsname', desired: dnsRulesOfRecord }

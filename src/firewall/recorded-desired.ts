@@ -8,6 +8,14 @@ export type RecordedRule =
   | { readonly kind: 'firewall'; readonly backend: BackendName; readonly intent: FirewallIntent }
   | { readonly kind: 'spoof-check'; readonly check: SpoofCheck }
 
+/**
+ * The reconcile part (a ReconcileRole, see reconcile/role.ts) of a role whose records hold intent-json rules
+ * (bridge: masquerade and spoof check; portmap: host ports).
+ */
+export function recordedRulesRole(role: string): { role: string; desired: (record: { rules?: unknown }) => { rules: RecordedRule[]; problems: string[] } } {
+  return { role, desired: (record) => rulesOfRecord(record.rules) }
+}
+
 /** The rules a record's `rules` field asks for, and what could not be read. */
 export function rulesOfRecord(rules: unknown): { rules: RecordedRule[]; problems: string[] } {
   const parsed = parseRecordedRules(rules)

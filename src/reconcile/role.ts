@@ -1,10 +1,9 @@
 // The contract between reconcile and each role that owns node state: from one of the role's attachment records,
 // the rules that attachment should have. A new role (the node agent's cluster rules) implements this
 // and is listed in reconcile/roles.ts; the pass then restores its rules with everyone else's.
-import type { BackendName } from '../firewall/backend.ts'
-import type { DnsAccess } from '../firewall/model.ts'
 import type { RecordedRule } from '../firewall/recorded-desired.ts'
 import type { AttachmentRecord } from '../plugin/attachment-record.ts'
+import type { DnsAccessRule, DnsServerRule } from '../dns/reconcile.ts'
 
 /**
  * One rule an attachment should have. Firewall intents are grouped per backend and ensured through that
@@ -12,22 +11,6 @@ import type { AttachmentRecord } from '../plugin/attachment-record.ts'
  * variant here and its presence check and apply step in reconcile/apply.ts.
  */
 export type DesiredRule = RecordedRule | DnsAccessRule | DnsServerRule
-
-/** Port 53 open from a network's subnets to its gateways (one chain per network, shared by its attachments). */
-export interface DnsAccessRule {
-  readonly kind: 'dns-access'
-  readonly backend: BackendName
-  readonly access: DnsAccess
-}
-
-/** A network's name server running while the attachment (its hosts file under `dataDir`) is there. */
-export interface DnsServerRule {
-  readonly kind: 'dns-server'
-  readonly dataDir: string
-  readonly network: string
-  /** The attachment's hosts file name in the network's hosts directory. */
-  readonly hostsFile: string
-}
 
 /** What a role reads from its records. Pure: no system access. */
 export interface ReconcileRole {

@@ -1,8 +1,7 @@
 // Every role that plugs into reconcile. A new role adds its part here.
-import { bridgeReconcile } from '../bridge/reconcile.ts'
 import { dnsReconcile } from '../dns/reconcile.ts'
-import { portmapReconcile } from '../portmap/reconcile.ts'
+import { recordedRulesRole } from '../firewall/recorded-desired.ts'
 import type { ReconcileRole } from './role.ts'
 
 /** The roles whose records reconcile reads. */
-export const RECONCILE_ROLES: readonly ReconcileRole[] = [bridgeReconcile, portmapReconcile, dnsReconcile]
+export const RECONCILE_ROLES: readonly ReconcileRole[] = [recordedRulesRole('bridge'), recordedRulesRole('portmap'), dnsReconcile]

@@ -1,6 +1,6 @@
 // docs/architecture.md names only files that exist: every backticked path under src/, test/, scripts/, bench/,
 // conf/, docs/ or demo/ is checked, so a rename or removal must update the doc in the same change.
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 
 const root = new URL('../../../', import.meta.url)
@@ -28,6 +28,15 @@ describe('docs/architecture.md', () => {
   it('the extraction would catch a stale name', () => {
     expect(namedPaths('see `src/firewall/apply.ts` and `src/main.ts`')).toEqual(['src/firewall/apply.ts', 'src/main.ts'])
     expect(existsSync(new URL('src/firewall/apply.ts', root))).toBe(false)
+  })
+
+  it('has a row in the layer table for every folder of src/', () => {
+    const table = doc.slice(doc.indexOf('## Layers and their rules'), doc.indexOf('\n## ', doc.indexOf('## Layers and their rules') + 1))
+    const folders = readdirSync(new URL('src/', root), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `src/${e.name}/`)
+    const rows = table.split('\n').filter((line) => line.startsWith('| '))
+    const missing = folders.filter((folder) => !rows.some((row) => row.split('|')[1]?.includes(`\`${folder}\``)))
+    expect(folders.length).toBeGreaterThan(8)
+    expect(missing).toEqual([])
   })
 
   it('keeps a section per area for notes to fold in', () => {
