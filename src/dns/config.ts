@@ -52,7 +52,13 @@ export function parseDnsConfig(raw: Readonly<Record<string, unknown>>, network: 
     resolvConf: parsed.resolvConf ?? '/etc/resolv.conf',
     ...(parsed.user !== undefined ? { user: parsed.user } : {}),
     ...(parsed.backend !== undefined ? { backend: parsed.backend } : {}),
-    aliases: parsed.runtimeConfig?.aliases?.[network] ?? [],
+    aliases: aliasesOf(parsed.runtimeConfig?.aliases, network),
     prevResult: goField(raw, 'prevResult'),
   }
+}
+
+// An own key only: a network named "constructor" or "toString" must not read Object.prototype's functions.
+function aliasesOf(aliases: Readonly<Record<string, readonly string[] | null>> | null | undefined, network: string): readonly string[] {
+  if (!aliases || !Object.hasOwn(aliases, network)) return []
+  return aliases[network] ?? []
 }
