@@ -29,7 +29,18 @@ export const DEFAULT_DOMAIN = 'dns.tscni'
 export const DEFAULT_DATA_DIR = '/run/tscni/dns'
 
 // Paths are written into dnsmasq's config, where a space, '#' or ',' would change what a line means: plain ones only.
-const absolutePath = (what: string) => z.string().check(z.regex(/^\/[A-Za-z0-9._+\/-]*$/, `${what} must be an absolute path of letters, digits and . _ + - /`))
+const PLAIN_PATH = /^\/[A-Za-z0-9._+\/-]*$/
+const absolutePath = (what: string) => z.string().check(z.regex(PLAIN_PATH, `${what} must be an absolute path of letters, digits and . _ + - /`))
+
+/**
+ * The dataDir a DEL whose config did not parse may still clean up: the default when none is given, the given one
+ * when it passes the same check as in a valid config, else undefined (nothing is touched).
+ */
+export function dataDirForDel(raw: Readonly<Record<string, unknown>>): string | undefined {
+  const dataDir = goField(raw, 'dataDir')
+  if (dataDir === undefined) return DEFAULT_DATA_DIR
+  return typeof dataDir === 'string' && PLAIN_PATH.test(dataDir) ? dataDir : undefined
+}
 
 /** The DNS role's options as accepted on stdin (docs/configuration.md is checked against it). */
 export const dnsConfigSchema = z.object({
