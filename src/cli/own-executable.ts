@@ -4,8 +4,10 @@ import { constants, promises as fs } from 'node:fs'
 
 /** The line every tscni build carries at its fixed place (build.mjs's banner; scripts/sea-loader.cjs line 2). */
 export const MARKER_LINE = '// tscni-multicall-executable-marker-v1\n'
-const BUNDLE_HEAD = `#!/usr/bin/env node\n${MARKER_LINE}`
-const LOADER_HEAD = `'use strict'\n${MARKER_LINE}`
+// The same places in tscni 0.1.0, which had no marker line there: its bundle's banner and its loader's first
+// comment, so installing over 0.1.0 needs no --force.
+const BUNDLE_HEADS = [`#!/usr/bin/env node\n${MARKER_LINE}`, "#!/usr/bin/env node\nimport{createRequire as __tscniRequire}from'node:module';const require=__tscniRequire(import.meta.url);\n"]
+const LOADER_HEADS = [`'use strict'\n${MARKER_LINE}`, "'use strict'\n// The single executable's main script: runs the embedded bundle (asset main.cjs) through vm.Script with the\n"]
 
 // ELF64 little-endian (x86-64, arm64): the only kind Node's single executables are built as on Linux here.
 const ELF_MAGIC = 0x464c457f
@@ -13,8 +15,7 @@ const PT_NOTE = 4
 // postject puts the blob into a note named so; Node's blob starts with this magic (src/node_sea.h, kMagic).
 const SEA_NOTE = 'NODE_SEA_BLOB'
 const SEA_MAGIC = 0x0143da20
-// The header fields before the main script (magic, flags, path length and path, code length) plus the marker: a
-// path longer than this is not ours.
+// Enough of the blob for its header, the code path and the start of the main script.
 const BLOB_HEAD_BYTES = 4096
 
 /**
@@ -35,8 +36,8 @@ export async function isOwnExecutable(path: string): Promise<boolean> {
       const { bytesRead } = await handle.read(buf, 0, length, offset)
       return buf.subarray(0, bytesRead)
     }
-    const head = await read(0, 64)
-    if (head.subarray(0, BUNDLE_HEAD.length).toString('latin1') === BUNDLE_HEAD) return true
+    const head = await read(0, 256)
+    if (startsWithOneOf(head, BUNDLE_HEADS)) return true
     if (head.length < 64 || head.readUInt32LE(0) !== ELF_MAGIC || head[4] !== 2 || head[5] !== 1) return false
     const phoff = Number(head.readBigUInt64LE(32))
     const phentsize = head.readUInt16LE(54)
@@ -72,12 +73,24 @@ async function seaBlobIn(read: (offset: number, length: number) => Promise<Buffe
   return undefined
 }
 
-// The blob (Node's SeaSerializer): u32 magic, u32 flags, then the code path and the main script, each as a u64
-// length and its bytes.
+// The blob (Node's SeaSerializer): u32 magic, u32 flags, a few header bytes that vary between Node versions (24.x
+// added one for execArgvExtension), then the code path and the main script, each as a u64 length and its bytes.
+// The code path is build.mjs's own `main`, so it is what anchors the place: right after it, the main script must
+// start with 'use strict' and the marker line.
+const CODE_PATH = 'scripts/sea-loader.cjs'
+const HEADER_SLACK = 64
+
 function mainScriptIsOurs(blob: Buffer): boolean {
   if (blob.length < 16 || blob.readUInt32LE(0) !== SEA_MAGIC) return false
-  const pathLength = Number(blob.readBigUInt64LE(8))
-  const codeAt = 16 + pathLength + 8
-  if (codeAt > blob.length) return false
-  return blob.subarray(codeAt, codeAt + LOADER_HEAD.length).toString('latin1') === LOADER_HEAD
+  const path = Buffer.alloc(8 + CODE_PATH.length)
+  path.writeBigUInt64LE(BigInt(CODE_PATH.length), 0)
+  path.write(CODE_PATH, 8, 'latin1')
+  const at = blob.subarray(0, HEADER_SLACK + path.length).indexOf(path, 8)
+  if (at < 0) return false
+  const codeAt = at + path.length + 8
+  return startsWithOneOf(blob.subarray(codeAt), LOADER_HEADS)
+}
+
+function startsWithOneOf(buf: Buffer, heads: readonly string[]): boolean {
+  return heads.some((h) => buf.subarray(0, Buffer.byteLength(h)).toString('utf8') === h)
 }

@@ -40,6 +40,9 @@ describe('isOwnExecutable', () => {
     const dir = tmp()
     writeFileSync(join(dir, 'tscni'), `#!/usr/bin/env node\n${MARKER_LINE}import x from 'y'\n`)
     expect(await isOwnExecutable(join(dir, 'tscni'))).toBe(true)
+    // tscni 0.1.0's bundle had no marker line: its banner, at the same place, is recognised (upgrades need no --force).
+    writeFileSync(join(dir, 'old'), "#!/usr/bin/env node\nimport{createRequire as __tscniRequire}from'node:module';const require=__tscniRequire(import.meta.url);\nvar x\n")
+    expect(await isOwnExecutable(join(dir, 'old'))).toBe(true)
   })
 
   it('an ELF file without a tscni NODE_SEA_BLOB note (plain Node) is not ours', async () => {
