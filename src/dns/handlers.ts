@@ -11,7 +11,7 @@ import { dataDirForDel, parseDnsConfig, type DnsConfig } from './config.ts'
 import { attachmentNames, bareNameTaken, publishes, showName, type AttachmentNames } from './names.ts'
 import { dnsRecordedRules } from './reconcile.ts'
 import { attachmentFile, dnsAccess, dnsmasqConfig, hostsFile, legacyAttachmentFile, networkFacts, networkPaths, upstreamServers, withDns, type NetworkPaths } from './plan.ts'
-import { ensureNetworkDirs, listAttachmentFiles, lockPath, readIfExists, removeFile, removeNetworkFiles, writeAtomic } from './store.ts'
+import { ensureNetworkDirs, listAttachmentFiles, lockPath, readIfExists, removeFile, removeNetworkFiles, untrustedNetworkDirs, writeAtomic } from './store.ts'
 
 const LOCK_TIMEOUT_MS = 20_000
 
@@ -87,7 +87,9 @@ export function createDns(deps: DnsDeps = realDeps): RoleHandlers {
       const dataDir = config?.dataDir ?? dataDirForDel(ctx.conf.raw)
       if (dataDir === undefined) ctx.log.warn('DEL leaves the DNS files alone: the config\'s dataDir is not a plain absolute path')
       const paths = dataDir === undefined ? undefined : networkPaths(dataDir, ctx.conf.name)
-      if (dataDir !== undefined && paths !== undefined && ((await readIfExists(paths.conf)) !== undefined || (await listAttachmentFiles(paths)).length > 0)) {
+      const untrusted = paths && (await untrustedNetworkDirs(paths))
+      if (untrusted) ctx.log.warn(`DEL leaves the DNS files alone: ${untrusted}`)
+      if (dataDir !== undefined && paths !== undefined && !untrusted && ((await readIfExists(paths.conf)) !== undefined || (await listAttachmentFiles(paths)).length > 0)) {
         await withLock(ctx, { dataDir }, async () => {
           // An attachment ADDed by tscni 0.1.0 has only the old name; a newer ADD's file is never the old one's.
           if (!(await removeFile(`${paths.hostsDir}/${attachmentFile(ctx.env.containerId, ctx.env.ifname)}`))) {
@@ -126,6 +128,8 @@ export function createDns(deps: DnsDeps = realDeps): RoleHandlers {
       const keep = new Set(valid.flatMap((a) => [attachmentFile(a.containerID, a.ifname), legacyAttachmentFile(a.containerID, a.ifname)]))
       ctx.records?.prune(RECORD_ROLE, ctx.conf.name, valid, stateDirOf(ctx.conf.raw))
       if ((await readIfExists(paths.conf)) === undefined && (await listAttachmentFiles(paths)).length === 0) return
+      const untrusted = await untrustedNetworkDirs(paths)
+      if (untrusted) throw new CniError(ErrorCode.IoFailure, `refusing to prune DNS files in ${untrusted}`)
       await withLock(ctx, config, async () => {
         for (const file of await listAttachmentFiles(paths)) {
           if (keep.has(file)) continue

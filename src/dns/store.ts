@@ -103,6 +103,22 @@ export async function removeFile(path: string): Promise<boolean> {
 }
 
 /**
+ * Why the network's directory or its hosts directory must not be touched (a link, another owner, writable by
+ * others), or undefined when they are the role's own or absent: DEL and GC remove files only from their own.
+ */
+export async function untrustedNetworkDirs(paths: NetworkPaths): Promise<string | undefined> {
+  for (const dir of [paths.dir, paths.hostsDir]) {
+    const st = await fs.lstat(dir).catch((err: unknown) => {
+      if (hasErrno(err, 'ENOENT')) return undefined
+      throw err
+    })
+    const why = st && untrustedDir(st, trustedUids())
+    if (why) return `${dir}: ${why}`
+  }
+  return undefined
+}
+
+/**
  * Removes what the role wrote into a network's directory (the config, the pid file, the hosts files, temporary
  * files) and then the two directories if that left them empty. Never a recursive delete: a dataDir that is also
  * another tool's (host-local's /var/lib/cni/networks) keeps that tool's files and the directory holding them. A
@@ -114,13 +130,10 @@ export async function removeNetworkFiles(paths: NetworkPaths): Promise<string | 
     throw err
   })
   if (dir === undefined) return undefined
-  const why = untrustedDir(dir, trustedUids())
-  if (why) return `${paths.dir} (${why})`
-  const hosts = await fs.lstat(paths.hostsDir).catch(() => undefined)
-  if (hosts && untrustedDir(hosts, trustedUids()) === undefined) {
-    for (const file of await listAttachmentFiles(paths)) await removeFile(join(paths.hostsDir, file))
-    await removeEmptyDir(paths.hostsDir)
-  }
+  const why = await untrustedNetworkDirs(paths)
+  if (why) return why
+  for (const file of await listAttachmentFiles(paths)) await removeFile(join(paths.hostsDir, file))
+  await removeEmptyDir(paths.hostsDir)
   await removeFile(paths.conf)
   await removeFile(paths.pidFile)
   for (const file of await fs.readdir(paths.dir)) if (file.startsWith(TMP_PREFIX)) await removeFile(join(paths.dir, file))

@@ -115,16 +115,18 @@ describe('L1: dnsname directories', () => {
     const sys = withServer(createFakeSystem())
     const role = createDns({ firewall })
     await role.add(ctxFor('ADD', sys))
-    // Swapped for a link after the ADD: DEL removes the entry through nothing and deletes nothing behind the link.
+    // Swapped for a link after the ADD: DEL succeeds, says why, and deletes nothing behind the link.
     const victim = join(dir, 'victim')
     mkdirSync(join(victim, 'hosts'), { recursive: true })
     writeFileSync(join(victim, 'dnsmasq.conf'), 'keep')
     writeFileSync(join(victim, 'hosts/c1:eth0'), 'keep')
     rmSync(join(dir, 'net1'), { recursive: true })
     symlinkSync(victim, join(dir, 'net1'))
-    await role.del(ctxFor('DEL', sys))
+    const { log, lines } = capture()
+    await role.del(ctxFor('DEL', sys, { log }))
     expect(readFileSync(join(victim, 'dnsmasq.conf'), 'utf8')).toBe('keep')
-    expect(readdirSync(join(victim, 'hosts'))).toEqual([])
+    expect(readdirSync(join(victim, 'hosts'))).toEqual(['c1:eth0'])
+    expect(lines.join('\n')).toContain(`DEL leaves the DNS files alone: ${join(dir, 'net1')}: it is a symbolic link`)
   })
 
   it('a DEL whose config does not parse never uses a dataDir that failed its check', async () => {
