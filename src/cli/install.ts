@@ -67,7 +67,7 @@ export async function runInstall(args: readonly string[], io: CliIo): Promise<Ou
     const tmp = join(opts.binDir, `.tscni.tmp-${randomBytes(16).toString('hex')}`)
     await fs.copyFile(source, tmp, fs.constants.COPYFILE_EXCL)
     await fs.chmod(tmp, 0o755)
-    await syncPath(tmp, 'r')
+    await syncPath(tmp)
     await fs.rename(tmp, target)
     done.push(`installed ${target} (from ${source})`)
   } else {
@@ -85,7 +85,7 @@ export async function runInstall(args: readonly string[], io: CliIo): Promise<Ou
     })
     done.push(`linked ${link} -> tscni`)
   }
-  await syncPath(opts.binDir, 'r')
+  await syncPath(opts.binDir)
   if (!source.endsWith('/tscni')) done.push('note: installed the bundle; it needs Node 24 as "node" on the PATH the runtime passes to plugins')
   return { stdout: done.map((line) => `${line}\n`).join(''), stderr: '', exitCode: 0 }
 }
@@ -108,8 +108,8 @@ async function kindOf(path: string): Promise<'absent' | 'ours' | 'foreign'> {
 }
 
 // fsync(2) of a file or directory (the directory: its new entries survive a crash).
-async function syncPath(path: string, flags: string): Promise<void> {
-  const handle = await fs.open(path, flags)
+async function syncPath(path: string): Promise<void> {
+  const handle = await fs.open(path, 'r')
   try {
     await handle.sync()
   } finally {
