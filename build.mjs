@@ -15,7 +15,8 @@ const { build } = await import('esbuild')
 const common = { entryPoints: ['src/main.ts'], bundle: true, platform: 'node', target: 'node24', minify: true, legalComments: 'none', logLevel: 'warning',
   // Test-only pause points (src/plugin/test-pause.ts) fold away: `if (false)` and the module are dropped.
   define: { __TSCNI_TEST_HOOKS__: 'false' } }
-const banner = { js: "#!/usr/bin/env node\nimport{createRequire as __tscniRequire}from'node:module';const require=__tscniRequire(import.meta.url);" }
+// The second line is the marker `tscni install` looks for at exactly this place (src/cli/own-executable.ts).
+const banner = { js: "#!/usr/bin/env node\n// tscni-multicall-executable-marker-v1\nimport{createRequire as __tscniRequire}from'node:module';const require=__tscniRequire(import.meta.url);" }
 
 // `node build.mjs --test-build`: only dist-test/tscni.mjs, with the pause points compiled in, for crash tests.
 if (process.argv.includes('--test-build')) {
@@ -36,7 +37,9 @@ chmodSync('dist/tscni.mjs', 0o755)
 execFileSync('gcc', ['-shared', '-fPIC', '-O2', '-std=gnu11', '-Wall', '-Wextra', '-Werror', '-s', '-I', 'node_modules/node-api-headers/include',
   '-o', 'dist/tscni-native.node', 'src/native/tscni-native.c'], { stdio: 'inherit' })
 
-// Node 24's single executable applications take a CommonJS main script.
+// Node 24's single executable applications take a CommonJS main script. execArgvExtension "none": NODE_OPTIONS is
+// ignored, so no environment can make the root-run plugin preload code (--require) or change V8's flags
+// (nodejs/node#59560, doc/api/single-executable-applications.md "Execution argument extension").
 // Dynamic import() of a built-in becomes require(): the loader runs the bundle through vm.Script, which has no
 // dynamic-import callback, and the built-ins loaded lazily (node:child_process at the first command) need none.
 await build({ ...common, format: 'cjs', outfile: 'dist/sea/main.cjs', supported: { 'dynamic-import': false } })
@@ -53,9 +56,9 @@ if (mode === 'cache') {
   if (!existsSync('dist/sea/main.cache')) throw new Error('code cache training wrote no dist/sea/main.cache')
   console.log(`code cache: ${how}`)
   writeFileSync('dist/sea/config.json', JSON.stringify({ main: 'scripts/sea-loader.cjs', output: 'dist/sea/prep.blob', disableExperimentalSEAWarning: true,
-    assets: { 'main.cjs': 'dist/sea/main.cjs', 'main.cache': 'dist/sea/main.cache', 'tscni-native.node': 'dist/tscni-native.node' } }))
+    execArgvExtension: 'none', assets: { 'main.cjs': 'dist/sea/main.cjs', 'main.cache': 'dist/sea/main.cache', 'tscni-native.node': 'dist/tscni-native.node' } }))
 } else if (mode === 'snapshot') {
-  writeFileSync('dist/sea/config.json', JSON.stringify({ main: 'dist/sea/main.cjs', output: 'dist/sea/prep.blob', disableExperimentalSEAWarning: true, useSnapshot: true,
+  writeFileSync('dist/sea/config.json', JSON.stringify({ main: 'dist/sea/main.cjs', output: 'dist/sea/prep.blob', disableExperimentalSEAWarning: true, useSnapshot: true, execArgvExtension: 'none',
     assets: { 'tscni-native.node': 'dist/tscni-native.node' } }))
 } else {
   throw new Error(`TSCNI_SEA_MODE must be "cache" or "snapshot", not ${JSON.stringify(mode)}`)

@@ -1,5 +1,5 @@
 // The training run behind the single executable's V8 code cache (used by build.mjs): every verb of every role,
-// run by plain Node through scripts/sea-loader.cjs, each run adding what it compiled to <dir>/main.cache.
+// run by plain Node through scripts/train-loader.cjs, each run adding what it compiled to <dir>/main.cache.
 // As root, the verbs run for real inside two throwaway namespaces (a "host" and a container), with both firewall
 // backends; otherwise only VERSION and the verbs that fail on their config run, and the cache stays partial.
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -11,9 +11,9 @@ import { join, resolve } from 'node:path'
 export function trainCodeCache(dir, nodePath) {
   const bin = mkdtempSync(join(tmpdir(), 'tscni-train-bin-'))
   const data = mkdtempSync(join(tmpdir(), 'tscni-train-data-'))
-  // The roles link to a copy of the loader in <dir>, next to the addon, so the training loads it as the executable
-  // does (plain Node looks for tscni-native.node beside the script it runs).
-  copyFileSync('scripts/sea-loader.cjs', join(dir, 'loader.cjs'))
+  // The roles link to a copy of the training loader in <dir>, next to the bundle and the addon: it reads both from
+  // its own directory (plain Node looks for tscni-native.node beside the script it runs).
+  copyFileSync('scripts/train-loader.cjs', join(dir, 'loader.cjs'))
   if (existsSync('dist/tscni-native.node')) copyFileSync('dist/tscni-native.node', join(dir, 'tscni-native.node'))
   for (const role of ['bridge', 'host-local', 'portmap', 'loopback']) symlinkSync(resolve(dir, 'loader.cjs'), join(bin, role))
   const full = process.getuid?.() === 0 && spawnSync('ip', ['-V']).status === 0
@@ -21,7 +21,7 @@ export function trainCodeCache(dir, nodePath) {
   const ctr = `tscni-train-c-${process.pid}`
   const runVerb = (verb, role, conf, extraEnv = {}) => {
     // Attachment records of the training go to its temp dir, never the machine's state dir.
-    const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TSCNI_TRAIN_DIR: dir, TSCNI_STATE_DIR: join(data, 'state'), CNI_COMMAND: verb, CNI_CONTAINERID: 'train1', CNI_NETNS: `/run/netns/${ctr}`, CNI_IFNAME: 'eth0', CNI_PATH: bin, ...extraEnv }
+    const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TSCNI_STATE_DIR: join(data, 'state'), CNI_COMMAND: verb, CNI_CONTAINERID: 'train1', CNI_NETNS: `/run/netns/${ctr}`, CNI_IFNAME: 'eth0', CNI_PATH: bin, ...extraEnv }
     const argv = full ? ['netns', 'exec', host, nodePath, join(bin, role)] : [join(bin, role)]
     const res = spawnSync(full ? 'ip' : nodePath, argv, { env, input: conf === undefined ? '' : JSON.stringify(conf), encoding: 'utf8' })
     return res.status === 0 && res.stdout ? JSON.parse(res.stdout) : undefined

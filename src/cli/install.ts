@@ -1,14 +1,14 @@
 // `tscni install`: puts the executable into a CNI bin directory and links its role names to it, without ever
 // silently replacing a file that is not tscni (such as the reference plugins).
-import { constants, promises as fs } from 'node:fs'
+import { promises as fs } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { Outcome } from '../plugin/dispatch.ts'
 import { randomBytes } from '../plugin/random.ts'
+import { unsafeBinDir } from './bin-dir-trust.ts'
 import type { CliIo } from './io.ts'
+import { isOwnExecutable } from './own-executable.ts'
 import { parseOptions } from './options.ts'
 
-// Present in every tscni build (bundle and single executable), so install can recognise its own files.
-const MARKER = 'tscni-multicall-executable-marker-v1'
 const TSCNI_ROLES = ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'tscni-loopback', 'tscni-dnsname']
 const STANDARD_ROLES = ['bridge', 'host-local', 'portmap', 'loopback', 'dnsname']
 
@@ -36,6 +36,16 @@ export async function runInstall(args: readonly string[], io: CliIo): Promise<Ou
   const target = join(opts.binDir, 'tscni')
   const links = [...TSCNI_ROLES, ...(opts.standardNames ? STANDARD_ROLES : [])]
 
+  // The runtime executes these files as root: a directory someone else can write lets them swap the plugin.
+  const unsafe = opts.force ? [] : await unsafeBinDir(opts.binDir, io.uid ?? 0)
+  if (unsafe.length > 0) {
+    return {
+      stdout: '',
+      stderr: `tscni install: refusing to install into ${opts.binDir}: another account could replace what the runtime executes as root:\n${unsafe.map((u) => `  ${u}\n`).join('')}Fix the ownership or mode, or run again with --force.\n`,
+      exitCode: 1,
+    }
+  }
+
   const conflicts: string[] = []
   if (!opts.force) {
     if ((await kindOf(target)) === 'foreign') conflicts.push(target)
@@ -52,21 +62,30 @@ export async function runInstall(args: readonly string[], io: CliIo): Promise<Ou
   const done: string[] = []
   await fs.mkdir(opts.binDir, { recursive: true, mode: 0o755 })
   if (!(await sameFile(source, target))) {
-    // Copy then rename: a runtime executing the old file meanwhile never sees a half-written one.
+    // Copy, flush, then rename: a runtime executing the old file meanwhile never sees a half-written one, and a
+    // crash right after the rename leaves the whole new file, not an empty one under the right name.
     const tmp = join(opts.binDir, `.tscni.tmp-${randomBytes(16).toString('hex')}`)
-    await fs.copyFile(source, tmp)
+    await fs.copyFile(source, tmp, fs.constants.COPYFILE_EXCL)
     await fs.chmod(tmp, 0o755)
+    await syncPath(tmp)
     await fs.rename(tmp, target)
     done.push(`installed ${target} (from ${source})`)
   } else {
     done.push(`${target} is already this executable`)
   }
   for (const name of links) {
+    // A new link under a temporary name renamed over the old one: the name always resolves, never "not found"
+    // to a runtime calling the plugin meanwhile (rm then symlink had a gap).
     const link = join(opts.binDir, name)
-    await fs.rm(link, { force: true })
-    await fs.symlink('tscni', link)
+    const tmp = join(opts.binDir, `.${name}.tmp-${randomBytes(8).toString('hex')}`)
+    await fs.symlink('tscni', tmp)
+    await fs.rename(tmp, link).catch(async (err: unknown) => {
+      await fs.rm(tmp, { force: true })
+      throw err
+    })
     done.push(`linked ${link} -> tscni`)
   }
+  await syncPath(opts.binDir)
   if (!source.endsWith('/tscni')) done.push('note: installed the bundle; it needs Node 24 as "node" on the PATH the runtime passes to plugins')
   return { stdout: done.map((line) => `${line}\n`).join(''), stderr: '', exitCode: 0 }
 }
@@ -75,7 +94,7 @@ export async function runInstall(args: readonly string[], io: CliIo): Promise<Ou
 async function pickSource(io: CliIo): Promise<string> {
   if (io.isSea) return io.selfPath
   const sibling = join(dirname(io.selfPath), 'tscni')
-  return (await isOurs(sibling)) ? sibling : io.selfPath
+  return (await isOwnExecutable(sibling)) ? sibling : io.selfPath
 }
 
 async function kindOf(path: string): Promise<'absent' | 'ours' | 'foreign'> {
@@ -85,28 +104,14 @@ async function kindOf(path: string): Promise<'absent' | 'ours' | 'foreign'> {
   } catch {
     return 'absent'
   }
-  return (await isOurs(path)) ? 'ours' : 'foreign'
+  return (await isOwnExecutable(path)) ? 'ours' : 'foreign'
 }
 
-/** True when the file contains the tscni marker (read in chunks: the single executable is ~120 MB). */
-export async function isOurs(path: string): Promise<boolean> {
-  let handle: fs.FileHandle
+// fsync(2) of a file or directory (the directory: its new entries survive a crash).
+async function syncPath(path: string): Promise<void> {
+  const handle = await fs.open(path, 'r')
   try {
-    handle = await fs.open(path, constants.O_RDONLY)
-  } catch {
-    return false
-  }
-  try {
-    const marker = Buffer.from(MARKER)
-    const chunk = Buffer.alloc(4 << 20)
-    let carry = Buffer.alloc(0)
-    for (;;) {
-      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null)
-      if (bytesRead === 0) return false
-      const window = Buffer.concat([carry, chunk.subarray(0, bytesRead)])
-      if (window.includes(marker)) return true
-      carry = window.subarray(Math.max(0, window.length - marker.length + 1))
-    }
+    await handle.sync()
   } finally {
     await handle.close()
   }

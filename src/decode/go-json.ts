@@ -197,6 +197,9 @@ function shapeObject(fields: Record<string, AnySchema>, obj: Json, path: readonl
   const names = Object.keys(fields)
   const out: Json = {}
   for (const [key, value] of Object.entries(obj)) {
+    // JSON.parse keeps "__proto__" as an own key, but assigning it to `out` would replace the prototype and hand its
+    // fields to the schema by inheritance. No Go struct field is named so, and Go ignores a key matching no field.
+    if (key === '__proto__') continue
     const field = Object.hasOwn(fields, key) ? key : names.find((name) => goFold(name) === goFold(key))
     if (field === undefined) {
       if (!Object.hasOwn(out, key)) out[key] = plain(value) // unknown: kept for loose objects, stripped by others

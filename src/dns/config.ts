@@ -29,7 +29,18 @@ export const DEFAULT_DOMAIN = 'dns.tscni'
 export const DEFAULT_DATA_DIR = '/run/tscni/dns'
 
 // Paths are written into dnsmasq's config, where a space, '#' or ',' would change what a line means: plain ones only.
-const absolutePath = (what: string) => z.string().check(z.regex(/^\/[A-Za-z0-9._+\/-]*$/, `${what} must be an absolute path of letters, digits and . _ + - /`))
+const PLAIN_PATH = /^\/[A-Za-z0-9._+\/-]*$/
+const absolutePath = (what: string) => z.string().check(z.regex(PLAIN_PATH, `${what} must be an absolute path of letters, digits and . _ + - /`))
+
+/**
+ * The dataDir a DEL whose config did not parse may still clean up: the default when none is given, the given one
+ * when it passes the same check as in a valid config, else undefined (nothing is touched).
+ */
+export function dataDirForDel(raw: Readonly<Record<string, unknown>>): string | undefined {
+  const dataDir = goField(raw, 'dataDir')
+  if (dataDir === undefined) return DEFAULT_DATA_DIR
+  return typeof dataDir === 'string' && PLAIN_PATH.test(dataDir) ? dataDir : undefined
+}
 
 /** The DNS role's options as accepted on stdin (docs/configuration.md is checked against it). */
 export const dnsConfigSchema = z.object({
@@ -52,7 +63,13 @@ export function parseDnsConfig(raw: Readonly<Record<string, unknown>>, network: 
     resolvConf: parsed.resolvConf ?? '/etc/resolv.conf',
     ...(parsed.user !== undefined ? { user: parsed.user } : {}),
     ...(parsed.backend !== undefined ? { backend: parsed.backend } : {}),
-    aliases: parsed.runtimeConfig?.aliases?.[network] ?? [],
+    aliases: aliasesOf(parsed.runtimeConfig?.aliases, network),
     prevResult: goField(raw, 'prevResult'),
   }
+}
+
+// An own key only: a network named "constructor" or "toString" must not read Object.prototype's functions.
+function aliasesOf(aliases: Readonly<Record<string, readonly string[] | null>> | null | undefined, network: string): readonly string[] {
+  if (!aliases || !Object.hasOwn(aliases, network)) return []
+  return aliases[network] ?? []
 }

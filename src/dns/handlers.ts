@@ -7,11 +7,11 @@ import { CniError, ErrorCode, invalidConfig, normalizeError, wrapError } from '.
 import type { Context, RoleHandlers } from '../plugin/role.ts'
 import type { Result } from '../plugin/result.ts'
 import { decodeResult } from '../plugin/version.ts'
-import { DEFAULT_DATA_DIR, parseDnsConfig, type DnsConfig } from './config.ts'
-import { attachmentNames, showName } from './names.ts'
+import { dataDirForDel, parseDnsConfig, type DnsConfig } from './config.ts'
+import { attachmentNames, bareNameTaken, publishes, showName, type AttachmentNames } from './names.ts'
 import { dnsRecordedRules } from './reconcile.ts'
-import { attachmentFile, dnsAccess, dnsmasqConfig, hostsFile, networkFacts, networkPaths, upstreamServers, withDns, type NetworkPaths } from './plan.ts'
-import { ensureNetworkDirs, listAttachmentFiles, lockPath, readIfExists, removeFile, removeNetworkDir, writeAtomic } from './store.ts'
+import { attachmentFile, dnsAccess, dnsmasqConfig, hostsFile, legacyAttachmentFile, networkFacts, networkPaths, upstreamServers, withDns, type NetworkPaths } from './plan.ts'
+import { ensureNetworkDirs, listAttachmentFiles, lockPath, readIfExists, removeFile, removeNetworkFiles, untrustedNetworkDirs, writeAtomic } from './store.ts'
 
 const LOCK_TIMEOUT_MS = 20_000
 
@@ -27,13 +27,14 @@ const realDeps: DnsDeps = { firewall: createFirewall }
 
 /** Builds the DNS role's handlers. */
 export function createDns(deps: DnsDeps = realDeps): RoleHandlers {
-  // The last attachment gone: stop the server, remove the port 53 rules from every backend, and the directory.
+  // The last attachment gone: stop the server, remove the port 53 rules from every backend, and the role's files.
   const stopIfIdle = async (ctx: Context, paths: NetworkPaths): Promise<void> => {
     if ((await listAttachmentFiles(paths)).length > 0) return
     await ctx.sys.dnsmasq.stop(paths.pidFile, paths.conf)
     const usable = (await deps.firewall(ctx.sys, ctx.log).usable()).map((b) => b.name)
     await ctx.trace.step('dns firewall remove', () => createDnsFirewall(ctx.sys).remove(usable, ctx.conf.name))
-    await removeNetworkDir(paths)
+    const kept = await removeNetworkFiles(paths)
+    if (kept) ctx.log.info(`kept ${kept}`)
   }
 
   return {
@@ -45,13 +46,14 @@ export function createDns(deps: DnsDeps = realDeps): RoleHandlers {
       const facts = networkFacts(prev, ctx.env.ifname)
       if (facts.addresses.length === 0) throw invalidConfig(`prevResult has no address on the container interface "${ctx.env.ifname}": there is nothing to name`)
       if (facts.gateways.length === 0) throw invalidConfig('prevResult has no gateway address for the DNS server to listen on (set isGateway on the bridge)')
-      const { names, refused } = attachmentNames(ctx.env.args.get('K8S_POD_NAME'), config.aliases, ctx.env.containerId)
-      for (const r of refused) ctx.log.warn(`name ${showName(r.name)} (${r.source}) is not a valid DNS label (a-z, 0-9 and inner -, at most 63): not published`)
+      const named = attachmentNames({ name: ctx.env.args.get('K8S_POD_NAME'), namespace: ctx.env.args.get('K8S_POD_NAMESPACE') }, config.aliases, ctx.env.containerId)
+      for (const r of named.refused) ctx.log.warn(`name ${showName(r.name)} (${r.source}) is not a valid DNS label (a-z, 0-9 and inner -, at most 63): not published`)
       const paths = networkPaths(config.dataDir, ctx.conf.name)
       const file = `${paths.hostsDir}/${attachmentFile(ctx.env.containerId, ctx.env.ifname)}`
       const result = withDns(prev, facts.gateways, config.domainName)
       await withLock(ctx, config, async () => {
-        await ensureNetworkDirs(paths)
+        await ensureNetworkDirs(paths, config.dataDir)
+        const names = await publishedNames(ctx, paths, named)
         const resolv = await ctx.sys.dnsmasq.readText(config.resolvConf)
         if (resolv === undefined) ctx.log.warn(`cannot read ${config.resolvConf}: names outside ${config.domainName} will not resolve`)
         const user = config.user ?? ((await ctx.sys.dnsmasq.userExists('dnsmasq')) ? 'dnsmasq' : 'nobody')
@@ -63,7 +65,7 @@ export function createDns(deps: DnsDeps = realDeps): RoleHandlers {
           const access = dnsAccess(ctx.conf.name, facts)
           await ctx.trace.step('dns firewall ensure', () => createDnsFirewall(ctx.sys).ensure(backend.name, access))
           // Last: a record that cannot be written fails the ADD like any other step (reconcile relies on it).
-          ctx.records?.write(recordOfAdd(ctx, RECORD_ROLE, dnsRecordedRules(backend.name, access, config.dataDir), result), stateDirOf(ctx.conf.raw))
+          ctx.records?.write(recordOfAdd(ctx, RECORD_ROLE, dnsRecordedRules(backend.name, access, config.dataDir, attachmentFile(ctx.env.containerId, ctx.env.ifname)), result), stateDirOf(ctx.conf.raw))
         } catch (err) {
           await removeFile(file).catch(() => false)
           await stopIfIdle(ctx, paths).catch(() => undefined)
@@ -81,11 +83,18 @@ export function createDns(deps: DnsDeps = realDeps): RoleHandlers {
       } catch (err) {
         ctx.log.warn(`DEL continues despite an unreadable config: ${normalizeError(err).message}`)
       }
-      const dataDir = config?.dataDir ?? (typeof ctx.conf.raw.dataDir === 'string' ? ctx.conf.raw.dataDir : DEFAULT_DATA_DIR)
-      const paths = networkPaths(dataDir, ctx.conf.name)
-      if ((await readIfExists(paths.conf)) !== undefined || (await listAttachmentFiles(paths)).length > 0) {
+      // A dataDir that failed its check is never used: the directory is removed from, so it must be one ADD accepted.
+      const dataDir = config?.dataDir ?? dataDirForDel(ctx.conf.raw)
+      if (dataDir === undefined) ctx.log.warn('DEL leaves the DNS files alone: the config\'s dataDir is not a plain absolute path')
+      const paths = dataDir === undefined ? undefined : networkPaths(dataDir, ctx.conf.name)
+      const untrusted = paths && (await untrustedNetworkDirs(paths))
+      if (untrusted) ctx.log.warn(`DEL leaves the DNS files alone: ${untrusted}`)
+      if (dataDir !== undefined && paths !== undefined && !untrusted && ((await readIfExists(paths.conf)) !== undefined || (await listAttachmentFiles(paths)).length > 0)) {
         await withLock(ctx, { dataDir }, async () => {
-          await removeFile(`${paths.hostsDir}/${attachmentFile(ctx.env.containerId, ctx.env.ifname)}`)
+          // An attachment ADDed by tscni 0.1.0 has only the old name; a newer ADD's file is never the old one's.
+          if (!(await removeFile(`${paths.hostsDir}/${attachmentFile(ctx.env.containerId, ctx.env.ifname)}`))) {
+            await removeFile(`${paths.hostsDir}/${legacyAttachmentFile(ctx.env.containerId, ctx.env.ifname)}`)
+          }
           await stopIfIdle(ctx, paths)
         })
       }
@@ -98,7 +107,8 @@ export function createDns(deps: DnsDeps = realDeps): RoleHandlers {
       const facts = networkFacts(prevResultOf(ctx, config, 'Required prevResult missing'), ctx.env.ifname)
       const paths = networkPaths(config.dataDir, ctx.conf.name)
       const name = attachmentFile(ctx.env.containerId, ctx.env.ifname)
-      if ((await readIfExists(`${paths.hostsDir}/${name}`)) === undefined) {
+      const legacy = legacyAttachmentFile(ctx.env.containerId, ctx.env.ifname)
+      if ((await readIfExists(`${paths.hostsDir}/${name}`)) === undefined && (await readIfExists(`${paths.hostsDir}/${legacy}`)) === undefined) {
         throw new CniError(ErrorCode.Internal, `DNS entry of container ${ctx.env.containerId} (${ctx.env.ifname}) on network "${ctx.conf.name}" is missing`, { details: `${paths.hostsDir}/${name}` })
       }
       if ((await ctx.sys.dnsmasq.running(paths.pidFile, paths.conf)) === undefined) {
@@ -114,9 +124,12 @@ export function createDns(deps: DnsDeps = realDeps): RoleHandlers {
       if (valid === undefined) return
       const config = parseDnsConfig(ctx.conf.raw, ctx.conf.name)
       const paths = networkPaths(config.dataDir, ctx.conf.name)
-      const keep = new Set(valid.map((a) => attachmentFile(a.containerID, a.ifname)))
+      // Files tscni 0.1.0 wrote (`<id>-<ifname>`) are kept for the attachments still valid, and pruned like the rest.
+      const keep = new Set(valid.flatMap((a) => [attachmentFile(a.containerID, a.ifname), legacyAttachmentFile(a.containerID, a.ifname)]))
       ctx.records?.prune(RECORD_ROLE, ctx.conf.name, valid, stateDirOf(ctx.conf.raw))
       if ((await readIfExists(paths.conf)) === undefined && (await listAttachmentFiles(paths)).length === 0) return
+      const untrusted = await untrustedNetworkDirs(paths)
+      if (untrusted) throw new CniError(ErrorCode.IoFailure, `refusing to prune DNS files in ${untrusted}`)
       await withLock(ctx, config, async () => {
         for (const file of await listAttachmentFiles(paths)) {
           if (keep.has(file)) continue
@@ -155,6 +168,21 @@ async function withLock<T>(ctx: Context, config: Pick<DnsConfig, 'dataDir'>, fn:
   } finally {
     await lock.release()
   }
+}
+
+// The names to publish: a namespaced pod's bare name only while no one else on the network holds it (names.ts).
+// Read under the lock, so two ADDs never both see the name free.
+async function publishedNames(ctx: Context, paths: NetworkPaths, named: AttachmentNames): Promise<readonly string[]> {
+  const pod = named.pod
+  if (pod === undefined) return named.names
+  const ownFile = attachmentFile(ctx.env.containerId, ctx.env.ifname)
+  // A repeated ADD keeps what the attachment already holds.
+  if (publishes((await readIfExists(`${paths.hostsDir}/${ownFile}`)) ?? '', pod.name)) return named.names
+  const own = new Set([ownFile, legacyAttachmentFile(ctx.env.containerId, ctx.env.ifname)])
+  const others = await Promise.all((await listAttachmentFiles(paths)).filter((f) => !own.has(f)).map((f) => readIfExists(`${paths.hostsDir}/${f}`)))
+  if (!bareNameTaken(pod, others.filter((t) => t !== undefined))) return named.names
+  ctx.log.warn(`name "${pod.name}" is already published on network "${ctx.conf.name}" by another namespace or container: pod ${pod.name} of namespace ${pod.namespace} is published as "${pod.name}.${pod.namespace}" only`)
+  return named.names.filter((n) => n !== pod.name)
 }
 
 // Starts the server when it is not running (also after it died: the next ADD restarts it) and restarts it when its

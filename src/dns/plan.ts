@@ -19,8 +19,20 @@ export function networkPaths(dataDir: string, network: string): NetworkPaths {
   return { dir, conf: `${dir}/dnsmasq.conf`, pidFile: `${dir}/dnsmasq.pid`, hostsDir: `${dir}/hosts` }
 }
 
-/** The hosts file name of an attachment: container id and interface, as the runtime names them on DEL. */
+/**
+ * The hosts file name of an attachment: container id and interface, as the runtime names them on DEL, joined by
+ * ':', which a container id never holds (CNI spec: `^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`), so no two attachments share
+ * a name. (`-` did: id `a-b` with interface `c` and id `a` with `b-c` were one file.)
+ */
 export function attachmentFile(containerId: string, ifname: string): string {
+  return `${containerId}:${ifname}`
+}
+
+/**
+ * The name tscni 0.1.0 gave the file (`<id>-<ifname>`, ambiguous): DEL, CHECK and GC still find files an older
+ * version wrote, so an upgrade leaves no names behind. Only ever used when the attachment has no file of its own.
+ */
+export function legacyAttachmentFile(containerId: string, ifname: string): string {
   return `${containerId}-${ifname}`
 }
 

@@ -4,7 +4,7 @@ import type { BackendName } from '../firewall/backend.ts'
 import type { DnsAccess, DnsAccessPair } from '../firewall/model.ts'
 import { formatCidr, formatIp, parseCidr, parseIp } from '../plugin/addr.ts'
 import type { AttachmentRecord } from '../plugin/attachment-record.ts'
-import { attachmentFile } from './plan.ts'
+import { attachmentFile, legacyAttachmentFile } from './plan.ts'
 
 /** The `rules` of a dnsname record, as JSON. */
 export interface DnsRecordedRules {
@@ -12,11 +12,13 @@ export interface DnsRecordedRules {
   /** Gateway and subnet pairs as text ("10.88.0.1", "10.88.0.0/16"). */
   readonly pairs: ReadonlyArray<{ readonly gateway: string; readonly subnet: string }>
   readonly dataDir: string
+  /** The attachment's hosts file name; absent in records of tscni 0.1.0, which used the old name. */
+  readonly hostsFile?: string
 }
 
 /** What the record of a DNS ADD keeps. */
-export function dnsRecordedRules(backend: BackendName, access: DnsAccess, dataDir: string): DnsRecordedRules {
-  return { backend, pairs: access.pairs.map((p) => ({ gateway: formatIp(p.gateway), subnet: formatCidr(p.subnet) })), dataDir }
+export function dnsRecordedRules(backend: BackendName, access: DnsAccess, dataDir: string, hostsFile?: string): DnsRecordedRules {
+  return { backend, pairs: access.pairs.map((p) => ({ gateway: formatIp(p.gateway), subnet: formatCidr(p.subnet) })), dataDir, ...(hostsFile !== undefined ? { hostsFile } : {}) }
 }
 
 /** Port 53 open from a network's subnets to its gateways (one chain per network, shared by its attachments). */
@@ -41,7 +43,9 @@ export function dnsRulesOfRecord(record: AttachmentRecord): { rules: Array<DnsAc
   const problems: string[] = []
   const rules: Array<DnsAccessRule | DnsServerRule> = []
   if (typeof doc.dataDir === 'string' && doc.dataDir.startsWith('/')) {
-    rules.push({ kind: 'dns-server', dataDir: doc.dataDir, network: record.network, hostsFile: attachmentFile(record.containerId, record.ifname) })
+    const current = attachmentFile(record.containerId, record.ifname)
+    const hostsFile = doc.hostsFile === current ? current : legacyAttachmentFile(record.containerId, record.ifname)
+    rules.push({ kind: 'dns-server', dataDir: doc.dataDir, network: record.network, hostsFile })
   } else {
     problems.push('DNS record without a data directory')
   }

@@ -44,7 +44,11 @@ static napi_value throw_type(napi_env env, const char *msg) {
   return NULL;
 }
 
-// Reads argument `i` as a path string into buf; *present is 0 for null or undefined. Returns 0 on success.
+// Reads a path argument into buf (PATH_MAX_LEN bytes); *present is 0 for null or undefined. Returns 0 on success,
+// -1 for a value that is not a string, or an errno: ENAMETOOLONG (as open(2) would say), EINVAL (an embedded NUL).
+// The length is asked for first: napi_get_value_string_utf8 never writes a partial UTF-8 sequence, so a string
+// longer than the buffer would come back shorter, and a valid other path. A path the kernel cannot take whole
+// (PATH_MAX, NUL included) is refused, as is one with an embedded NUL, which open(2) would cut short.
 static int get_path(napi_env env, napi_value value, char *buf, int *present) {
   napi_valuetype type;
   napi_typeof(env, value, &type);
@@ -52,9 +56,12 @@ static int get_path(napi_env env, napi_value value, char *buf, int *present) {
     *present = 0;
     return 0;
   }
-  size_t len = 0;
-  if (type != napi_string || napi_get_value_string_utf8(env, value, buf, PATH_MAX_LEN, &len) != napi_ok) return -1;
-  if (len == 0 || len >= PATH_MAX_LEN - 1) return -1;
+  size_t len = 0, copied = 0;
+  if (type != napi_string || napi_get_value_string_utf8(env, value, NULL, 0, &len) != napi_ok) return -1;
+  if (len == 0) return -1;
+  if (len >= PATH_MAX_LEN) return ENAMETOOLONG;
+  if (napi_get_value_string_utf8(env, value, buf, PATH_MAX_LEN, &copied) != napi_ok || copied != len) return ENAMETOOLONG;
+  if (strlen(buf) != len) return EINVAL;
   *present = 1;
   return 0;
 }
@@ -101,9 +108,11 @@ static napi_value netlink_socket(napi_env env, napi_callback_info info) {
   char path[PATH_MAX_LEN];
   int present = 0;
   int32_t protocol = 0;
-  if (argc < 2 || get_path(env, argv[0], path, &present) != 0 || get_int(env, argv[1], &protocol) != 0) {
+  int bad = argc < 2 ? -1 : get_path(env, argv[0], path, &present);
+  if (bad < 0 || get_int(env, argv[1], &protocol) != 0) {
     return throw_type(env, "netlinkSocket(netnsPath: string | null, protocol: number)");
   }
+  if (bad > 0) return throw_errno(env, bad, "netns path");
   int saved = -1;
   if (present) {
     int e = enter_netns(path, &saved);
@@ -125,10 +134,13 @@ static napi_value open_in_netns(napi_env env, napi_callback_info info) {
   char ns[PATH_MAX_LEN], path[PATH_MAX_LEN];
   int ns_present = 0, path_present = 0;
   int32_t flags = 0;
-  if (argc < 3 || get_path(env, argv[0], ns, &ns_present) != 0 || get_path(env, argv[1], path, &path_present) != 0 ||
-      !path_present || get_int(env, argv[2], &flags) != 0) {
+  int bad_ns = argc < 3 ? -1 : get_path(env, argv[0], ns, &ns_present);
+  int bad_path = argc < 3 ? -1 : get_path(env, argv[1], path, &path_present);
+  if (bad_ns < 0 || bad_path < 0 || !(path_present || bad_path > 0) || get_int(env, argv[2], &flags) != 0) {
     return throw_type(env, "openInNetns(netnsPath: string | null, path: string, flags: number)");
   }
+  if (bad_ns > 0) return throw_errno(env, bad_ns, "netns path");
+  if (bad_path > 0) return throw_errno(env, bad_path, "path");
   int saved = -1;
   if (ns_present) {
     int e = enter_netns(ns, &saved);

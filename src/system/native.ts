@@ -1,9 +1,9 @@
 // Loads tscni's native addon (src/native/tscni-native.c): embedded in the single executable as an asset, written to
 // a private temporary directory, dlopen()ed and removed again. When that fails (no asset, a read-only or noexec
-// temporary directory) the caller falls back to the tools, and says so at debug level.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+// temporary directory, no directory that only root controls) the caller falls back to the tools, and says so at
+// debug level.
+import { mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 
 /** The addon's functions: only what Node lacks. Failures throw errors with `code` (errno name) and `errno`. */
 export interface Native {
@@ -41,11 +41,13 @@ export function loadNative(source: NativeSource, env: Readonly<Record<string, st
     return { reason: `no addon in this build: ${(err as Error).message}` }
   }
   if (!bytes) return { reason: 'no addon in this build' }
+  const base = safeTempBase([env.TMPDIR, '/tmp'], process.geteuid?.() ?? 0)
+  if (base === undefined) return { reason: `neither TMPDIR (${env.TMPDIR ?? 'unset'}) nor /tmp is a directory only root can change` }
   let dir: string | undefined
   try {
-    dir = mkdtempSync(join(env.TMPDIR || tmpdir(), 'tscni-native-'))
+    dir = mkdtempSync(join(base, 'tscni-native-'))
     const file = join(dir, 'tscni-native.node')
-    writeFileSync(file, bytes, { mode: 0o500 })
+    writeFileSync(file, bytes, { mode: 0o500, flag: 'wx' })
     const mod: { exports: Partial<Native> } = { exports: {} }
     source.dlopen(mod, file)
     const n = mod.exports
@@ -58,4 +60,30 @@ export function loadNative(source: NativeSource, env: Readonly<Record<string, st
   } finally {
     if (dir) rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/**
+ * The first candidate under which the addon may be written and dlopen()ed: its real path, and every directory above
+ * it, owned by root (or `uid`) and writable by no one else, unless sticky (/tmp), where others cannot rename or
+ * remove our entries. Otherwise another account could swap the file, or our 0700 directory, between the write and
+ * dlopen(), and run code as root: a TMPDIR the runtime passes is used only when it passes.
+ */
+export function safeTempBase(candidates: ReadonlyArray<string | undefined>, uid: number): string | undefined {
+  for (const candidate of candidates) {
+    if (!candidate || !candidate.startsWith('/')) continue
+    try {
+      const real = realpathSync(candidate)
+      let ok = true
+      for (let d = real; ok; d = dirname(d)) {
+        const st = statSync(d)
+        const sharedWritable = (st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0
+        ok = st.isDirectory() && (st.uid === 0 || st.uid === uid) && !sharedWritable
+        if (d === '/') break
+      }
+      if (ok) return real
+    } catch {
+      // a candidate that does not exist or cannot be examined is skipped
+    }
+  }
+  return undefined
 }

@@ -72,8 +72,8 @@ describe('dnsname', () => {
 
     // tscni ls shows the names on the network.
     const ls = String((await execa(`${node.bin}/tscni`, ['ls', '--data-dir', node.dataDir, '--conf-dir', dnsDir, '--dns-dir', dnsDir])).stdout)
-    expect(ls).toMatch(new RegExp(`web, frontend, 0123456789ab +${webIp.v4.replace(/\./g, '\\.')} +0123456789abcdef0001-eth0`))
-    expect(ls).toMatch(new RegExp(`db, fedcba987654 +${dbIp.v6} +fedcba98765432100002-eth0`))
+    expect(ls).toMatch(new RegExp(`web, frontend, 0123456789ab +${webIp.v4.replace(/\./g, '\\.')} +0123456789abcdef0001:eth0`))
+    expect(ls).toMatch(new RegExp(`db, fedcba987654 +${dbIp.v6} +fedcba98765432100002:eth0`))
 
     // The server listens on the gateways only and runs unprivileged; its files are root's and not world-writable.
     const [pid] = serversUnder(dnsDir)
@@ -81,7 +81,7 @@ describe('dnsname', () => {
     const own = listening.split('\n').filter((l) => l.includes(`pid=${pid},`))
     expect([...new Set(own.map((l) => l.split(/\s+/)[4]))].sort()).toEqual([`${gw.v4}:53`, `[${gw.v6}]:53`].sort())
     expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/^Uid:\s+(?!0\s)\d+/m)
-    for (const f of [`${dnsDir}/tscni/dnsmasq.conf`, `${dnsDir}/tscni/hosts`, `${dnsDir}/tscni/hosts/0123456789abcdef0001-eth0`]) {
+    for (const f of [`${dnsDir}/tscni/dnsmasq.conf`, `${dnsDir}/tscni/hosts`, `${dnsDir}/tscni/hosts/0123456789abcdef0001:eth0`]) {
       const st = statSync(f)
       expect(st.uid).toBe(0)
       expect(st.mode & 0o002).toBe(0)
@@ -144,7 +144,7 @@ describe('dnsname', () => {
     expect(reply.exitCode).toBe(0)
     expect(reply.stderr).toMatch(/"Web_1" \(K8S_POD_NAME\) is not a valid DNS label/)
     expect(reply.stderr).toMatch(/"evil\\n10.9.9.9 bank" \(alias\) is not a valid DNS label/)
-    const file = readFileSync(`${dnsDir}/tscni/hosts/${att.containerId}-eth0`, 'utf8')
+    const file = readFileSync(`${dnsDir}/tscni/hosts/${att.containerId}:eth0`, 'utf8')
     expect(file).not.toMatch(/bank|evil|Web_1|a b|xxxx/)
     expect(file).toMatch(/ ok-alias\.dns\.tscni ok-alias upper\.dns\.tscni upper bad000000000\.dns\.tscni bad000000000\n/)
     expect(file.trim().split('\n')).toHaveLength(2)

@@ -139,13 +139,13 @@ describe.each(BACKENDS)('reconcile restores DNS with %s', (backend) => {
     const gw = gateways(rLive).v4
     expect(await answers(live, gw, 'gone')).toEqual([containerIps(rDead).v4])
     const hosts = join(dnsDir, 'tscni', 'hosts')
-    expect(readdirSync(hosts).sort()).toEqual(['dnsboot000000000000001-eth0', 'dnsboot000000000000002-eth0'])
+    expect(readdirSync(hosts).sort()).toEqual(['dnsboot000000000000001:eth0', 'dnsboot000000000000002:eth0'])
 
     await execa('ip', ['netns', 'del', dead.name])
     const run = await reconcile()
     expect(run.exitCode, run.stdout + run.stderr).toBe(0)
     expect(run.stdout).toContain('released dnsname tscni/dnsboot000000000000001/eth0')
-    expect(readdirSync(hosts)).toEqual(['dnsboot000000000000002-eth0'])
+    expect(readdirSync(hosts)).toEqual(['dnsboot000000000000002:eth0'])
     expect(await query(live, gw, 'gone', 'A')).toEqual({ code: 'ENOTFOUND' })
     expect(await answers(live, gw, 'stays')).toEqual([containerIps(rLive).v4])
     expect(records().map((r) => `${r.role}:${r.containerId}`).sort()).toEqual(['bridge:dnsboot000000000000002', 'dnsname:dnsboot000000000000002'])

@@ -108,6 +108,22 @@ describe("encoding/json's rules", () => {
   it('ignores unknown keys', () => {
     expect(decode('{"other":{"x":1.0},"hostPort":3}')).toEqual({ ok: true, data: { hostPort: 3 } })
   })
+
+  it('a "__proto__" key is an unknown key: it supplies no field through the prototype (Go ignores it too)', () => {
+    const out = decode('{"__proto__":{"hostPort":8080,"name":"x"}}')
+    expect(out).toEqual({ ok: true, data: {} })
+    expect(out.ok && Object.getPrototypeOf(out.data)).toBe(Object.prototype)
+    expect(decode('{"__proto__":{"name":"x"},"hostPort":1}')).toEqual({ ok: true, data: { hostPort: 1 } })
+  })
+})
+
+describe('object keys that name Object.prototype members', () => {
+  it('portmap: a mapping whose fields come only from "__proto__" is refused naming the missing field', () => {
+    const c = conf('{"cniVersion":"1.0.0","name":"n","type":"portmap","runtimeConfig":{"portMappings":[{"__proto__":{"hostPort":8080,"containerPort":80}}]}}')
+    const err = errorOf(() => parsePortmapConfig(c.raw))
+    expect(err).toMatchObject({ code: 7 })
+    expect(err.message).toMatch(/^invalid runtimeConfig\.portMappings\.0\.hostPort: .*\(missing\)$/)
+  })
 })
 
 describe('errors for Go-refused numbers through the roles', () => {

@@ -15,6 +15,11 @@ describe('parseDnsConfig', () => {
     expect(conf.prevResult).toEqual({ x: 1 })
   })
 
+  it.each(['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__'])('network %s reads only its own aliases, never Object.prototype', (network) => {
+    expect(parseDnsConfig({ type: 'dnsname', runtimeConfig: { aliases: { other: ['c'] } } }, network).aliases).toEqual([])
+    expect(parseDnsConfig({ type: 'dnsname', runtimeConfig: { aliases: { [network]: ['mine'] } } }, network).aliases).toEqual(network === '__proto__' ? [] : ['mine'])
+  })
+
   it.each([
     [{ domainName: 'bad domain' }, /^invalid domainName: .*\(got "bad domain"\)$/],
     [{ dataDir: 'relative' }, /^invalid dataDir: dataDir must be an absolute path/],

@@ -43,6 +43,14 @@ describe('dnsname records', () => {
     })
   })
 
+  it('a record of this version names the hosts file <id>:<ifname>; one of tscni 0.1.0 (no hostsFile) the old <id>-<ifname>', () => {
+    const a = access('net', ['10.88.0.1', '10.88.0.0/16'])
+    const current = json(dnsRecordedRules('iptables', a, '/d', 'c1:eth0'))
+    expect(dnsRulesOfRecord(record('net', 'c1', '/n', current)).rules[0]).toEqual({ kind: 'dns-server', dataDir: '/d', network: 'net', hostsFile: 'c1:eth0' })
+    const old = json(dnsRecordedRules('iptables', a, '/d'))
+    expect(dnsRulesOfRecord(record('net', 'c1', '/n', old)).rules[0]).toEqual({ kind: 'dns-server', dataDir: '/d', network: 'net', hostsFile: 'c1-eth0' })
+  })
+
   it('name what is damaged and keep the readable rest', () => {
     const out = dnsRulesOfRecord(record('net', 'c1', '/n', { backend: 'iptables', dataDir: '/d', pairs: [{ gateway: '10.0.0.1', subnet: 'fd00::/64' }, { gateway: '10.0.0.1', subnet: '10.0.0.0/24' }] }))
     expect(out.rules.map((r) => r.kind)).toEqual(['dns-server', 'dns-access'])

@@ -1,5 +1,6 @@
 // The native addon's C (src/native/tscni-native.c), compiled here with the flags build.mjs uses, and loaded:
-// argument checks, errno-bearing errors, flock contention, opening a file and a netlink socket in this namespace.
+// argument checks, errno-bearing errors, flock contention, opening a file and a netlink socket in this namespace,
+// and paths that do not fit or hold a NUL refused whole.
 import { execFileSync } from 'node:child_process'
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -68,5 +69,29 @@ describe('tscni-native', () => {
     expect(fd).toBeGreaterThan(2)
     closeSync(fd)
     expect(() => native.netlinkSocket(null, 4242)).toThrow(expect.objectContaining({ code: 'EPROTONOSUPPORT' }))
+  })
+})
+
+describe('tscni-native path arguments', () => {
+  // napi_get_value_string_utf8 never writes half a UTF-8 sequence: 4094 bytes and a 2-byte 'é' used to come back as
+  // the 4094 bytes alone, a different, existing path.
+  const prefix = `${'/'.repeat(4094 - '/etc/hostname'.length)}/etc/hostname`
+
+  it('a path cut at a UTF-8 boundary is ENAMETOOLONG, never the shorter file, as Node says', () => {
+    expect(Buffer.byteLength(prefix)).toBe(4094)
+    const long = `${prefix}é`
+    expect(() => openSync(long, 'r')).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }))
+    expect(() => native.openInNetns(null, long, 0)).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }))
+    expect(() => native.openInNetns(long, '/proc/sys/net/ipv4/ip_forward', 0)).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }))
+    expect(() => native.netlinkSocket(long, 0)).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }))
+    // Exactly as long as the buffer (NUL included) is too long as well; one byte less still opens.
+    expect(() => native.openInNetns(null, `${prefix}xx`, 0)).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }))
+    closeSync(native.openInNetns(null, `/${prefix}`, 0))
+  })
+
+  it('a path with an embedded NUL is EINVAL, never the part before it', () => {
+    expect(() => native.openInNetns(null, '/etc/hostname\u0000.evil', 0)).toThrow(expect.objectContaining({ code: 'EINVAL' }))
+    expect(() => native.netlinkSocket('/proc/self/ns/net\u0000x', 0)).toThrow(expect.objectContaining({ code: 'EINVAL' }))
+    expect(() => native.openInNetns(null, '', 0)).toThrow(TypeError)
   })
 })

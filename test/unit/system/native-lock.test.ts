@@ -1,12 +1,12 @@
 // system/native.ts's loader (fake sources: no asset, a failing dlopen, a read-only temp dir) and lock.ts's
 // in-process locker over a fake addon whose flock answers EAGAIN as a held lock would.
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SystemError } from '../../../src/system/errors.ts'
 import { createLocker } from '../../../src/system/lock.ts'
-import { LOCK_EX, LOCK_NB, loadNative, type Native } from '../../../src/system/native.ts'
+import { LOCK_EX, LOCK_NB, loadNative, safeTempBase, type Native } from '../../../src/system/native.ts'
 import type { Exec } from '../../../src/system/exec.ts'
 
 const dirs: string[] = []
@@ -48,8 +48,42 @@ describe('loadNative', () => {
     expect(refused.native).toBeUndefined()
     expect((refused as { reason: string }).reason).toMatch(/cannot load the addon from .*tscni-native-.*: failed to map segment/)
     expect(readdirSync(base)).toEqual([])
-    expect((loadNative({ bytes, dlopen: () => {} }, { TMPDIR: '/proc/no-such-dir' }) as { reason: string }).reason).toMatch(/ENOENT/)
+    // A TMPDIR that does not exist is passed over for /tmp.
+    expect((loadNative({ bytes, dlopen: () => {} }, { TMPDIR: '/proc/no-such-dir' }) as { reason: string }).reason).toBe('the addon lacks its functions')
     expect((loadNative({ bytes, dlopen: () => {} }, { TMPDIR: tmp() }) as { reason: string }).reason).toBe('the addon lacks its functions')
+  })
+})
+
+describe('where the addon is dlopen()ed', () => {
+  const loadedFrom = (env: Record<string, string>): string => {
+    let from = ''
+    loadNative({ bytes: () => new Uint8Array([1]), dlopen: (mod, file) => void ((from = file), ((mod as { exports: Native }).exports = fakeAddon(() => {}))) }, env)
+    return from
+  }
+
+  it('never under a TMPDIR others can write, or one below a directory others can write: /tmp instead', () => {
+    const open = tmp()
+    chmodSync(open, 0o777)
+    expect(loadedFrom({ TMPDIR: open })).toMatch(/^\/tmp\/tscni-native-[^/]+\/tscni-native\.node$/)
+    const below = join(open, 'private')
+    mkdirSync(below, { mode: 0o700 })
+    expect(loadedFrom({ TMPDIR: below })).toMatch(/^\/tmp\/tscni-native-/)
+    expect(readdirSync(open)).toEqual(['private'])
+    // A root-owned 0700 TMPDIR is used (the sticky /tmp above it is fine).
+    const own = tmp()
+    expect(loadedFrom({ TMPDIR: own }).startsWith(`${own}/tscni-native-`)).toBe(true)
+  })
+
+  it('safeTempBase: the first safe candidate, by its real path; none when none is safe', () => {
+    const open = tmp()
+    chmodSync(open, 0o777)
+    expect(safeTempBase([open, '/tmp'], 0)).toBe('/tmp')
+    expect(safeTempBase([open, 'relative', undefined], 0)).toBeUndefined()
+    expect(safeTempBase(['/tmp/../tmp'], 0)).toBe('/tmp')
+    // Owned by another account: unsafe, unless that account is the caller.
+    const theirs = tmp()
+    chmodSync(theirs, 0o700)
+    expect(safeTempBase([theirs], 0)).toBe(theirs)
   })
 })
 
