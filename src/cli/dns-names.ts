@@ -41,8 +41,9 @@ export function readDnsNames(dnsDir: string): Map<string, DnsEntry[]> {
       for (const line of text.split('\n')) {
         const [address, ...fields] = line.trim().split(/\s+/)
         if (!address || address.startsWith('#')) continue
-        // Each name is written qualified, then bare: keep the bare ones.
-        entries.push({ attachment: file, address, names: fields.filter((f) => !f.includes('.')) })
+        // Each name is written qualified, then bare (dns/plan.ts hostsFile): keep every second field. A bare name
+        // may hold a dot itself (a Kubernetes pod's `<pod>.<namespace>`), so the dot cannot tell them apart.
+        entries.push({ attachment: file, address, names: fields.filter((_f, i) => i % 2 === 1) })
       }
     }
     out.set(network, entries)
