@@ -54,7 +54,7 @@ const ATTEMPTS = 10
  * etcd lease and writes the key only if nobody else did meanwhile (a transaction on its create or mod revision);
  * retried when another node won the race.
  */
-export async function acquireLease(etcd: EtcdClient, o: { prefix: string; config: ClusterConfig; publicIp: string; previous?: string | undefined; ttl: number; log: Logger }): Promise<HeldLease> {
+export async function acquireLease(etcd: EtcdClient, o: { prefix: string; config: ClusterConfig; publicIp: string; publicIpv6?: string | undefined; previous?: string | undefined; ttl: number; log: Logger }): Promise<HeldLease> {
   const { subnets } = keysOf(o.prefix)
   const previous = o.previous === undefined ? undefined : parseSubnetKey(o.previous.replace('/', '-'))
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
@@ -63,7 +63,7 @@ export async function acquireLease(etcd: EtcdClient, o: { prefix: string; config
     for (const w of parsed.warnings) o.log.warn(w)
     const choice = chooseSubnet({ config: o.config, taken: parsed.taken, publicIp: o.publicIp, previous })
     if (!choice) throw new Error(`no free /${o.config.subnetLen} subnet left in ${subnetText(o.config.network)}`)
-    const lease = ownLease(o.config, choice.subnet, o.publicIp, vtepMac(o.publicIp))
+    const lease = ownLease(o.config, choice.subnet, o.publicIp, vtepMac(o.publicIp), { subnet6: choice.subnet6, publicIpv6: o.publicIpv6 })
     const value = leaseValue(lease, o.config.backend.vni)
     const id = await etcd.grant(o.ttl)
     const existing = kvs.find((kv) => kv.key === subnets + choice.key)
