@@ -1,5 +1,5 @@
 // The node agent with IPv6 across three simulated nodes and a real etcd (TLS): dual-stack over vxlan with nftables
-// and over host-gw with iptables, and an IPv6-only network over vxlan with ip6tables. Pods reach the pods of the
+// and over host-gw with iptables, and IPv6-only networks over vxlan with ip6tables and over host-gw with nftables. Pods reach the pods of the
 // other nodes in every family by their own addresses, and reach the outside masqueraded once to their node's
 // address of that family; `node status` and `node clean` cover both families.
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -129,8 +129,8 @@ describe('node agent, dual-stack and IPv6-only, three nodes over etcd', () => {
     expect(await get(pods[0]!, pods[1]!.ips.find((ip) => ip.includes(':'))!)).toBe(pods[0]!.ips.find((ip) => ip.includes(':')))
   })
 
-  it('IPv6-only over vxlan with ip6tables: pods have IPv6 only and talk across nodes', { timeout: 90_000 }, async () => {
-    const c = await cluster('vxlan', 'iptables', V6ONLY)
+  it.each([['vxlan', 'iptables'], ['host-gw', 'nftables']] as const)('IPv6-only over %s with %s: pods have IPv6 only and talk across nodes', { timeout: 90_000 }, async (backend, firewall) => {
+    const c = await cluster(backend, firewall, V6ONLY)
     const n1 = c.nodes[0]!
     expect(readNodeState(n1)).toMatchObject({ network: 'fd77::/48', publicIp: n1.ip })
     expect(readNodeState(n1).subnet).toMatch(/^fd77:0:0:\d+::\/64$/)
@@ -138,8 +138,12 @@ describe('node agent, dual-stack and IPv6-only, three nodes over etcd', () => {
     for (const k of keys) expect(k).toMatch(/\/subnets\/fd77:0:0:\d+::-64$/)
     expect(await taggedRoutes(n1.ns)).toEqual([])
     await podsTalk(c, [6])
-    const saved = String((await n1.ns.exec('ip6tables-save', ['-t', 'nat'])).stdout)
-    expect(saved).toMatch(/-A TSCNI-POSTRTG -s fd77:0:0:\d+::\/64 -d fd77::\/48 .*-j RETURN/)
+    if (firewall === 'iptables') {
+      const saved = String((await n1.ns.exec('ip6tables-save', ['-t', 'nat'])).stdout)
+      expect(saved).toMatch(/-A TSCNI-POSTRTG -s fd77:0:0:\d+::\/64 -d fd77::\/48 .*-j RETURN/)
+    } else {
+      expect(String((await n1.ns.exec('nft', ['list', 'table', 'ip6', 'tscni-node'])).stdout)).toMatch(/ip6 saddr fd77:0:0:\d+::\/64 ip6 daddr fd77::\/48 return/)
+    }
     expect(await n1.agent!.stop()).toBe(0)
     const clean = await nodeCommand(n1, ['clean', ...nodeArgs(n1)])
     expect(clean.exitCode, String(clean.stderr)).toBe(0)
