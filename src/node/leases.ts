@@ -77,11 +77,10 @@ export function parseLeases(entries: readonly StoreEntry[], config: ClusterConfi
     if (!entry.key.startsWith(subnetsPrefix)) continue
     const suffix = entry.key.slice(subnetsPrefix.length)
     const skip = (why: string) => void warnings.push(`ignoring lease ${JSON.stringify(entry.key)}: ${why}`)
-    const nets = config.ipv6 || config.network.ip.family === 6 ? parseLeaseKey(suffix) : [parseSubnetKey(suffix)]
-    const net = nets?.[0]
-    if (!nets || !net) { skip(config.ipv6 || config.network.ip.family === 6 ? `the key does not name subnets as "${keyForm(config)}"` : 'the key does not name a subnet as "a.b.c.d-len"'); continue }
-    const checked = checkLease(suffix, net, entry.value, config, skip)
-    const lease = checked && withIpv6(checked, nets as IpNet[], entry.value, config, skip)
+    const nets = keySubnets(suffix, config, skip)
+    if (!nets) continue
+    const checked = checkLease(suffix, nets[0]!, entry.value, config, skip)
+    const lease = checked && withIpv6(checked, nets, entry.value, config, skip)
     taken.push(lease ? { key: suffix, publicIp: lease.publicIp } : { key: suffix })
     if (lease) candidates.push(lease)
   }
@@ -142,9 +141,19 @@ export function ownLease(config: ClusterConfig, subnet: IpNet, publicIp: string,
   }
 }
 
-/** How this cluster's lease keys look, for messages. */
-function keyForm(config: ClusterConfig): string {
-  return config.ipv6 ? 'a.b.c.d-len&ipv6::-len' : 'ipv6::-len'
+/**
+ * The subnets a key names: an IPv4-only cluster's keys are one IPv4 part, as they always were; a cluster with
+ * IPv6 reads flannel's parts in either family ("a.b.c.d-len&ipv6::-len", "ipv6::-len"). Undefined (skipped) else.
+ */
+function keySubnets(key: string, config: ClusterConfig, skip: (why: string) => void): IpNet[] | undefined {
+  if (config.ipv6 === undefined && config.network.ip.family === 4) {
+    const net = parseSubnetKey(key)
+    if (!net) skip('the key does not name a subnet as "a.b.c.d-len"')
+    return net && [net]
+  }
+  const nets = parseLeaseKey(key)
+  if (!nets) skip(`the key does not name subnets as "${config.ipv6 ? 'a.b.c.d-len&ipv6::-len' : 'ipv6::-len'}"`)
+  return nets
 }
 
 /** True when two leases share an address in either family. */
