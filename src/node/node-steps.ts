@@ -42,8 +42,8 @@ export async function reconcileOnce(sys: System, o: {
   for (const w of plan.warnings) o.log.warn(w)
   const changes = await applyDataPlane(sys, plan)
   if (o.why === 'resync') await applyFirewall(sys, o.firewall, firewallScopes(o.config, o.self))
-  if (changes.ip.length + changes.fdb.length > 0) o.log.info(`${o.why}: ${changes.ip.length} ip and ${changes.fdb.length} fdb changes for ${plan.routes.length} peer(s)`)
   const peers = programmedPeers(plan.routes, o.leases)
+  if (changes.ip.length + changes.fdb.length > 0) o.log.info(`${o.why}: ${changes.ip.length} ip and ${changes.fdb.length} fdb changes for ${peers.length} peer(s)`)
   await writeState(o.options.stateDir, {
     subnet: subnetText(o.self.subnet),
     publicIp: o.self.publicIp,
