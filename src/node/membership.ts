@@ -5,7 +5,7 @@ import { parseClusterConfig, type ClusterConfig } from './cluster-config.ts'
 import type { EtcdClient, KeyValue } from './etcd-client.ts'
 import { leaseValue, ownLease, parseLeases, type Lease, type StoreEntry } from './leases.ts'
 import { vtepMac } from './plan.ts'
-import { chooseSubnet, parseSubnetKey, subnetText } from './subnets.ts'
+import { chooseSubnet, parseSubnetPart, subnetText } from './subnets.ts'
 
 /** The keys of a cluster under its prefix. */
 export function keysOf(prefix: string): { config: string; subnets: string } {
@@ -56,7 +56,7 @@ const ATTEMPTS = 10
  */
 export async function acquireLease(etcd: EtcdClient, o: { prefix: string; config: ClusterConfig; publicIp: string; publicIpv6?: string | undefined; previous?: string | undefined; ttl: number; log: Logger }): Promise<HeldLease> {
   const { subnets } = keysOf(o.prefix)
-  const previous = o.previous === undefined ? undefined : parseSubnetKey(o.previous.replace('/', '-'))
+  const previous = o.previous === undefined ? undefined : parseSubnetPart(o.previous.replace('/', '-'))
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     const { kvs } = await etcd.list(subnets)
     const parsed = parseLeases(entriesOf(kvs), o.config, subnets)

@@ -75,6 +75,7 @@ describe('lease keys in both families', () => {
     expect(chooseSubnet({ config: dual, taken, publicIp: '192.168.77.11' })).toMatchObject({ key: '10.77.3.0-24&fd77:0:0:3::-64' })
     expect(chooseSubnet({ config: dual, taken, publicIp: '192.168.77.12' })).toMatchObject({ key: '10.77.9.0-24&fd77:0:0:1::-64', reason: 'public-ip' })
     expect(chooseSubnet({ config: dual, taken, publicIp: '192.168.77.11', previous: net('10.77.7.0/24') })).toMatchObject({ key: '10.77.7.0-24&fd77:0:0:7::-64', reason: 'state-file' })
+    expect(chooseSubnet({ config: v6only, taken: [], publicIp: '192.168.77.11', previous: net('fd77:0:0:7::/64') })).toMatchObject({ key: 'fd77:0:0:7::-64', reason: 'state-file' })
   })
 })
 
