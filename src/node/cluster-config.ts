@@ -92,7 +92,7 @@ export interface SubnetPool {
   readonly subnetLen: number
 }
 
-/** IPv6SubnetLen's default, flannel's: a /64 per node (pkg/subnet/config.go). */
+/** IPv6SubnetLen's default, flannel's: a /64 per node (flannel's Documentation/configuration.md). */
 export const DEFAULT_IPV6_SUBNET_LEN = 64
 
 /**

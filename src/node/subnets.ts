@@ -34,7 +34,7 @@ export function parseSubnetPart(text: string): IpNet | undefined {
 
 /**
  * The key of a lease's subnets: one part per family, primary first, joined by "&" as flannel's dual-stack keys
- * are ("10.77.1.0-24&fd77:0:0:1::-64", pkg/subnet/etcd/registry.go).
+ * are ("10.77.1.0-24&fd77:0:0:1::-64", flannel's Documentation/reservations.md).
  */
 export function leaseKey(subnets: readonly IpNet[]): string {
   return subnets.map(subnetKey).join('&')
