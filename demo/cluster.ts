@@ -1,14 +1,15 @@
 // The cluster demo (`npm run demo:cluster`): three simulated nodes joined by `tscni node run` through a private
 // etcd (TLS), a pod with an HTTP service on each, a round-robin nginx on node 1 spanning all three by pod address,
-// then node 3 leaves and the balancer fails over to the pods that remain; finally everything is removed.
+// pod to pod across nodes over IPv6 too (the network is dual-stack), then node 3 leaves and the balancer fails over
+// to the pods that remain; finally everything is removed.
 // Run as root; traffic stays between the namespaces this script creates.
 import { execa, type ResultPromise } from 'execa'
 import { copyFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import {
-  addPod, etcdArgs, makeCerts, makeNode, makeSegment, nodeArgs, nodeCommand, readNodeState, removeNodeDir, startAgent, startEtcd,
-  taggedRoutes, waitUntil, type Agent, type Etcd, type SimNode,
+  addIpv6, addPod, etcdArgs, makeCerts, makeNode, makeSegment, nodeArgs, nodeCommand, readNodeState, removeNodeDir, startAgent, startEtcd,
+  taggedRoutes, taggedRoutes6, waitUntil, type Agent, type Etcd, type SimNode,
 } from '../test/support/cluster.ts'
 import { NetnsPool, type TestNetns } from '../test/support/netns.ts'
 import { renderTable as table } from '../src/cli/table.ts'
@@ -49,9 +50,10 @@ async function main(): Promise<0 | 1> {
       return { segment: seg.segment, certs: made }
     })
     await step(`three nodes join with tscni node run (${BACKEND})`, async () => {
-      const config = JSON.stringify({ Network: '10.77.0.0/16', SubnetLen: 24, Backend: { Type: BACKEND } })
+      const config = JSON.stringify({ Network: '10.77.0.0/16', SubnetLen: 24, EnableIPv6: true, IPv6Network: 'fd77::/48', IPv6SubnetLen: 64, Backend: { Type: BACKEND } })
       for (let n = 1; n <= 3; n++) {
         const node = await makeNode(pool, segment, n)
+        await addIpv6(node.ns, String(10 + n)) // the PublicIPv6 (host-gw's IPv6 next hop)
         nodes.push(node)
         agents.push(startAgent(node, [...etcdArgs(etcd!, certs),
           ...nodeArgs(node, ['--ttl', '10', '--resync', '5', '--init-config', config])], bin))
@@ -71,6 +73,18 @@ async function main(): Promise<0 | 1> {
         await waitUntil(`pod-${i + 1}'s service`, 10_000, async () => (await p.ns.exec('curl', ['-s', '--max-time', '1', `http://127.0.0.1:${POD_PORT}/`], { reject: false })).exitCode === 0)
       }
       detail(table(['pod', 'node', 'address'], pods.map((p) => [p.name, p.node.ip, p.ip])))
+    })
+    await step('dual-stack: every pod also has an IPv6 address, and pod 1 reaches the others over IPv6 across nodes', async () => {
+      const v6 = await Promise.all(pods.map(async (p) => (await p.ns.ipJson<Array<{ addr_info: Array<{ local: string }> }>>(['-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'global']))[0]?.addr_info[0]?.local))
+      detail(table(['pod', 'IPv4', 'IPv6'], pods.map((p, i) => [p.name, p.ip, v6[i] ?? 'none'])))
+      detail(`node 1 IPv6 routes: ${(await taggedRoutes6(nodes[0]!.ns)).join('; ')}`)
+      for (const [i, ip] of v6.entries()) {
+        if (i === 0) continue
+        if (!ip) throw new Error(`${pods[i]!.name} has no IPv6 address`)
+        const res = await pods[0]!.ns.exec('curl', ['-s', '--max-time', '3', `http://[${ip}]:${POD_PORT}/`], { reject: false })
+        if (res.exitCode !== 0) throw new Error(`pod-1 -> ${pods[i]!.name} over IPv6 failed (curl exit ${res.exitCode})`)
+        detail(`pod-1 -> [${ip}]: ${String(res.stdout).trim()}`)
+      }
     })
     const host = nodes[0]!.ns
     nginx = (await step(`nginx on node 1: round robin over the three pods by pod address, on 127.0.0.1:${LB_PORT}`, async () => {

@@ -9,6 +9,7 @@ import { parseLeases, leaseValue } from './leases.ts'
 import { acquireLease, entriesOf, keysOf, readClusterConfig, type HeldLease } from './membership.ts'
 import type { NodeOptions } from './options.ts'
 import { findUplink, pickFirewall } from './kernel.ts'
+import { publicIpv6Of } from './plan.ts'
 import { readState } from './local-files.ts'
 import { subnetText } from './subnets.ts'
 
@@ -46,7 +47,7 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
   await sys.sysctl.ensure('net/ipv4/ip_forward', '1')
   const previous = (await readState(options.stateDir))?.subnet
   const acquire = async (prev: string | undefined): Promise<HeldLease | undefined> => {
-    const held = await waitFor(signal, log, 'a subnet lease', () => acquireLease(etcd, { prefix: options.prefix, config, publicIp, previous: prev, ttl: options.ttl, log }))
+    const held = await waitFor(signal, log, 'a subnet lease', () => acquireLease(etcd, { prefix: options.prefix, config, publicIp, publicIpv6: publicIpv6Of(uplink), previous: prev, ttl: options.ttl, log }))
     if (held) log.info(`leased ${subnetText(held.lease.subnet)} (${held.reason}) as ${publicIp} on ${uplink.name}, ${config.backend.type}, lease ${held.id}`)
     return held
   }

@@ -112,7 +112,7 @@ async function clean(sys: System, options: NodeOptions, log: ReturnType<typeof c
   if (options.endpoints.length > 0 && state) {
     const etcd = await etcdFor(options)
     try {
-      const key = `${keysOf(options.prefix).subnets}${state.subnet.replace('/', '-')}`
+      const key = `${keysOf(options.prefix).subnets}${[state.subnet, ...(state.subnet6 ? [state.subnet6] : [])].map((n) => n.replace('/', '-')).join('&')}`
       const kv = await etcd.get(key)
       // Only our own lease: after a long downtime the subnet may belong to another node by now.
       if (kv && (JSON.parse(kv.value) as { PublicIP?: unknown }).PublicIP === state.publicIp) await etcd.delete(key)

@@ -11,7 +11,13 @@ export const NFT_TABLE = 'tscni-node'
 const MASQ_JUMP_COMMENT = 'tscni node masquerade'
 const FWD_JUMP_COMMENT = 'tscni node forward'
 
-/** What the rules are about: the cluster CIDR and this node's pod subnet. */
+/** The address family of one set of rules: IPv4 (iptables, nft `ip`) or IPv6 (ip6tables, nft `ip6`). */
+export type RuleFamily = 4 | 6
+
+/** Multicast is never masqueraded: 224.0.0.0/4 (RFC 5771) and ff00::/8 (RFC 4291 2.7). */
+const MULTICAST = { 4: '224.0.0.0/4', 6: 'ff00::/8' } as const
+
+/** What the rules are about: the cluster CIDR and this node's pod subnet (both of one family). */
 export interface FirewallScope {
   readonly cluster: string
   readonly subnet: string
@@ -31,12 +37,12 @@ export function hasChain(saved: string, chain: string): boolean {
  * The iptables-restore --noflush script for the nat table: declaring our chain flushes it, so its rules are
  * always exactly these; the jump from POSTROUTING is added once (kept after the first run).
  */
-export function iptablesNatScript(s: FirewallScope, savedNat: string): string {
+export function iptablesNatScript(s: FirewallScope, savedNat: string, family: RuleFamily = 4): string {
   const lines = [
     '*nat',
     `:${NAT_CHAIN} - [0:0]`,
     `-A ${NAT_CHAIN} -s ${s.subnet} -d ${s.cluster} -m comment --comment "pod to pod keeps its source" -j RETURN`,
-    `-A ${NAT_CHAIN} -s ${s.subnet} -d 224.0.0.0/4 -m comment --comment "multicast is never masqueraded" -j RETURN`,
+    `-A ${NAT_CHAIN} -s ${s.subnet} -d ${MULTICAST[family]} -m comment --comment "multicast is never masqueraded" -j RETURN`,
     `-A ${NAT_CHAIN} -s ${s.subnet} -m comment --comment "pod to outside" -j MASQUERADE --random-fully`,
   ]
   if (ourJumps(savedNat, 'POSTROUTING', NAT_CHAIN).length === 0) lines.push(`-A POSTROUTING -m comment --comment "${MASQ_JUMP_COMMENT}" -j ${NAT_CHAIN}`)
@@ -74,21 +80,23 @@ export function iptablesRemoveScript(table: 'nat' | 'filter', saved: string): st
  * above and a forward accept, which helps where iptables is absent (with iptables present its FORWARD gets the
  * accept too, see iptablesFilterScript).
  */
-export function nftScript(s: FirewallScope): string {
+export function nftScript(s: FirewallScope, family: RuleFamily = 4): string {
+  // One table per family (`ip`, `ip6`) rather than one `inet` table, so the IPv4 table stays as it always was.
+  const [table, ip] = family === 4 ? ['ip', 'ip'] : ['ip6', 'ip6']
   return [
-    `add table ip ${NFT_TABLE}`,
-    `delete table ip ${NFT_TABLE}`,
-    `table ip ${NFT_TABLE} {`,
+    `add table ${table} ${NFT_TABLE}`,
+    `delete table ${table} ${NFT_TABLE}`,
+    `table ${table} ${NFT_TABLE} {`,
     '  chain postrouting {',
     '    type nat hook postrouting priority srcnat; policy accept;',
-    `    ip saddr ${s.subnet} ip daddr ${s.cluster} return comment "pod to pod keeps its source"`,
-    `    ip saddr ${s.subnet} ip daddr 224.0.0.0/4 return comment "multicast is never masqueraded"`,
-    `    ip saddr ${s.subnet} masquerade fully-random comment "pod to outside"`,
+    `    ${ip} saddr ${s.subnet} ${ip} daddr ${s.cluster} return comment "pod to pod keeps its source"`,
+    `    ${ip} saddr ${s.subnet} ${ip} daddr ${MULTICAST[family]} return comment "multicast is never masqueraded"`,
+    `    ${ip} saddr ${s.subnet} masquerade fully-random comment "pod to outside"`,
     '  }',
     '  chain forward {',
     '    type filter hook forward priority filter; policy accept;',
-    `    ip saddr ${s.cluster} accept comment "from pods"`,
-    `    ip daddr ${s.cluster} accept comment "to pods"`,
+    `    ${ip} saddr ${s.cluster} accept comment "from pods"`,
+    `    ${ip} daddr ${s.cluster} accept comment "to pods"`,
     '  }',
     '}',
     '',
@@ -96,6 +104,7 @@ export function nftScript(s: FirewallScope): string {
 }
 
 /** The nft script removing our table (a no-op when it does not exist: add first, then delete). */
-export function nftRemoveScript(): string {
-  return `add table ip ${NFT_TABLE}\ndelete table ip ${NFT_TABLE}\n`
+export function nftRemoveScript(family: RuleFamily = 4): string {
+  const table = family === 4 ? 'ip' : 'ip6'
+  return `add table ${table} ${NFT_TABLE}\ndelete table ${table} ${NFT_TABLE}\n`
 }

@@ -1,8 +1,9 @@
 // The node agent's thin side-effect layer: reads the uplink and what the kernel holds, applies a reconcile as
 // one `ip -batch` and one `bridge -batch`, and installs or removes the node's firewall rules.
+import { locked, nodeLock } from '../firewall/lock.ts'
 import { parseCidr } from '../plugin/addr.ts'
 import type { System } from '../system/index.ts'
-import { iptablesFilterScript, iptablesNatScript, iptablesRemoveScript, nftRemoveScript, nftScript, type FirewallScope, type NodeFirewallBackend } from './firewall-rules.ts'
+import { iptablesFilterScript, iptablesNatScript, iptablesRemoveScript, nftRemoveScript, nftScript, type FirewallScope, type NodeFirewallBackend, type RuleFamily } from './firewall-rules.ts'
 import type { DataPlane, Uplink } from './plan.ts'
 import { reconcile, type Changes } from './reconcile.ts'
 
@@ -15,7 +16,10 @@ export async function findUplink(sys: System, iface: string | undefined, publicI
   const v4 = link.addrs.filter((a) => a.family === 'inet' && a.scope === 'global')
   const addr = publicIp ? v4.find((a) => a.local === publicIp) : v4[0]
   if (!addr) throw new Error(publicIp ? `uplink ${name} does not have the address ${publicIp}` : `uplink ${name} has no IPv4 address`)
-  return { name, mtu: link.mtu, address: parseCidr(`${addr.local}/${addr.prefixlen}`)! }
+  // The PublicIPv6: the first global IPv6 address that is usable now (not tentative or failed DAD).
+  const v6 = link.addrs.find((a) => a.family === 'inet6' && a.scope === 'global' && !a.tentative && !a.dadfailed)
+  const address6 = v6 ? parseCidr(`${v6.local}/${v6.prefixlen}`) : undefined
+  return { name, mtu: link.mtu, address: parseCidr(`${addr.local}/${addr.prefixlen}`)!, ...(address6 ? { address6 } : {}) }
 }
 
 /** Reads what reconcile compares, then applies the difference. Returns the changes made. */
@@ -38,32 +42,51 @@ export async function pickFirewall(sys: System, configured: NodeFirewallBackend 
   throw new Error('no usable firewall: neither iptables nor nft works here')
 }
 
+/** The firewall's scope per family: the IPv4 one, the IPv6 one, or both (dual-stack). */
+export type FirewallScopes = Partial<Record<RuleFamily, FirewallScope>>
+
 /**
  * Installs the masquerade in the chosen backend (and removes the node's masquerade from the other one), and
- * accepts forwarding for the cluster CIDR in iptables FORWARD whenever iptables is usable.
+ * accepts forwarding for the cluster CIDR in iptables FORWARD whenever iptables is usable; per family in scope
+ * (ip6tables and an `ip6` nft table for IPv6). The whole read, render and apply holds the firewall lock, as the
+ * plugins' firewall changes do, so a pod's ADD never interleaves with the node's rules.
  */
-export async function applyFirewall(sys: System, backend: NodeFirewallBackend, scope: FirewallScope): Promise<void> {
-  const iptables = await sys.netfilter.iptablesUsable(4)
-  if (backend === 'iptables') {
-    await sys.netfilter.restore(4, iptablesNatScript(scope, await sys.netfilter.save(4, 'nat')))
-    if (await sys.netfilter.nftUsable()) await sys.netfilter.nftApply(nftRemoveScript())
-  } else {
-    await sys.netfilter.nftApply(nftScript(scope))
-    if (iptables) {
-      const remove = iptablesRemoveScript('nat', await sys.netfilter.save(4, 'nat'))
-      if (remove) await sys.netfilter.restore(4, remove)
+export async function applyFirewall(sys: System, backend: NodeFirewallBackend, scopes: FirewallScopes): Promise<void> {
+  const families = ([4, 6] as const).filter((f) => scopes[f] !== undefined)
+  await locked(nodeLock(sys.locker), async () => {
+    if (backend === 'nftables') await sys.netfilter.nftApply(families.map((f) => nftScript(scopes[f]!, f)).join(''))
+    else if (await sys.netfilter.nftUsable()) await sys.netfilter.nftApply(families.map((f) => nftRemoveScript(f)).join(''))
+    for (const f of families) {
+      const scope = scopes[f]!
+      const iptables = await sys.netfilter.iptablesUsable(f)
+      if (backend === 'iptables') {
+        await sys.netfilter.restore(f, iptablesNatScript(scope, await sys.netfilter.save(f, 'nat'), f))
+      } else if (iptables) {
+        const remove = iptablesRemoveScript('nat', await sys.netfilter.save(f, 'nat'))
+        if (remove) await sys.netfilter.restore(f, remove)
+      }
+      if (iptables) await sys.netfilter.restore(f, iptablesFilterScript(scope, await sys.netfilter.save(f, 'filter')))
     }
-  }
-  if (iptables) await sys.netfilter.restore(4, iptablesFilterScript(scope, await sys.netfilter.save(4, 'filter')))
+  })
 }
 
-/** Removes the node's rules from both backends (whichever are usable). */
+/** Removes the node's rules of both families from both backends (whichever are usable), holding the lock. */
 export async function removeFirewall(sys: System): Promise<void> {
-  if (await sys.netfilter.iptablesUsable(4)) {
-    for (const table of ['nat', 'filter'] as const) {
-      const script = iptablesRemoveScript(table, await sys.netfilter.save(4, table))
-      if (script) await sys.netfilter.restore(4, script)
+  await locked(nodeLock(sys.locker), async () => {
+    for (const f of [4, 6] as const) {
+      if (!(await sys.netfilter.iptablesUsable(f))) continue
+      for (const table of ['nat', 'filter'] as const) {
+        const script = iptablesRemoveScript(table, await sys.netfilter.save(f, table))
+        if (script) await sys.netfilter.restore(f, script)
+      }
     }
-  }
-  if (await sys.netfilter.nftUsable()) await sys.netfilter.nftApply(nftRemoveScript())
+    if (await sys.netfilter.nftUsable()) await sys.netfilter.nftApply(nftRemoveScript(4) + nftRemoveScript(6))
+  })
+}
+
+/** Forwarding on for every family the cluster uses (IPv4's is turned on by the callers before anything else). */
+export async function ensureForwarding(sys: System, ipv6: boolean): Promise<void> {
+  // all/forwarding makes the node a router for IPv6 (RFC 4861 6.2.1): it then ignores router advertisements
+  // unless accept_ra is 2, which an underlay configured by SLAAC needs (see README "One pod network across nodes").
+  if (ipv6) await sys.sysctl.ensure('net/ipv6/conf/all/forwarding', '1')
 }

@@ -2,7 +2,7 @@
 // from the store (or a peers file) from ever becoming a route: such an entry is skipped with a warning.
 import { formatIp, netsOverlap, parseIp, type IpNet } from '../plugin/addr.ts'
 import type { BackendType, ClusterConfig } from './cluster-config.ts'
-import { isNodeSubnet, parseSubnetKey, subnetKey, subnetText, type TakenSubnet } from './subnets.ts'
+import { isNodeSubnet, leaseKey, parseLeaseKey, parseSubnetKey, subnetKey, subnetText, type TakenSubnet } from './subnets.ts'
 
 /** A checked lease: one node's subnet and how to reach it. */
 export interface Lease {
@@ -13,6 +13,10 @@ export interface Lease {
   readonly backendType: BackendType
   /** vxlan only: the node's VTEP MAC. */
   readonly vtepMac?: string
+  /** Dual-stack: the node's IPv6 subnet (in an IPv6-only cluster `subnet` is the IPv6 one). */
+  readonly subnet6?: IpNet
+  /** The node's IPv6 address on the underlay, where it has one (host-gw's IPv6 next hop). */
+  readonly publicIpv6?: string
 }
 
 /** One key and value as read from the store. */
@@ -25,6 +29,7 @@ export interface StoreEntry {
 /** The JSON a node stores for its lease (flannel's LeaseAttrs). */
 export function leaseValue(l: Lease, vni: number): string {
   const attrs: Record<string, unknown> = { PublicIP: l.publicIp, BackendType: l.backendType }
+  if (l.publicIpv6) attrs.PublicIPv6 = l.publicIpv6
   if (l.backendType === 'vxlan') attrs.BackendData = { VNI: vni, VtepMAC: l.vtepMac }
   return JSON.stringify(attrs)
 }
@@ -72,16 +77,17 @@ export function parseLeases(entries: readonly StoreEntry[], config: ClusterConfi
     if (!entry.key.startsWith(subnetsPrefix)) continue
     const suffix = entry.key.slice(subnetsPrefix.length)
     const skip = (why: string) => void warnings.push(`ignoring lease ${JSON.stringify(entry.key)}: ${why}`)
-    const net = parseSubnetKey(suffix)
-    if (!net) { skip('the key does not name a subnet as "a.b.c.d-len"'); continue }
-    const lease = checkLease(suffix, net, entry.value, config, skip)
+    const nets = keySubnets(suffix, config, skip)
+    if (!nets) continue
+    const checked = checkLease(suffix, nets[0]!, entry.value, config, skip)
+    const lease = checked && withIpv6(checked, nets, entry.value, config, skip)
     taken.push(lease ? { key: suffix, publicIp: lease.publicIp } : { key: suffix })
     if (lease) candidates.push(lease)
   }
   const overlapping = new Set<string>()
   for (let i = 0; i < candidates.length; i++) {
     for (let j = i + 1; j < candidates.length; j++) {
-      if (netsOverlap(candidates[i]!.subnet, candidates[j]!.subnet)) overlapping.add(candidates[i]!.key).add(candidates[j]!.key)
+      if (leasesOverlap(candidates[i]!, candidates[j]!)) overlapping.add(candidates[i]!.key).add(candidates[j]!.key)
     }
   }
   for (const key of overlapping) warnings.push(`ignoring lease ${JSON.stringify(subnetsPrefix + key)}: it overlaps another lease`)
@@ -118,9 +124,70 @@ function checkLease(key: string, net: IpNet, text: string, config: ClusterConfig
   return { key, subnet: net, publicIp, backendType: 'vxlan', vtepMac }
 }
 
-/** This node's own lease for a subnet. */
-export function ownLease(config: ClusterConfig, subnet: IpNet, publicIp: string, vtepMac: string): Lease {
-  return config.backend.type === 'vxlan'
+/**
+ * This node's own lease for a subnet (and, dual-stack, its IPv6 subnet); `publicIpv6` is recorded only in a
+ * cluster with IPv6.
+ */
+export function ownLease(config: ClusterConfig, subnet: IpNet, publicIp: string, vtepMac: string, v6: { subnet6?: IpNet | undefined; publicIpv6?: string | undefined } = {}): Lease {
+  const lease: Lease = config.backend.type === 'vxlan'
     ? { key: subnetKey(subnet), subnet, publicIp, backendType: 'vxlan', vtepMac }
     : { key: subnetKey(subnet), subnet, publicIp, backendType: 'host-gw' }
+  const hasIpv6 = config.ipv6 !== undefined || config.network.ip.family === 6
+  if (!hasIpv6) return lease
+  return {
+    ...lease,
+    ...(v6.subnet6 ? { key: leaseKey([subnet, v6.subnet6]), subnet6: v6.subnet6 } : {}),
+    ...(v6.publicIpv6 ? { publicIpv6: v6.publicIpv6 } : {}),
+  }
+}
+
+/**
+ * The subnets a key names: an IPv4-only cluster's keys are one IPv4 part, as they always were; a cluster with
+ * IPv6 reads flannel's parts in either family ("a.b.c.d-len&ipv6::-len", "ipv6::-len"). Undefined (skipped) else.
+ */
+function keySubnets(key: string, config: ClusterConfig, skip: (why: string) => void): IpNet[] | undefined {
+  if (config.ipv6 === undefined && config.network.ip.family === 4) {
+    const net = parseSubnetKey(key)
+    if (!net) skip('the key does not name a subnet as "a.b.c.d-len"')
+    return net && [net]
+  }
+  const nets = parseLeaseKey(key)
+  if (!nets) skip(`the key does not name subnets as "${config.ipv6 ? 'a.b.c.d-len&ipv6::-len' : 'ipv6::-len'}"`)
+  return nets
+}
+
+/** True when two leases share an address in either family. */
+function leasesOverlap(a: Lease, b: Lease): boolean {
+  return netsOverlap(a.subnet, b.subnet) || (a.subnet6 !== undefined && b.subnet6 !== undefined && netsOverlap(a.subnet6, b.subnet6))
+}
+
+/** A global unicast IPv6 address text in canonical form (RFC 5952), or undefined. */
+export function checkPublicIpv6(text: unknown): string | undefined {
+  if (typeof text !== 'string') return undefined
+  const ip = parseIp(text)
+  if (!ip || ip.family !== 6 || formatIp(ip) !== text) return undefined
+  const top = Number(ip.value >> 112n)
+  // :: and ::1, ff00::/8 multicast and fe80::/10 link-local (RFC 4291 2.4) can never be a node's underlay address;
+  // IPv4-mapped ones never parse as IPv6 here.
+  if (ip.value <= 1n || top >= 0xff00 || (top & 0xffc0) === 0xfe80) return undefined
+  return text
+}
+
+/**
+ * The IPv6 half of a lease checked against the cluster: a dual-stack key must name an IPv6 node subnet after the
+ * IPv4 one, other clusters' keys a single subnet; a PublicIPv6, when present, must be a global unicast address.
+ */
+function withIpv6(lease: Lease, nets: readonly IpNet[], text: string, config: ClusterConfig, skip: (why: string) => void): Lease | undefined {
+  const pool = config.ipv6
+  if (!pool && nets.length > 1) { skip(`the key names ${nets.length} subnets but the cluster has one family`); return undefined }
+  if (pool && (nets.length !== 2 || !isNodeSubnet(pool, nets[1]!))) {
+    skip(`${nets[1] ? subnetText(nets[1]) : 'no IPv6 subnet'} is not a /${pool.subnetLen} node subnet of the cluster's IPv6 network ${subnetText(pool.network)}`)
+    return undefined
+  }
+  if (!pool && config.network.ip.family === 4) return lease
+  const value = JSON.parse(text) as Record<string, unknown>
+  const raw = value.PublicIPv6
+  const publicIpv6 = raw === undefined || raw === null ? undefined : checkPublicIpv6(raw)
+  if (raw !== undefined && raw !== null && !publicIpv6) { skip(`PublicIPv6 ${JSON.stringify(raw)} is not a global unicast IPv6 address`); return undefined }
+  return { ...lease, ...(pool ? { subnet6: nets[1]! } : {}), ...(publicIpv6 ? { publicIpv6 } : {}) }
 }

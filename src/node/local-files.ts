@@ -10,8 +10,12 @@ export interface ProgrammedPeer {
   readonly subnet: string
   readonly publicIp: string
   readonly vtepMac?: string
-  /** The route installed: "via <gw> dev <dev>". */
+  /** The route installed: "via <gw> dev <dev>" ("none" when the planner skipped it). */
   readonly route: string
+  /** Dual-stack: the peer's IPv6 subnet and the route to it. */
+  readonly subnet6?: string
+  readonly route6?: string
+  readonly publicIpv6?: string
 }
 
 /** What `state.json` holds. */
@@ -19,6 +23,10 @@ export interface NodeState {
   readonly subnet: string
   readonly publicIp: string
   readonly network: string
+  /** Dual-stack: this node's IPv6 subnet and the cluster's IPv6 network (IPv6-only keeps both in subnet/network). */
+  readonly subnet6?: string
+  readonly network6?: string
+  readonly publicIpv6?: string
   readonly backend: string
   readonly mtu: number
   readonly uplink: string
@@ -66,11 +74,14 @@ export function cniConfPath(confDir: string, networkName: string): string {
  * the cluster-aware masquerade (the bridge's own would also rewrite pod-to-remote-pod traffic, as flannel's
  * cni-plugin avoids with the same setting), the MTU of the path to other nodes, and portmap.
  */
-export function renderConflist(o: { name: string; bridge: string; subnet: string; gateway: string; mtu: number; ipamDataDir?: string }): string {
+export function renderConflist(o: { name: string; bridge: string; subnet: string; gateway: string; mtu: number; ipamDataDir?: string; subnet6?: string; gateway6?: string }): string {
+  // One range set per family: a dual-stack pod gets an address of each (host-local's "ranges", CNI spec
+  // conventions); the default route of each family, since pod-to-outside is masqueraded by the node.
+  const v6 = o.subnet.includes(':')
   const ipam: Record<string, unknown> = {
     type: 'tscni-host-local',
-    ranges: [[{ subnet: o.subnet, gateway: o.gateway }]],
-    routes: [{ dst: '0.0.0.0/0' }],
+    ranges: [[{ subnet: o.subnet, gateway: o.gateway }], ...(o.subnet6 ? [[{ subnet: o.subnet6, gateway: o.gateway6 }]] : [])],
+    routes: [{ dst: v6 ? '::/0' : '0.0.0.0/0' }, ...(o.subnet6 ? [{ dst: '::/0' }] : [])],
     ...(o.ipamDataDir ? { dataDir: o.ipamDataDir } : {}),
   }
   const conf = {

@@ -5,7 +5,7 @@ import { parseClusterConfig, type ClusterConfig } from './cluster-config.ts'
 import type { EtcdClient, KeyValue } from './etcd-client.ts'
 import { leaseValue, ownLease, parseLeases, type Lease, type StoreEntry } from './leases.ts'
 import { vtepMac } from './plan.ts'
-import { chooseSubnet, parseSubnetKey, subnetText } from './subnets.ts'
+import { chooseSubnet, parseSubnetPart, subnetText } from './subnets.ts'
 
 /** The keys of a cluster under its prefix. */
 export function keysOf(prefix: string): { config: string; subnets: string } {
@@ -54,16 +54,16 @@ const ATTEMPTS = 10
  * etcd lease and writes the key only if nobody else did meanwhile (a transaction on its create or mod revision);
  * retried when another node won the race.
  */
-export async function acquireLease(etcd: EtcdClient, o: { prefix: string; config: ClusterConfig; publicIp: string; previous?: string | undefined; ttl: number; log: Logger }): Promise<HeldLease> {
+export async function acquireLease(etcd: EtcdClient, o: { prefix: string; config: ClusterConfig; publicIp: string; publicIpv6?: string | undefined; previous?: string | undefined; ttl: number; log: Logger }): Promise<HeldLease> {
   const { subnets } = keysOf(o.prefix)
-  const previous = o.previous === undefined ? undefined : parseSubnetKey(o.previous.replace('/', '-'))
+  const previous = o.previous === undefined ? undefined : parseSubnetPart(o.previous.replace('/', '-'))
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     const { kvs } = await etcd.list(subnets)
     const parsed = parseLeases(entriesOf(kvs), o.config, subnets)
     for (const w of parsed.warnings) o.log.warn(w)
     const choice = chooseSubnet({ config: o.config, taken: parsed.taken, publicIp: o.publicIp, previous })
     if (!choice) throw new Error(`no free /${o.config.subnetLen} subnet left in ${subnetText(o.config.network)}`)
-    const lease = ownLease(o.config, choice.subnet, o.publicIp, vtepMac(o.publicIp))
+    const lease = ownLease(o.config, choice.subnet, o.publicIp, vtepMac(o.publicIp), { subnet6: choice.subnet6, publicIpv6: o.publicIpv6 })
     const value = leaseValue(lease, o.config.backend.vni)
     const id = await etcd.grant(o.ttl)
     const existing = kvs.find((kv) => kv.key === subnets + choice.key)

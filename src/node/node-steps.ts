@@ -2,14 +2,20 @@
 // one reconcile pass (plan, apply, record what was programmed in the state file).
 import type { Logger } from '../plugin/log.ts'
 import type { System } from '../system/index.ts'
-import { clusterConfigJson, type ClusterConfig } from './cluster-config.ts'
+import type { ClusterConfig } from './cluster-config.ts'
 import type { NodeFirewallBackend } from './firewall-rules.ts'
-import { applyDataPlane, applyFirewall } from './kernel.ts'
+import { applyDataPlane, applyFirewall, ensureForwarding, type FirewallScopes } from './kernel.ts'
 import type { Lease } from './leases.ts'
-import { cniConfPath, renderConflist, writeAtomic, writeState } from './local-files.ts'
+import { cniConfPath, renderConflist, writeAtomic, writeState, type ProgrammedPeer } from './local-files.ts'
 import type { NodeOptions } from './options.ts'
-import { gatewayOf, planDataPlane, VXLAN_OVERHEAD, type Uplink } from './plan.ts'
-import { subnetText } from './subnets.ts'
+import { gatewayOf, planDataPlane, subnetsOf, VXLAN_OVERHEAD, type NodeRoute, type Uplink } from './plan.ts'
+import { poolsOf, subnetText } from './subnets.ts'
+
+/** The firewall's scope per family: each pool's network with this node's subnet of that family. */
+export function firewallScopes(config: ClusterConfig, self: Lease): FirewallScopes {
+  const subnets = subnetsOf(self)
+  return Object.fromEntries(poolsOf(config).map((p, i) => [p.network.ip.family, { cluster: subnetText(p.network), subnet: subnetText(subnets[i]!) }]))
+}
 
 /** The pods' MTU: the uplink's, less the VXLAN headers when packets are encapsulated. */
 export function podMtu(config: ClusterConfig, uplink: Uplink): number {
@@ -22,8 +28,10 @@ export async function publishLocal(sys: System, o: { options: NodeOptions; confi
   await writeAtomic(cniConfPath(options.cniConfDir, options.networkName), renderConflist({
     name: options.networkName, bridge: options.bridge, subnet: subnetText(self.subnet), gateway: gatewayOf(self.subnet), mtu: podMtu(config, uplink),
     ...(options.ipamDataDir ? { ipamDataDir: options.ipamDataDir } : {}),
+    ...(self.subnet6 ? { subnet6: subnetText(self.subnet6), gateway6: gatewayOf(self.subnet6) } : {}),
   }))
-  await applyFirewall(sys, o.firewall, { cluster: subnetText(config.network), subnet: subnetText(self.subnet) })
+  await ensureForwarding(sys, subnetsOf(self).some((n) => n.ip.family === 6))
+  await applyFirewall(sys, o.firewall, firewallScopes(config, self))
 }
 
 /** One pass: plan from the leases, apply the difference, re-assert the firewall, record the result. */
@@ -33,16 +41,16 @@ export async function reconcileOnce(sys: System, o: {
   const plan = planDataPlane({ config: o.config, self: o.self, peers: o.leases, uplink: o.uplink })
   for (const w of plan.warnings) o.log.warn(w)
   const changes = await applyDataPlane(sys, plan)
-  if (o.why === 'resync') await applyFirewall(sys, o.firewall, { cluster: subnetText(o.config.network), subnet: subnetText(o.self.subnet) })
-  if (changes.ip.length + changes.fdb.length > 0) o.log.info(`${o.why}: ${changes.ip.length} ip and ${changes.fdb.length} fdb changes for ${plan.routes.length} peer(s)`)
-  const peers = plan.routes.map((r) => {
-    const lease = o.leases.find((l) => subnetText(l.subnet) === r.dst)!
-    return { subnet: r.dst, publicIp: lease.publicIp, ...(lease.vtepMac ? { vtepMac: lease.vtepMac } : {}), route: `via ${r.gw} dev ${r.dev}${r.onlink ? ' onlink' : ''}` }
-  })
+  if (o.why === 'resync') await applyFirewall(sys, o.firewall, firewallScopes(o.config, o.self))
+  const peers = programmedPeers(plan.routes, o.leases)
+  if (changes.ip.length + changes.fdb.length > 0) o.log.info(`${o.why}: ${changes.ip.length} ip and ${changes.fdb.length} fdb changes for ${peers.length} peer(s)`)
   await writeState(o.options.stateDir, {
     subnet: subnetText(o.self.subnet),
     publicIp: o.self.publicIp,
-    network: String(clusterConfigJson(o.config).Network),
+    network: subnetText(o.config.network),
+    ...(o.self.subnet6 ? { subnet6: subnetText(o.self.subnet6) } : {}),
+    ...(o.config.ipv6 ? { network6: subnetText(o.config.ipv6.network) } : {}),
+    ...(o.self.publicIpv6 ? { publicIpv6: o.self.publicIpv6 } : {}),
     backend: o.config.backend.type,
     mtu: podMtu(o.config, o.uplink),
     uplink: o.uplink.name,
@@ -53,4 +61,25 @@ export async function reconcileOnce(sys: System, o: {
     warnings: plan.warnings,
     updated: new Date().toISOString(),
   })
+}
+
+/**
+ * The peers as programmed, one entry per peer with a route, in route order: the primary subnet's route in
+ * `route`, a dual-stack peer's IPv6 route in `route6` (either may be missing when the planner skipped it).
+ */
+export function programmedPeers(routes: readonly NodeRoute[], leases: readonly Lease[]): ProgrammedPeer[] {
+  const byLease = new Map<Lease, { route?: string; route6?: string }>()
+  for (const r of routes) {
+    const lease = leases.find((l) => subnetsOf(l).some((n) => subnetText(n) === r.dst))
+    if (!lease) continue
+    const entry = byLease.get(lease) ?? {}
+    const text = `via ${r.gw} dev ${r.dev}${r.onlink ? ' onlink' : ''}`
+    if (subnetText(lease.subnet) === r.dst) entry.route = text
+    else entry.route6 = text
+    byLease.set(lease, entry)
+  }
+  return [...byLease].map(([l, r]) => ({
+    subnet: subnetText(l.subnet), publicIp: l.publicIp, ...(l.vtepMac ? { vtepMac: l.vtepMac } : {}), route: r.route ?? 'none',
+    ...(l.subnet6 ? { subnet6: subnetText(l.subnet6), route6: r.route6 ?? 'none' } : {}), ...(l.publicIpv6 ? { publicIpv6: l.publicIpv6 } : {}),
+  }))
 }

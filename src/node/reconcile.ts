@@ -56,9 +56,14 @@ export function reconcile(want: DataPlane, observed: Observed): Changes {
     if (fresh || existing!.address !== device.mac || existing!.mtu !== device.mtu || !existing!.flags.includes('UP')) {
       ip.push({ op: 'link-set', name: device.name, address: device.mac, mtu: device.mtu, up: true })
     }
-    const addrs = fresh ? [] : existing!.addrs.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`)
-    if (!addrs.includes(device.address)) ip.push({ op: 'addr-add', cidr: device.address, dev: device.name })
-    for (const a of addrs) if (a !== device.address) ip.push({ op: 'addr-del', cidr: a, dev: device.name })
+    // IPv6 link-local addresses are the kernel's own (every device gets one): never ours to remove.
+    const addrs = fresh ? [] : existing!.addrs.filter((a) => a.family === 'inet' || (a.family === 'inet6' && a.scope !== 'link')).map((a) => `${a.local}/${a.prefixlen}`)
+    const wanted = device.address6 ? [device.address, device.address6] : [device.address]
+    for (const cidr of wanted) {
+      // nodad: the address is this node's alone (its own subnet), and a tentative one could not be a source yet.
+      if (!addrs.includes(cidr)) ip.push({ op: 'addr-add', cidr, dev: device.name, ...(cidr.includes(':') ? { nodad: true } : {}) })
+    }
+    for (const a of addrs) if (!wanted.includes(a)) ip.push({ op: 'addr-del', cidr: a, dev: device.name })
   }
 
   const onDevice = !device || fresh ? { neighbours: [], fdb: [] } : { neighbours: observed.neighbours, fdb: observed.fdb }

@@ -208,3 +208,36 @@ export async function taggedRoutes(ns: TestNetns): Promise<string[]> {
   const routes = await ns.ipJson<Array<{ dst: string; gateway?: string; dev?: string }>>(['route', 'show', 'proto', '77'])
   return routes.map((r) => `${r.dst} via ${r.gateway} dev ${r.dev}`).sort()
 }
+
+// IPv6 on the simulated segment (dual-stack and IPv6-only clusters): the segment keeps its IPv4 addresses (etcd,
+// the VXLAN underlay) and gains a global IPv6 prefix, so host-gw has IPv6 next hops and pods an IPv6 outside.
+export const SEGMENT6 = 'fd00:77::'
+export const INTERNET_IP6 = `${SEGMENT6}100`
+
+/** Gives a namespace's eth0 (a node's uplink or the internet's) the address SEGMENT6<host>/64, usable at once. */
+export async function addIpv6(ns: TestNetns, host: string): Promise<string> {
+  const ip = `${SEGMENT6}${host}`
+  await ns.exec('ip', ['addr', 'add', `${ip}/64`, 'dev', 'eth0', 'nodad'])
+  return ip
+}
+
+/** Adds a pod as addPod does; every address it got (one per family of the conflist's ranges). */
+export async function addPodIps(pool: NetnsPool, node: SimNode, id: string, bin: string = binDir()): Promise<{ ns: TestNetns; ips: string[] }> {
+  const list = JSON.parse(readFileSync(join(node.confDir, '10-tscni-cluster.conflist'), 'utf8'))
+  const config = { ...list.plugins[0], name: list.name, cniVersion: list.cniVersion }
+  const ns = await pool.create('tscni-pod')
+  const reply = await bridgeOk('ADD', { host: node.ns, bin, containerId: id, netns: ns.path }, config)
+  return { ns, ips: (reply.json.ips as Array<{ address: string }>).map((i) => i.address.split('/')[0]!) }
+}
+
+/** An IPv6-only TCP server in `ns` on port 8080 answering each connection with the address it came from. */
+export function echoPeer6(ns: TestNetns): { stop(): void } {
+  const proc = execa('ip', ['netns', 'exec', ns.name, 'socat', 'TCP6-LISTEN:8080,fork,reuseaddr,ipv6only=1', 'SYSTEM:echo $SOCAT_PEERADDR'], { reject: false })
+  return { stop: () => void proc.kill('SIGKILL') }
+}
+
+/** Our tagged IPv6 routes in a namespace, as "dst via gw dev dev". */
+export async function taggedRoutes6(ns: TestNetns): Promise<string[]> {
+  const routes = await ns.ipJson<Array<{ dst: string; gateway?: string; dev?: string }>>(['-6', 'route', 'show', 'proto', '77'])
+  return routes.map((r) => `${r.dst} via ${r.gateway} dev ${r.dev}`).sort()
+}
