@@ -77,12 +77,13 @@ Usage:
                                      ${DEFAULT_CACHE_DIR}), stale firewall rules, and missing rules of live
                                      attachments and dead ones (from tscni's attachment records, remedy: tscni
                                      reconcile); exits 1 when something is wrong
-  tscni reconcile [--state-dir DIR] [--cache-dir DIR] [--dry-run] [--watch [--interval SECONDS]]
+  tscni reconcile [--state-dir DIR] [--cache-dir DIR] [--dry-run] [--watch [--interval SECONDS] [--health-addr IP:PORT]]
                                      restore the masquerade, host-port and MAC spoof-check rules of every live
                                      attachment from tscni's records (default /var/lib/tscni/attachments), e.g.
                                      after a firewall reload; release attachments whose namespace is gone and
                                      that the runtime's cache no longer lists (after a reboot); --watch repeats
-                                     every 2 s (--interval), printing only what it changed
+                                     every 2 s (--interval), printing only what it changed; --health-addr
+                                     serves GET /healthz and /readyz (ready: the last pass succeeded)
 
 Environment:
   TSCNI_SYSTEM_PATH                  where tscni looks for its tools (ip, bridge, nsenter, sh, flock, iptables,

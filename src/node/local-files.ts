@@ -66,7 +66,7 @@ export function cniConfPath(confDir: string, networkName: string): string {
  * the cluster-aware masquerade (the bridge's own would also rewrite pod-to-remote-pod traffic, as flannel's
  * cni-plugin avoids with the same setting), the MTU of the path to other nodes, and portmap.
  */
-export function renderConflist(o: { name: string; bridge: string; subnet: string; gateway: string; mtu: number; ipamDataDir?: string }): string {
+export function renderConflist(o: { name: string; bridge: string; subnet: string; gateway: string; mtu: number; ipamDataDir?: string; readinessFile?: string }): string {
   const ipam: Record<string, unknown> = {
     type: 'tscni-host-local',
     ranges: [[{ subnet: o.subnet, gateway: o.gateway }]],
@@ -77,7 +77,7 @@ export function renderConflist(o: { name: string; bridge: string; subnet: string
     cniVersion: '1.0.0',
     name: o.name,
     plugins: [
-      { type: 'tscni-bridge', bridge: o.bridge, isGateway: true, ipMasq: false, hairpinMode: true, mtu: o.mtu, ipam },
+      { type: 'tscni-bridge', bridge: o.bridge, isGateway: true, ipMasq: false, hairpinMode: true, mtu: o.mtu, ipam, ...(o.readinessFile ? { readinessFile: o.readinessFile } : {}) },
       { type: 'tscni-portmap', capabilities: { portMappings: true } },
     ],
   }

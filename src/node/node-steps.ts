@@ -8,6 +8,7 @@ import { applyDataPlane, applyFirewall } from './kernel.ts'
 import type { Lease } from './leases.ts'
 import { cniConfPath, renderConflist, writeAtomic, writeState } from './local-files.ts'
 import type { NodeOptions } from './options.ts'
+import { readyFileOf } from './ready-path.ts'
 import { gatewayOf, planDataPlane, VXLAN_OVERHEAD, type Uplink } from './plan.ts'
 import { subnetText } from './subnets.ts'
 
@@ -21,7 +22,7 @@ export async function publishLocal(sys: System, o: { options: NodeOptions; confi
   const { options, config, self, uplink } = o
   await writeAtomic(cniConfPath(options.cniConfDir, options.networkName), renderConflist({
     name: options.networkName, bridge: options.bridge, subnet: subnetText(self.subnet), gateway: gatewayOf(self.subnet), mtu: podMtu(config, uplink),
-    ...(options.ipamDataDir ? { ipamDataDir: options.ipamDataDir } : {}),
+    ...(options.ipamDataDir ? { ipamDataDir: options.ipamDataDir } : {}), readinessFile: readyFileOf(options),
   }))
   await applyFirewall(sys, o.firewall, { cluster: subnetText(config.network), subnet: subnetText(self.subnet) })
 }
