@@ -185,7 +185,8 @@ function buildImage(out) {
   const libs = new Set()
   for (const f of imageFiles) for (const l of sharedLibs(f.from)) libs.add(l)
   for (const l of [...libs].sort()) imageFiles.push({ from: realpathSync(l), to: l, mode: 0o644 })
-  const links = []
+  // Runtimes record pod namespaces as /var/run/netns/...; the reconcile variant mounts the host's /run/netns.
+  const links = [{ to: '/var/run', target: '../run' }]
   for (const n of ['iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore']) {
     links.push({ to: `/usr/sbin/${n}`, target: 'xtables-nft-multi' }, { to: `/usr/sbin/${n.replace('tables', 'tables-legacy')}`, target: 'xtables-legacy-multi' })
     links.push({ to: `/usr/sbin/${n.replace('tables', 'tables-nft')}`, target: 'xtables-nft-multi' })
