@@ -184,7 +184,8 @@ function buildImage(out) {
   for (const e of extensions) imageFiles.push({ from: e, to: e })
   const libs = new Set()
   for (const f of imageFiles) for (const l of sharedLibs(f.from)) libs.add(l)
-  for (const l of [...libs].sort()) imageFiles.push({ from: realpathSync(l), to: l, mode: 0o644 })
+  // Modes as on this machine: the dynamic loader must stay executable.
+  for (const l of [...libs].sort()) imageFiles.push({ from: realpathSync(l), to: l })
   // Runtimes record pod namespaces as /var/run/netns/...; the reconcile variant mounts the host's /run/netns.
   const links = [{ to: '/var/run', target: '../run' }]
   for (const n of ['iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore']) {
