@@ -33,6 +33,7 @@ export async function runReconcile(args: readonly string[], io: CliIo): Promise<
   const dryRun = opts.flags.has('--dry-run')
   const sys = createSystem({ pathEnv: io.pathEnv })
   const pass = () => reconcileOnce({ io, sys, stateDir, cacheDir, dryRun })
+  if (opts.values['--health-addr'] !== undefined && !opts.flags.has('--watch')) return usage('--health-addr is for --watch (a single pass has nothing to serve)')
   if (!opts.flags.has('--watch')) {
     const out = await pass()
     return { stdout: out.text, stderr: '', exitCode: out.failed ? 1 : 0 }
