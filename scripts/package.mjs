@@ -171,7 +171,7 @@ function buildDeb(root, out) {
   chmodSync(join(control, 'postinst'), 0o755)
   const md5 = files(root).filter((f) => !f.includes('/DEBIAN/') && !lstatSync(f).isSymbolicLink()).map((f) => `${hash('md5', readFileSync(f))}  ${relative(root, f)}`).sort()
   writeFileSync(join(control, 'md5sums'), `${md5.join('\n')}\n`)
-  for (const f of files(root)) if (!lstatSync(f).isSymbolicLink()) chmodSync(f, f.endsWith('/tscni') || f.endsWith('/postinst') ? 0o755 : 0o644)
+  for (const f of files(root)) if (!lstatSync(f).isSymbolicLink()) chmodSync(f, f.endsWith('/usr/lib/cni/tscni') || f.endsWith('/DEBIAN/postinst') ? 0o755 : 0o644)
   normalizeTimes(root)
   execFileSync('dpkg-deb', ['--root-owner-group', '-Zgzip', '-z6', '--build', root, out], { stdio: 'pipe', env: { ...process.env, SOURCE_DATE_EPOCH: epoch } })
 }
