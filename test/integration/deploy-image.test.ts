@@ -79,6 +79,15 @@ it('carries its version as a label, and only the executable, its tools and their
   expect(entries.filter((e) => !allowed.test(e))).toEqual([])
 })
 
+it('the tools of the long-running commands run inside the image', async () => {
+  const run = await ctr(['run', '--rm', '--cgroup', `${containerd!.cgroupParent}/tools`, rel.imageName, 'tools', '/bin/sh', '-c',
+    'ip -V && bridge -V && nft --version && iptables --version && iptables-legacy --version && ip6tables --version && conntrack --version && nsenter --version && flock --version && tscni version'], false)
+  expect(run.exitCode, `${run.stdout}\n${run.stderr}`).toBe(0)
+  expect(String(run.stdout)).toMatch(/iptables v[\d.]+ \(nf_tables\)/)
+  expect(String(run.stdout)).toMatch(/iptables v[\d.]+ \(legacy\)/)
+  expect(String(run.stdout)).toContain(`tscni ${rel.version}`)
+})
+
 it('the init step installs the executable, its links and the conflist; a racing reader never sees half a conflist', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tscni-deploy-'))
   node.defer(() => rmSync(dir, { recursive: true, force: true }))
