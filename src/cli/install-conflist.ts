@@ -7,14 +7,13 @@ import { basename, join } from 'node:path'
 import { parseJson } from '../decode/go-json.ts'
 import type { Outcome } from '../plugin/dispatch.ts'
 import { randomBytes } from '../plugin/random.ts'
-import type { CliIo } from './index.ts'
 import { runInstall } from './install.ts'
 import { takeHealthArgs } from './health-addr.ts'
 
 export const DEFAULT_INSTALL_CONF_DIR = '/etc/cni/net.d'
 
 /** Runs `tscni install` with `--conflist`: the binaries first (so the config never names a missing plugin), then the config. */
-export async function runInstallWithConflist(args: readonly string[], io: CliIo): Promise<Outcome> {
+export async function runInstallWithConflist(args: readonly string[], io: Parameters<typeof runInstall>[1]): Promise<Outcome> {
   const taken = takeHealthArgs(args, ['--conflist', '--conf-dir'])
   const fail = (msg: string, exitCode = 2): Outcome => ({ stdout: '', stderr: `tscni install: ${msg}\n`, exitCode })
   if (typeof taken === 'string') return fail(taken)
