@@ -61,6 +61,7 @@ export const bridgeConfigSchema = z.object({
   disableContainerInterface: bool,
   portIsolation: bool,
   stateDir: z.optional(z.string({ error: 'expected a directory path' })),
+  readinessFile: z.optional(z.string({ error: 'expected a file path' })),
   ipam: z.optional(z.object({ type: z.optional(z.string({ error: 'expected a string' })) })),
   dns: z.optional(z.object({ nameservers: strings, domain: z.optional(z.string()), search: strings, options: strings })),
   args: z.optional(z.object({ cni: z.optional(z.object({ mac: z.optional(z.string({ error: 'expected a MAC address string' })) })) })),

@@ -21,6 +21,7 @@ import { teardownSpoofCheck } from '../firewall/nft-spoofcheck.ts'
 import type { FirewallBackend } from '../firewall/backend.ts'
 import { backendsOf, intentsFor, recordedIntents, recordedRules, type RecordedRules } from '../firewall/intent-json.ts'
 import { recordKeyOf, recordOfAdd, stateDirOf } from '../plugin/attachment-record.ts'
+import { assertNodeReady } from './readiness.ts'
 
 /** What the bridge role can be given instead of its defaults (tests, and main.ts once the firewall is wired). */
 export interface BridgeDeps {
@@ -168,6 +169,7 @@ export function createBridge(deps: BridgeDeps = {}): RoleHandlers {
     // Code 50 (spec 1.1 STATUS) names the first reason an ADD could not succeed on this node now.
     async status(ctx) {
       const config = parseBridgeConfig(ctx.conf, ctx.env.args)
+      await assertNodeReady(ctx.conf)
       if (config.ipamType) await ctx.ipam.status(config.ipamType, ctx)
       const notAvailable = (msg: string, cause?: unknown) => new CniError(ErrorCode.NotAvailable, `cannot serve an ADD: ${msg}`, cause === undefined ? {} : { cause })
       const seen = await observe(ctx, config)

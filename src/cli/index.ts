@@ -4,6 +4,7 @@ import { SUPPORTED_VERSIONS } from '../plugin/version.ts'
 import { DEFAULT_DATA_DIR } from '../ipam/config.ts'
 import { DEFAULT_CACHE_DIR, runDoctor } from './doctor.ts'
 import { runInstall } from './install.ts'
+import { runInstallWithConflist } from './install-conflist.ts'
 import { runGc } from './gc.ts'
 import { DEFAULT_DNS_DIR } from './dns-names.ts'
 import { runLs } from './ls.ts'
@@ -24,6 +25,9 @@ Usage:
                                      tscni-bridge, tscni-host-local, tscni-portmap, tscni-loopback,
                                      tscni-dnsname; with --standard-names also bridge, host-local, portmap,
                                      loopback, dnsname (replacing the reference plugins needs --force)
+  tscni install --bin-dir DIR [...] --conflist FILE [--conf-dir /etc/cni/net.d]
+                                     also copy the config list FILE into the conf dir atomically (temp file
+                                     and rename in that dir): a runtime never reads half a config
   tscni ls [--data-dir DIR] [--conf-dir DIR] [--dns-dir DIR] [--json]
                                      networks under the host-local data dir (default ${DEFAULT_DATA_DIR}),
                                      how full their ranges are (from the configs in ${DEFAULT_CONF_DIR}), which
@@ -52,12 +56,13 @@ Usage:
                                      ${DEFAULT_CACHE_DIR}), stale firewall rules, and missing rules of live
                                      attachments and dead ones (from tscni's attachment records, remedy: tscni
                                      reconcile); exits 1 when something is wrong
-  tscni reconcile [--state-dir DIR] [--cache-dir DIR] [--dry-run] [--watch [--interval SECONDS]]
+  tscni reconcile [--state-dir DIR] [--cache-dir DIR] [--dry-run] [--watch [--interval SECONDS] [--health-addr IP:PORT]]
                                      restore the masquerade, host-port and MAC spoof-check rules of every live
                                      attachment from tscni's records (default /var/lib/tscni/attachments), e.g.
                                      after a firewall reload; release attachments whose namespace is gone and
                                      that the runtime's cache no longer lists (after a reboot); --watch repeats
-                                     every 2 s (--interval), printing only what it changed
+                                     every 2 s (--interval), printing only what it changed; --health-addr
+                                     serves GET /healthz and /readyz (ready: the last pass succeeded)
 
 Environment:
   TSCNI_SYSTEM_PATH                  where tscni looks for its tools (ip, bridge, nsenter, sh, flock, iptables,
@@ -84,6 +89,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<Outcom
         exitCode: 0,
       }
     case 'install':
+      // With --conflist the network config is written too (install-conflist.ts), atomically.
+      if (rest.some((a) => a === '--conflist' || a.startsWith('--conflist='))) return runInstallWithConflist(rest, io)
       return runInstall(rest, io)
     case 'ls':
       return runLs(rest)

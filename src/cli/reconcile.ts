@@ -12,16 +12,18 @@ import { describeRecord, planReconcile, type NodeFacts, type ReconcilePlan, type
 import { RECONCILE_ROLES } from '../reconcile/roles.ts'
 import { createSystem, type System } from '../system/index.ts'
 import type { CliIo } from './io.ts'
+import { parseHealthAddr } from './health-addr.ts'
 import { parseOptions } from './options.ts'
+import { createReconcileHealth, serveReconcileHealth } from './reconcile-health.ts'
 import { DEFAULT_CACHE_DIR, readRuntimeCache } from './runtime-cache.ts'
 
-const USAGE = 'usage: tscni reconcile [--state-dir DIR] [--cache-dir DIR] [--dry-run] [--watch [--interval SECONDS]]'
+const USAGE = 'usage: tscni reconcile [--state-dir DIR] [--cache-dir DIR] [--dry-run] [--watch [--interval SECONDS] [--health-addr IP:PORT]]'
 
 const silent = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined }
 
 /** Runs `tscni reconcile`. */
 export async function runReconcile(args: readonly string[], io: CliIo): Promise<Outcome> {
-  const opts = parseOptions(args, { values: ['--state-dir', '--cache-dir', '--interval'], flags: ['--dry-run', '--watch'] })
+  const opts = parseOptions(args, { values: ['--state-dir', '--cache-dir', '--interval', '--health-addr'], flags: ['--dry-run', '--watch'] })
   const usage = (msg: string): Outcome => ({ stdout: '', stderr: `tscni reconcile: ${msg}\n${USAGE}\n`, exitCode: 2 })
   if (typeof opts === 'string') return usage(opts)
   const interval = Number(opts.values['--interval'] ?? '2')
@@ -31,13 +33,19 @@ export async function runReconcile(args: readonly string[], io: CliIo): Promise<
   const dryRun = opts.flags.has('--dry-run')
   const sys = createSystem({ pathEnv: io.pathEnv })
   const pass = () => reconcileOnce({ io, sys, stateDir, cacheDir, dryRun })
+  if (opts.values['--health-addr'] !== undefined && !opts.flags.has('--watch')) return usage('--health-addr is for --watch (a single pass has nothing to serve)')
   if (!opts.flags.has('--watch')) {
     const out = await pass()
     return { stdout: out.text, stderr: '', exitCode: out.failed ? 1 : 0 }
   }
+  const addr = opts.values['--health-addr'] === undefined ? undefined : parseHealthAddr(opts.values['--health-addr'])
+  if (typeof addr === 'string') return usage(addr)
+  const health = createReconcileHealth()
+  if (addr) io.print(`health endpoints on http://${await serveReconcileHealth(addr, health)}/healthz and /readyz\n`)
   // A bounded poll: each pass reads the records and lists each backend once per intent; quiet while nothing changes.
   for (;;) {
     const out = await pass()
+    health.passed(out)
     if (out.changed || out.failed) io.print(`${new Date().toISOString()} ${out.text}`)
     await new Promise((resolve) => setTimeout(resolve, interval * 1000))
   }

@@ -8,6 +8,7 @@ import { publishLocal, reconcileOnce } from './node-steps.ts'
 import { parseLeases, leaseValue } from './leases.ts'
 import { acquireLease, entriesOf, keysOf, readClusterConfig, type HeldLease } from './membership.ts'
 import type { NodeOptions } from './options.ts'
+import type { AgentHealth } from './health-state.ts'
 import { findUplink, pickFirewall } from './kernel.ts'
 import { publicIpv6Of } from './plan.ts'
 import { readState } from './local-files.ts'
@@ -19,6 +20,8 @@ export interface AgentDeps {
   readonly etcd: EtcdClient
   readonly log: Logger
   readonly options: NodeOptions
+  /** Told of lease, reconcile and etcd changes (the health endpoints and the readiness file). */
+  readonly health?: AgentHealth
 }
 
 /** Resolves after `ms`, or at once when the signal aborts. */
@@ -37,7 +40,7 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /** Runs the agent until `signal` aborts. Throws only for what a restart cannot fix (a bad config, no uplink). */
 export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<void> {
-  const { sys, etcd, log, options } = deps
+  const { sys, etcd, log, options, health } = deps
   const keys = keysOf(options.prefix)
   const config = await waitFor(signal, log, 'the cluster config', () => readClusterConfig(etcd, options.prefix, options.initConfig, log))
   if (!config) return
@@ -49,6 +52,7 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
   const acquire = async (prev: string | undefined): Promise<HeldLease | undefined> => {
     const held = await waitFor(signal, log, 'a subnet lease', () => acquireLease(etcd, { prefix: options.prefix, config, publicIp, publicIpv6: publicIpv6Of(uplink), previous: prev, ttl: options.ttl, log }))
     if (held) log.info(`leased ${subnetText(held.lease.subnet)} (${held.reason}) as ${publicIp} on ${uplink.name}, ${config.backend.type}, lease ${held.id}`)
+    if (held) health?.leased(held.id, subnetText(held.lease.subnet))
     return held
   }
   let held = await acquire(previous)
@@ -70,6 +74,7 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
       await etcd.put(keys.subnets + held.lease.key, leaseValue(held.lease, config.backend.vni), held.id).catch((err: unknown) => log.warn(`rewriting our lease key failed: ${String(err)}`))
     } else if (!parsed.leases.some((l) => l.key === held!.lease.key && l.publicIp === publicIp)) {
       log.warn(`our subnet ${subnetText(held.lease.subnet)} is now held by someone else; leasing again`)
+      health?.leaseLost(`subnet ${subnetText(held.lease.subnet)} is now held by someone else`)
       held = await acquire(undefined)
       if (!held) return
       await publishLocal(sys, { options, config, self: held.lease, uplink, firewall })
@@ -78,7 +83,11 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
     if (warnings !== lastWarnings) for (const w of parsed.warnings) log.warn(w)
     lastWarnings = warnings
     await reconcileOnce(sys, { options, config, self: held.lease, leases: parsed.leases, uplink, firewall, leaseId: held.id, log, why })
-  }).catch((err: unknown) => log.error(`reconcile (${why}) failed: ${err instanceof Error ? err.message : String(err)}`)))
+    await health?.reconciled()
+  }).catch(async (err: unknown) => {
+    log.error(`reconcile (${why}) failed: ${err instanceof Error ? err.message : String(err)}`)
+    await health?.reconcileFailed(`reconcile (${why}) failed: ${err instanceof Error ? err.message : String(err)}`)
+  }))
 
   const keepAlive = async () => {
     const every = Math.max(500, (options.ttl * 1000) / 3)
@@ -87,7 +96,9 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
       if (signal.aborted || !held) break
       try {
         const ttl = await etcd.keepAlive(held.id)
+        health?.etcdUp()
         if (ttl > 0) continue
+        health?.leaseLost(`lease ${held.id} expired or was revoked`)
         log.warn(`lease ${held.id} expired or was revoked; leasing ${subnetText(held.lease.subnet)} again`)
         const again = await acquire(subnetText(held.lease.subnet))
         if (!again) break
@@ -97,6 +108,7 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
         await reconcile('lease renewed')
       } catch (err) {
         log.warn(`keeping lease ${held.id} alive failed (retrying): ${err instanceof Error ? err.message : String(err)}`)
+        health?.etcdDown(`keeping lease ${held.id} alive failed: ${err instanceof Error ? err.message : String(err)}`)
       }
     }
   }
@@ -106,6 +118,7 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
     while (!signal.aborted) {
       try {
         const { kvs, revision } = await etcd.list(keys.subnets)
+        health?.etcdUp()
         entries.clear()
         for (const e of entriesOf(kvs)) entries.set(e.key, e.value)
         await reconcile('listed')
@@ -127,6 +140,7 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
           continue
         }
         log.warn(`watching ${keys.subnets} failed (retrying in ${backoff} ms): ${err instanceof Error ? err.message : String(err)}`)
+        health?.etcdDown(`watching ${keys.subnets} failed: ${err instanceof Error ? err.message : String(err)}`)
         await sleep(backoff, signal)
         backoff = Math.min(backoff * 2, 5_000)
       }
@@ -141,12 +155,14 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
       if (signal.aborted) break
       try {
         const { kvs, revision } = await etcd.list(keys.subnets)
+        health?.etcdUp()
         if (BigInt(revision) >= watched) {
           entries.clear()
           for (const e of entriesOf(kvs)) entries.set(e.key, e.value)
         }
       } catch (err) {
         log.warn(`listing ${keys.subnets} for the resync failed (reconciling the last known leases): ${err instanceof Error ? err.message : String(err)}`)
+        health?.etcdDown(`listing ${keys.subnets} failed: ${err instanceof Error ? err.message : String(err)}`)
       }
       await reconcile('resync')
     }

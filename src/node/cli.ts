@@ -2,17 +2,20 @@
 // Loaded only when the tool runs a node command (a dynamic import in cli/index.ts), never on a plugin call.
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
+import { takeHealthArgs } from '../cli/health-addr.ts'
 import type { CliIo } from '../cli/io.ts'
 import type { Outcome } from '../plugin/dispatch.ts'
 import { createLogger, type LogLevel } from '../plugin/log.ts'
 import { createSystem, type System } from '../system/index.ts'
 import { runAgent } from './agent.ts'
+import { serveAgentHealth, staticReady, statusReadiness } from './health-hooks.ts'
 import { createEtcdClient, type EtcdClient } from './etcd-client.ts'
 import { applyDataPlane, findUplink, pickFirewall, removeFirewall } from './kernel.ts'
 import { cniConfPath, readState, removeFile, STATE_FILE } from './local-files.ts'
 import { keysOf } from './membership.ts'
 import { publishLocal, reconcileOnce } from './node-steps.ts'
 import { parseNodeOptions, type NodeOptions } from './options.ts'
+import { readyFileOf } from './ready-path.ts'
 import { parseStaticCluster } from './static-peers.ts'
 import { nodeStatus, renderStatus } from './status.ts'
 import { subnetText } from './subnets.ts'
@@ -21,16 +24,21 @@ export const NODE_HELP = `  tscni node run (--etcd-endpoints URLS [--etcd-cafile
         [--etcd-prefix /tscni/network] [--init-config JSON] [--iface DEV] [--public-ip IP] [--ttl 60]
         [--resync 30] [--state-dir /var/lib/tscni/node] [--cni-conf-dir /etc/cni/net.d] [--network-name NAME]
         [--bridge cni0] [--ipam-data-dir DIR] [--firewall iptables|nftables] [--insecure-http]
+        [--health-addr IP:PORT] [--ready-file STATE_DIR/ready]
                                      joins this node to the cluster pod network: leases a subnet of the cluster
                                      CIDR in etcd (config at PREFIX/config, leases at PREFIX/subnets/), watches the
                                      other nodes' leases and programs routes (host-gw) or a VXLAN device with
                                      neighbour and FDB entries (vxlan), masquerades pod-to-outside traffic only,
                                      and writes a CNI conflist for the leased subnet; stops on SIGTERM keeping the
                                      data plane. With --peers FILE (static mode) it applies the declared cluster
-                                     once and exits.
-  tscni node status [--state-dir DIR] [--json]
+                                     once and exits. --health-addr serves GET /healthz (alive; etcd
+                                     reachability) and /readyz (lease held, routes, rules and conflist in
+                                     place); while ready the --ready-file exists, which the conflist's bridge
+                                     names so its STATUS answers code 50 until then.
+  tscni node status [--state-dir DIR] [--ready-file F] [--json]
                                      this node's subnet, lease and every peer as programmed, checked against
-                                     the kernel's routes
+                                     the kernel's routes; exits 1 when not ready (a route or the conflist
+                                     missing, no readiness file from this boot)
   tscni node clean [--etcd-endpoints URLS ...] [--state-dir DIR] [--cni-conf-dir DIR] [--network-name NAME]
                                      removes what the agent set up on this node (tagged routes, VXLAN device,
                                      firewall rules, CNI config, state) and, with etcd, this node's lease
@@ -41,8 +49,12 @@ export async function runNode(args: readonly string[], io: CliIo): Promise<Outco
   const [command, ...rest] = args
   if (command === undefined || command === 'help' || command === '--help') return { stdout: NODE_HELP, stderr: '', exitCode: 0 }
   if (command !== 'run' && command !== 'status' && command !== 'clean') return usage(`unknown node command "${command}"`)
-  const options = parseNodeOptions(rest, io.env)
-  if (typeof options === 'string') return usage(options)
+  // --health-addr and --ready-file are taken out here (health-hooks.ts), so options.ts parses what it always did.
+  const taken = takeHealthArgs(rest, command === 'run' ? ['--health-addr', '--ready-file'] : ['--ready-file'])
+  if (typeof taken === 'string') return usage(taken)
+  const parsed = parseNodeOptions(taken.rest, io.env)
+  if (typeof parsed === 'string') return usage(parsed)
+  const options = taken.values['--ready-file'] ? { ...parsed, readyFile: taken.values['--ready-file'] } : parsed
   const write = io.writeStderr ?? (() => undefined)
   const level = (io.env.TSCNI_LOG_LEVEL as LogLevel | undefined) ?? 'info'
   const log = createLogger(write, 'tscni-node', ['error', 'warn', 'info', 'debug'].includes(level) ? level : 'info')
@@ -55,9 +67,11 @@ export async function runNode(args: readonly string[], io: CliIo): Promise<Outco
         {
           const etcd = await etcdFor(options)
           const signal = io.onShutdown ? io.onShutdown() : new AbortController().signal
+          const served = await serveAgentHealth(options, taken.values['--health-addr'], log)
           try {
-            await runAgent({ sys, etcd, log, options }, signal)
+            await runAgent({ sys, etcd, log, options, health: served.health }, signal)
           } finally {
+            await served.close()
             etcd.close()
           }
         }
@@ -93,6 +107,7 @@ async function runStatic(sys: System, options: NodeOptions, log: ReturnType<type
   await sys.sysctl.ensure('net/ipv4/ip_forward', '1')
   await publishLocal(sys, { options, config: cluster.config, self, uplink, firewall })
   await reconcileOnce(sys, { options, config: cluster.config, self, leases: cluster.leases, uplink, firewall, log, why: 'static' })
+  await staticReady(options)
   log.info(`applied ${options.peersFile}: subnet ${subnetText(self.subnet)}, ${cluster.leases.length - 1} peer(s)`)
   return { stdout: '', stderr: '', exitCode: 0 }
 }
@@ -101,7 +116,10 @@ async function status(sys: System, options: NodeOptions): Promise<Outcome> {
   const state = await readState(options.stateDir)
   if (!state) return { stdout: '', stderr: `tscni node status: no node state in ${join(options.stateDir, STATE_FILE)} (has tscni node run run here?)\n`, exitCode: 1 }
   const report = nodeStatus(state, await sys.ip.routes())
-  return { stdout: options.json ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report), stderr: '', exitCode: 0 }
+  // Not ready (exit 1): a peer's route missing, the conflist missing, or no readiness file from this boot.
+  const readiness = await statusReadiness(report, options)
+  const text = options.json ? `${JSON.stringify({ ...report, ...readiness }, null, 2)}\n` : `${renderStatus(report)}${readiness.ready ? '  ready\n' : readiness.notReady.map((r) => `  NOT READY: ${r}\n`).join('')}`
+  return { stdout: text, stderr: '', exitCode: readiness.ready ? 0 : 1 }
 }
 
 async function clean(sys: System, options: NodeOptions, log: ReturnType<typeof createLogger>): Promise<Outcome> {
@@ -122,6 +140,7 @@ async function clean(sys: System, options: NodeOptions, log: ReturnType<typeof c
     }
   }
   await removeFile(join(options.stateDir, STATE_FILE))
+  await removeFile(readyFileOf(options))
   log.info(`cleaned${state ? ` (subnet ${state.subnet})` : ''}`)
   return { stdout: '', stderr: '', exitCode: 0 }
 }

@@ -74,7 +74,7 @@ export function cniConfPath(confDir: string, networkName: string): string {
  * the cluster-aware masquerade (the bridge's own would also rewrite pod-to-remote-pod traffic, as flannel's
  * cni-plugin avoids with the same setting), the MTU of the path to other nodes, and portmap.
  */
-export function renderConflist(o: { name: string; bridge: string; subnet: string; gateway: string; mtu: number; ipamDataDir?: string; subnet6?: string; gateway6?: string }): string {
+export function renderConflist(o: { name: string; bridge: string; subnet: string; gateway: string; mtu: number; ipamDataDir?: string; subnet6?: string; gateway6?: string; readinessFile?: string }): string {
   // One range set per family: a dual-stack pod gets an address of each (host-local's "ranges", CNI spec
   // conventions); the default route of each family, since pod-to-outside is masqueraded by the node.
   const v6 = o.subnet.includes(':')
@@ -88,7 +88,7 @@ export function renderConflist(o: { name: string; bridge: string; subnet: string
     cniVersion: '1.0.0',
     name: o.name,
     plugins: [
-      { type: 'tscni-bridge', bridge: o.bridge, isGateway: true, ipMasq: false, hairpinMode: true, mtu: o.mtu, ipam },
+      { type: 'tscni-bridge', bridge: o.bridge, isGateway: true, ipMasq: false, hairpinMode: true, mtu: o.mtu, ipam, ...(o.readinessFile ? { readinessFile: o.readinessFile } : {}) },
       { type: 'tscni-portmap', capabilities: { portMappings: true } },
     ],
   }

@@ -8,6 +8,7 @@ import { applyDataPlane, applyFirewall, ensureForwarding, type FirewallScopes } 
 import type { Lease } from './leases.ts'
 import { cniConfPath, renderConflist, writeAtomic, writeState, type ProgrammedPeer } from './local-files.ts'
 import type { NodeOptions } from './options.ts'
+import { readyFileOf } from './ready-path.ts'
 import { gatewayOf, planDataPlane, subnetsOf, VXLAN_OVERHEAD, type NodeRoute, type Uplink } from './plan.ts'
 import { poolsOf, subnetText } from './subnets.ts'
 
@@ -27,7 +28,7 @@ export async function publishLocal(sys: System, o: { options: NodeOptions; confi
   const { options, config, self, uplink } = o
   await writeAtomic(cniConfPath(options.cniConfDir, options.networkName), renderConflist({
     name: options.networkName, bridge: options.bridge, subnet: subnetText(self.subnet), gateway: gatewayOf(self.subnet), mtu: podMtu(config, uplink),
-    ...(options.ipamDataDir ? { ipamDataDir: options.ipamDataDir } : {}),
+    ...(options.ipamDataDir ? { ipamDataDir: options.ipamDataDir } : {}), readinessFile: readyFileOf(options),
     ...(self.subnet6 ? { subnet6: subnetText(self.subnet6), gateway6: gatewayOf(self.subnet6) } : {}),
   }))
   await ensureForwarding(sys, subnetsOf(self).some((n) => n.ip.family === 6))

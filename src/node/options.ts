@@ -33,6 +33,8 @@ export interface NodeOptions {
   /** Cluster config JSON to store at `<prefix>/config` when none is there yet. */
   readonly initConfig?: string
   readonly json: boolean
+  /** The readiness file (`--ready-file`, taken out in cli.ts); default `<stateDir>/ready` (ready-path.ts). */
+  readonly readyFile?: string
 }
 
 export const DEFAULT_PREFIX = '/tscni/network'
