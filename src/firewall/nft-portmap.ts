@@ -11,7 +11,7 @@
 import { formatCidr, formatIp, networkOf, type IpNet } from '../plugin/addr.ts'
 import { sha512Hex, shortHash } from '../plugin/ids.ts'
 import type { Owner, PortmapIntent } from './model.ts'
-import { hostMatch } from './host-match.ts'
+import { hostMatch, loopbackHost } from './host-match.ts'
 import { nftOwnerComment } from './nft-owner.ts'
 import { jumpTarget, nftRulesOf, nftString, type NftListing, type NftRule } from './nft-json.ts'
 
@@ -57,7 +57,8 @@ function familyRules(intent: PortmapIntent, container: IpNet): string[] {
   for (const m of intent.mappings) {
     const dst = hostMatch(m, family)
     if (dst === null) continue
-    const base = [cond, dst ? `${ip} daddr ${dst}` : '', `${m.protocol} dport ${m.hostPort}`].filter(Boolean).join(' ')
+    // A loopback host address: only packets this host sent, never a neighbour's or a pod's (see loopbackHost).
+    const base = [cond, dst ? `${ip} daddr ${dst}` : '', loopbackHost(m) ? 'fib saddr type local' : '', `${m.protocol} dport ${m.hostPort}`].filter(Boolean).join(' ')
     const addr = formatIp(container.ip)
     if (intent.snat) {
       const jump = `jump ${markChain(intent.markMasqBit)}`

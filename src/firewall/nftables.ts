@@ -9,6 +9,8 @@ import { MASQ_TABLE, missingNftMasq, renderNftMasqEnsure, renderNftMasqGc, rende
 import {
   bucketChain, HOSTPORT_TABLE, missingPortmap, ownerChain, ownerChainMatches, renderOwner, renderRemoveChains, renderSetup, staleOwnerChains,
 } from './nft-portmap.ts'
+import { nftLocalnet } from './localnet.ts'
+import { renderNftLocalnetEnsure } from './nft-localnet.ts'
 
 /** Builds the backend. */
 export function createNftablesBackend(deps: BackendDeps): FirewallBackend {
@@ -65,6 +67,9 @@ export function createNftablesBackend(deps: BackendDeps): FirewallBackend {
     },
   }
 
+  // The node-wide loopback drop (its own table): no owner.
+  const localnet = nftLocalnet(deps)
+
   // Every intent in one `nft -f`: each rendered as ensure's full path would from one listing per table, the
   // shared lines (tables, hooks, dispatch and mark chains) kept once. Owners whose rules are in place add nothing.
   const renderAll = async (intents: readonly FirewallIntent[]): Promise<string> => {
@@ -83,6 +88,7 @@ export function createNftablesBackend(deps: BackendDeps): FirewallBackend {
         lines.push(...renderSetup(i.snat ? i.markMasqBit : undefined, all), ...renderOwner(i, exists, all))
       }
     }
+    if (intents.some((i) => i.kind === 'localnet-drop')) lines.push(...renderNftLocalnetEnsure().split('\n'))
     const distinct = [...new Set(lines.filter((l) => l !== ''))]
     return distinct.length ? `${distinct.join('\n')}\n` : ''
   }
@@ -90,14 +96,16 @@ export function createNftablesBackend(deps: BackendDeps): FirewallBackend {
   return {
     name: 'nftables',
     ensureAll: (intents: readonly FirewallIntent[]) => locked(deps, () => run(() => renderAll(intents))),
-    ensure: (intent: FirewallIntent) => locked(deps, () => (intent.kind === 'masquerade' ? masq.ensure(intent) : portmap.ensure(intent))),
-    remove: (kind: IntentKind, owner: Owner) => locked(deps, () => (kind === 'masquerade' ? masq.remove(owner) : portmap.remove(owner))),
+    ensure: (intent: FirewallIntent) => locked(deps, () => (intent.kind === 'localnet-drop' ? localnet.ensure() : intent.kind === 'masquerade' ? masq.ensure(intent) : portmap.ensure(intent))),
+    remove: (kind: IntentKind, owner: Owner) => locked(deps, () => (kind === 'localnet-drop' ? localnet.remove() : kind === 'masquerade' ? masq.remove(owner) : portmap.remove(owner))),
     gc: (kind: IntentKind, network: string, valid: readonly Owner[]) =>
-      locked(deps, () => (kind === 'masquerade' ? masq.gc(network, valid) : portmap.gc(network, valid))),
+      locked(deps, () => (kind === 'localnet-drop' ? Promise.resolve() : kind === 'masquerade' ? masq.gc(network, valid) : portmap.gc(network, valid))),
     async verify(intent: FirewallIntent) {
-      const missing = intent.kind === 'masquerade'
-        ? missingNftMasq(intent, await list(...table(MASQ_TABLE)))
-        : missingPortmap(intent, await list(...table(HOSTPORT_TABLE)))
+      const missing = intent.kind === 'localnet-drop'
+        ? await localnet.missing()
+        : intent.kind === 'masquerade'
+          ? missingNftMasq(intent, await list(...table(MASQ_TABLE)))
+          : missingPortmap(intent, await list(...table(HOSTPORT_TABLE)))
       if (missing.length > 0) throw missingRulesError(intent, 'nftables ', missing)
     },
   }
