@@ -8,13 +8,12 @@ export type RecordedRule =
   | { readonly kind: 'firewall'; readonly backend: BackendName; readonly intent: FirewallIntent }
   | { readonly kind: 'spoof-check'; readonly check: SpoofCheck }
 
-/**
- * The rules a record's `rules` field asks for, and what could not be read. A portmap intent that set route_localnet
- * (snat with an IPv4 container address) also asks for the node-wide loopback drop through its backend: derived
- * rather than recorded, so records written before the drop existed get it restored too (the planner keeps one).
- */
+/** The rules a record's `rules` field asks for, and what could not be read. */
 export function rulesOfRecord(rules: unknown): { rules: RecordedRule[]; problems: string[] } {
   const parsed = parseRecordedRules(rules)
+  // A portmap intent that set route_localnet (snat, an IPv4 container address) also asks for the node-wide loopback
+  // drop through its backend: derived, not recorded, so records written before the drop existed get it restored
+  // too (the planner keeps one per backend).
   const drops = parsed.firewall.filter((f) => f.intent.kind === 'portmap' && f.intent.snat && f.intent.containerV4)
   return {
     rules: [
