@@ -1,6 +1,9 @@
-// DNS access through the host firewall: udp and tcp port 53 accepted from a network's subnets to its gateways, per
-// network in objects of its own (an iptables chain jumped from INPUT, an nft base chain on the input hook), so one
-// transaction installs or replaces them and removal needs no addresses. Runs under the firewall lock.
+// DNS access through the host firewall: udp and tcp port 53 to a network's gateways accepted from its subnets and
+// dropped from everyone else (other networks' pods, LAN hosts routing to the node: no names, PTRs or recursion for
+// them), per network in objects of its own (an iptables chain jumped from INPUT, an nft base chain on the input
+// hook), so one transaction installs or replaces them and removal needs no addresses. Runs under the firewall lock.
+// The firewall does this rather than dnsmasq: its `local-service` has no effect once `listen-address` is given
+// (dnsmasq(8)), and dnsmasq's per-client filtering cannot tell one local subnet from another.
 import { formatCidr, formatIp, networkOf, type IpFamily } from '../plugin/addr.ts'
 import { CniError, ErrorCode } from '../plugin/errors.ts'
 import { sha256Hex } from '../plugin/ids.ts'
@@ -32,12 +35,21 @@ function pairsOf(access: DnsAccess, family: IpFamily) {
   return access.pairs.filter((p) => p.gateway.family === family && p.subnet.ip.family === family)
 }
 
-/** The rules of the network's chain as iptables-save prints them (so CHECK compares text). */
+/** The gateways of the pairs of one family, each once. */
+function gatewaysOf(access: DnsAccess, family: IpFamily): string[] {
+  return [...new Set(pairsOf(access, family).map((p) => formatIp(p.gateway)))]
+}
+
+/** The rules of the network's chain as iptables-save prints them (so CHECK compares text): accepts, then drops. */
 export function iptablesDnsRules(access: DnsAccess, family: IpFamily): string[] {
   const chain = iptablesDnsChain(access.network)
   const host = family === 4 ? 32 : 128
-  return pairsOf(access, family).flatMap((p) => (['udp', 'tcp'] as const).map((proto) =>
-    `-A ${chain} -s ${formatCidr(networkOf(p.subnet))} -d ${formatIp(p.gateway)}/${host} -p ${proto} -m ${proto} --dport 53 -j ACCEPT`))
+  return [
+    ...pairsOf(access, family).flatMap((p) => (['udp', 'tcp'] as const).map((proto) =>
+      `-A ${chain} -s ${formatCidr(networkOf(p.subnet))} -d ${formatIp(p.gateway)}/${host} -p ${proto} -m ${proto} --dport 53 -j ACCEPT`)),
+    ...gatewaysOf(access, family).flatMap((gw) => (['udp', 'tcp'] as const).map((proto) =>
+      `-A ${chain} -d ${gw}/${host} -p ${proto} -m ${proto} --dport 53 -j DROP`)),
+  ]
 }
 
 /** The INPUT jump as iptables-save prints it. */
@@ -70,7 +82,12 @@ export function renderIptablesDnsRemove(network: string, filterSave: string): st
   return `*filter\n${[...jumps, ...(exists ? [`-F ${chain}`, `-X ${chain}`] : [])].join('\n')}\nCOMMIT\n`
 }
 
-/** nft script replacing the network's base chain. */
+/** The comment on the nft drop rules (the accepts carry dnsComment). */
+export function dnsDropComment(network: string): string {
+  return `tscni-dns-drop:${network}`
+}
+
+/** nft script replacing the network's base chain: accepts, then drops. */
 export function renderNftDnsEnsure(access: DnsAccess): string {
   const chain = `${DNS_TABLE} ${nftDnsChain(access.network)}`
   const comment = `comment "${dnsComment(access.network)}"`
@@ -78,6 +95,11 @@ export function renderNftDnsEnsure(access: DnsAccess): string {
     const fam = p.gateway.family === 4 ? 'ip' : 'ip6'
     return `add rule ${chain} ${fam} saddr ${formatCidr(networkOf(p.subnet))} ${fam} daddr ${formatIp(p.gateway)} meta l4proto { tcp, udp } th dport 53 accept ${comment}`
   })
+  for (const family of [4, 6] as const) {
+    for (const gw of gatewaysOf(access, family)) {
+      rules.push(`add rule ${chain} ${family === 4 ? 'ip' : 'ip6'} daddr ${gw} meta l4proto { tcp, udp } th dport 53 drop comment "${dnsDropComment(access.network)}"`)
+    }
+  }
   return [
     `add table ${DNS_TABLE}`,
     // An accept here does not override a drop in another table at the same hook (nft semantics); it opens port 53
@@ -92,6 +114,11 @@ export function renderNftDnsEnsure(access: DnsAccess): string {
 /** How many accept rules the network's nft chain must hold. */
 export function nftDnsRuleCount(access: DnsAccess): number {
   return access.pairs.length
+}
+
+/** How many drop rules the network's nft chain must hold: one per gateway. */
+export function nftDnsDropCount(access: DnsAccess): number {
+  return gatewaysOf(access, 4).length + gatewaysOf(access, 6).length
 }
 
 /** The firewall operations of the DNS role, over the netfilter tools and the firewall lock. */
@@ -146,8 +173,12 @@ export function createDnsFirewall(sys: { netfilter: Netfilter; locker: Locker },
       if (backend === 'nftables') {
         const json = await nf.nftList(nftChain(access.network))
         if (json === undefined) return [`nft chain ${DNS_TABLE} ${nftDnsChain(access.network)}`]
-        const have = parseNftList(json).rules.filter((r) => r.comment === dnsComment(access.network)).length
-        return have >= nftDnsRuleCount(access) ? [] : [`${nftDnsRuleCount(access) - have} accept rule(s) in nft chain ${DNS_TABLE} ${nftDnsChain(access.network)}`]
+        const rules = parseNftList(json).rules
+        const count = (comment: string) => rules.filter((r) => r.comment === comment).length
+        const where = `nft chain ${DNS_TABLE} ${nftDnsChain(access.network)}`
+        const accepts = nftDnsRuleCount(access) - count(dnsComment(access.network))
+        const drops = nftDnsDropCount(access) - count(dnsDropComment(access.network))
+        return [...(accepts > 0 ? [`${accepts} accept rule(s) in ${where}`] : []), ...(drops > 0 ? [`${drops} drop rule(s) for other sources in ${where}`] : [])]
       }
       const out: string[] = []
       for (const family of families(access)) {

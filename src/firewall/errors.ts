@@ -15,7 +15,10 @@ export function applyError(what: string, script: string, err: unknown): CniError
 
 /** CHECK's error when rules of the intent are missing: the first one named, every one in `details`. */
 export function missingRulesError(intent: FirewallIntent, backend: string, missing: readonly string[]): CniError {
-  const what = intent.kind === 'masquerade' ? 'ipMasq' : 'portmap'
   const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''
+  if (intent.kind === 'localnet-drop') {
+    return new CniError(ErrorCode.Internal, `the ${backend}loopback drop (packets to 127.0.0.0/8 not from lo) is missing: ${missing[0]}${more}`, { details: missing.join('\n') })
+  }
+  const what = intent.kind === 'masquerade' ? 'ipMasq' : 'portmap'
   return new CniError(ErrorCode.Internal, `${what} ${backend}rules for container ${intent.owner.containerId} on network "${intent.owner.network}" are missing: ${missing[0]}${more}`, { details: missing.join('\n') })
 }

@@ -13,3 +13,14 @@ export function hostMatch(m: PortMapping, family: IpFamily): string | '' | null 
   if (ip.family !== family) return null
   return ip.value === 0n ? '' : m.hostIp
 }
+
+/**
+ * True when the mapping's host address is a loopback one (127.0.0.0/8, ::1). Such a mapping must only ever match
+ * locally-originated traffic: DNAT in PREROUTING rewrites the destination before the kernel's martian check, so a LAN
+ * neighbour routing 127.0.0.1 via the node (or a pod) would reach it (moby#48721 is the same hole in Docker).
+ */
+export function loopbackHost(m: PortMapping): boolean {
+  const ip = m.hostIp === undefined ? undefined : parseIp(m.hostIp)
+  if (!ip) return false
+  return ip.family === 4 ? ip.value >> 24n === 127n : ip.value === 1n
+}

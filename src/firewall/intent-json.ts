@@ -2,7 +2,7 @@
 // text, with the backend they went through) and the MAC spoof check, and the way back, validated.
 import { formatCidr, parseCidr, type IpNet } from '../plugin/addr.ts'
 import type { BackendName } from './backend.ts'
-import type { FirewallIntent, PortmapIntent, SpoofCheck } from './model.ts'
+import { LOCALNET_DROP, type FirewallIntent, type PortmapIntent, type SpoofCheck } from './model.ts'
 
 /** A recorded intent with the backend it was installed through. */
 export interface RecordedIntent {
@@ -13,7 +13,9 @@ export interface RecordedIntent {
 /** An intent as JSON: the same fields, with addresses as CIDR text. */
 export function intentToJson(recorded: RecordedIntent): unknown {
   const i = recorded.intent
-  const body = i.kind === 'masquerade'
+  const body = i.kind === 'localnet-drop'
+    ? { ...i }
+    : i.kind === 'masquerade'
     ? { ...i, addresses: i.addresses.map(formatCidr) }
     : { ...i, ...(i.containerV4 ? { containerV4: formatCidr(i.containerV4) } : {}), ...(i.containerV6 ? { containerV6: formatCidr(i.containerV6) } : {}) }
   return { backend: recorded.backend, intent: body }
@@ -24,6 +26,7 @@ export function intentFromJson(json: unknown): RecordedIntent | string {
   const doc = json as { backend?: unknown; intent?: Record<string, unknown> } | null
   if (!doc || (doc.backend !== 'iptables' && doc.backend !== 'nftables') || typeof doc.intent !== 'object' || doc.intent === null) return 'not a recorded firewall intent'
   const i = doc.intent
+  if (i.kind === 'localnet-drop') return { backend: doc.backend, intent: LOCALNET_DROP }
   const owner = i.owner as Record<string, unknown> | undefined
   if (!owner || typeof owner.network !== 'string' || typeof owner.containerId !== 'string' || typeof owner.ifname !== 'string') return 'intent without an owner'
   const net = (v: unknown): IpNet | undefined => (typeof v === 'string' ? parseCidr(v) : undefined)

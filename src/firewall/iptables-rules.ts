@@ -2,7 +2,7 @@
 // plugins/meta/portmap/portmap_iptables.go in containernetworking/plugins), as pure values.
 import { formatCidr, formatIp, type IpFamily, type IpNet } from '../plugin/addr.ts'
 import { formatChainName } from '../plugin/ids.ts'
-import { hostMatch } from './host-match.ts'
+import { hostMatch, loopbackHost } from './host-match.ts'
 import type { Owner, PortmapIntent } from './model.ts'
 import { goQuote, trimComment } from './iptables-text.ts'
 
@@ -98,7 +98,9 @@ export function dnatRules(intent: PortmapIntent, container: IpNet): string[][] {
   for (const m of intent.mappings) {
     const dst = hostMatch(m, family)
     if (dst === null) continue
-    const base = ['-p', m.protocol, '--dport', String(m.hostPort), ...(dst ? ['-d', dst] : [])]
+    // A loopback host address: only packets this host sent (source type LOCAL), never a neighbour's or a pod's.
+    const local = loopbackHost(m) ? ['-m', 'addrtype', '--src-type', 'LOCAL'] : []
+    const base = ['-p', m.protocol, '--dport', String(m.hostPort), ...(dst ? ['-d', dst] : []), ...local]
     if (intent.snat) {
       out.push([...base, '-s', intent.masqAll ? (family === 4 ? '0.0.0.0/0' : '::/0') : formatCidr(container), '-j', markChain])
       if (family === 4 && !intent.masqAll) out.push([...base, '-s', '127.0.0.1', '-j', markChain])

@@ -2,7 +2,7 @@
 // shared rules inside its own transaction, and a DEL from one listed entry chain. Either fails, applying nothing,
 // when the table is not as it assumes; the caller then falls back to the full save (iptables-render.ts).
 import type { IpFamily } from '../plugin/addr.ts'
-import type { FirewallIntent, IntentKind, MasqIntent, Owner, PortmapIntent } from './model.ts'
+import type { IntentKind, MasqIntent, Owner, PortmapIntent } from './model.ts'
 import { ruleLine } from './iptables-text.ts'
 import { EMPTY_NAT, type SavedRule } from './iptables-save.ts'
 import { ownedChains, renderMasqEnsure, wrapScript } from './iptables-render.ts'
@@ -48,7 +48,7 @@ export function renderPortmapFast(intent: PortmapIntent, family: IpFamily): stri
  * so the cost does not grow with the attachments on the node. A table that is not as recorded (a foreign jump, a
  * second interface sharing the chain) makes it fail whole; the caller then lists the entry chain.
  */
-export function renderExactRemove(intent: FirewallIntent, family: IpFamily): string {
+export function renderExactRemove(intent: MasqIntent | PortmapIntent, family: IpFamily): string {
   const drop = ownedChains(intent.kind, intent.owner).flatMap((c) => [`:${c} - [0:0]`, `-X ${c}`])
   if (intent.kind === 'masquerade') {
     const jumps = new Set(intent.addresses.filter((a) => a.ip.family === family).map((a) => ruleLine('-D', 'POSTROUTING', masqRules(intent.owner, a).postrouting)))

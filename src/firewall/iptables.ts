@@ -2,7 +2,7 @@
 // a script that reads nothing or one chain (iptables-targeted.ts); the full path reads the whole nat table.
 import type { IpFamily } from '../plugin/addr.ts'
 import type { BackendDeps, FirewallBackend } from './backend.ts'
-import { familiesOfIntents, intentFamilies, type FirewallIntent, type IntentKind, type Owner } from './model.ts'
+import { familiesOfIntents, intentFamilies, type FirewallIntent, type IntentKind, type MasqIntent, type Owner, type PortmapIntent } from './model.ts'
 import { normalizeError } from '../plugin/errors.ts'
 import { missingRulesError } from './errors.ts'
 import { locked } from './lock.ts'
@@ -10,6 +10,7 @@ import { applyWithRetry } from './retry.ts'
 import { parseChainListing, parseSave, type NatState } from './iptables-save.ts'
 import { entryChainOf, renderExactRemove, renderMasqFast, renderPortmapFast, renderTargetedRemove } from './iptables-targeted.ts'
 import { mergeScripts, missingRules, renderGc, renderMasqEnsure, renderPortmapEnsure, renderRemove } from './iptables-render.ts'
+import { iptablesLocalnet } from './localnet.ts'
 
 /** The iptables backend's dependencies: the shared ones plus which families (iptables, ip6tables) work here. */
 export interface IptablesDeps extends BackendDeps {
@@ -49,9 +50,13 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
     return script !== undefined && attempt(family, script)
   }
 
+  // The node-wide loopback drop (raw table): no owner, no nat table.
+  const localnet = iptablesLocalnet(deps)
+
   return {
     name: 'iptables',
     ensure(intent) {
+      if (intent.kind === 'localnet-drop') return locked(deps, localnet.ensure)
       return locked(deps, async () => {
         for (const family of intentFamilies(intent)) {
           // A new owner on a set-up node (the common ADD) needs no save; a repeated ADD or a first one falls back.
@@ -60,8 +65,10 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
         }
       })
     },
-    ensureAll(intents) {
+    ensureAll(all) {
       return locked(deps, async () => {
+        if (all.some((i) => i.kind === 'localnet-drop')) await localnet.ensure()
+        const intents = all.filter((i) => i.kind !== 'localnet-drop')
         for (const family of [4, 6] as const) {
           const mine = intents.filter((i) => intentFamilies(i).includes(family))
           if (mine.length === 0) continue
@@ -73,7 +80,8 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
     // it probed; unusable, it holds nothing to remove. The full path runs only when the targeted one found nothing
     // to do or could not apply (DEL twice, a family without the owner, a chain left by a crash, someone's own jump).
     remove(kind: IntentKind, owner: Owner, recorded?: readonly FirewallIntent[]) {
-      const mine = recorded?.filter((i) => i.kind === kind)
+      if (kind === 'localnet-drop') return locked(deps, localnet.remove)
+      const mine = recorded?.filter((i): i is MasqIntent | PortmapIntent => i.kind === kind)
       const families = mine ? familiesOfIntents(mine) : ([4, 6] as const)
       return locked(deps, async () => {
         for (const family of families) {
@@ -87,11 +95,17 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
       })
     },
     gc(kind: IntentKind, network: string, valid: readonly Owner[]) {
+      if (kind === 'localnet-drop') return Promise.resolve() // node-wide: no owner to collect
       return locked(deps, async () => {
         for (const family of await deps.usableFamilies()) await run(family, (state) => renderGc(kind, network, valid, state))
       })
     },
     async verify(intent) {
+      if (intent.kind === 'localnet-drop') {
+        const gone = (await localnet.missing()).map((l) => `iptables: ${l}`)
+        if (gone.length > 0) throw missingRulesError(intent, '', gone)
+        return
+      }
       const missing: string[] = []
       for (const family of intentFamilies(intent)) {
         for (const line of missingRules(intent, family, await read(family))) missing.push(`${family === 4 ? 'iptables' : 'ip6tables'}: ${line}`)

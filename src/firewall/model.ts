@@ -73,14 +73,26 @@ export interface DnsAccess {
   readonly pairs: readonly DnsAccessPair[]
 }
 
+/**
+ * Node-wide, no owner: packets to 127.0.0.0/8 that did not arrive on lo are dropped before NAT (raw priority), so
+ * the route_localnet portmap sets exposes no host loopback service (CVE-2020-8558 class).
+ */
+export interface LocalnetDropIntent {
+  readonly kind: 'localnet-drop'
+}
+
+/** The one loopback drop intent (iptables-localnet.ts and nft-localnet.ts render it). */
+export const LOCALNET_DROP: LocalnetDropIntent = { kind: 'localnet-drop' }
+
 /** Anything a backend can install. */
-export type FirewallIntent = MasqIntent | PortmapIntent
+export type FirewallIntent = MasqIntent | PortmapIntent | LocalnetDropIntent
 
 /** The intent kinds, for remove and gc, which work without the intent's details. */
 export type IntentKind = FirewallIntent['kind']
 
 /** The address families an intent holds addresses in (masquerade sources, portmap container addresses). */
 export function intentFamilies(intent: FirewallIntent): IpFamily[] {
+  if (intent.kind === 'localnet-drop') return [4] // route_localnet is IPv4 only; the kernel never routes ::1 in
   const fams = intent.kind === 'masquerade'
     ? intent.addresses.map((a) => a.ip.family)
     : [intent.containerV4 && 4, intent.containerV6 && 6].filter((f): f is IpFamily => f === 4 || f === 6)

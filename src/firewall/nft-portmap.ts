@@ -2,16 +2,19 @@
 //
 // table inet tscni_hostport
 //   prerouting / output (nat, -100): fib daddr type local jump hostports     -- never the input hook (containernetworking/plugins#1115)
-//   hostports: 16 jumps to bucket chains hostports-0..f (by the owner hash's first digit)
-//   hostports-<x>: one jump per owner, pre-filtered by an anonymous (proto . port) set, commented with the owner
+//   hostports: 16 jumps to bucket chains hostports-0..f (by the first digit of the hash of "<proto>.<port>")
+//   hostports-<x>: per owner, one jump pre-filtered by an anonymous set of its (proto . port) pairs that hash to <x>,
+//     commented with the owner; appended, so owners of one host port meet in one bucket in ADD order and the first
+//     one wins, as with iptables' CNI-HOSTPORT-DNAT (owners added before this layout sit in the bucket of their
+//     owner hash, bucketChain, until their DEL)
 //   pm-<H(net)>-<H(if:id)>: the owner's hairpin/localhost "jump mark-<bit>" and DNAT rules, both families
 //   mark-<bit>: sets the bit;  postrouting (nat, 100): masquerade packets carrying it
-// ADD of a new owner is one transaction that lists nothing; DEL lists only its bucket (about N/16 jumps), so
-// neither grows much with the number of other owners.
+// ADD of a new owner is one transaction that lists nothing; DEL lists only its ports' buckets (about N/16 jumps
+// each), so neither grows much with the number of other owners.
 import { formatCidr, formatIp, networkOf, type IpNet } from '../plugin/addr.ts'
 import { sha512Hex, shortHash } from '../plugin/ids.ts'
 import type { Owner, PortmapIntent } from './model.ts'
-import { hostMatch } from './host-match.ts'
+import { hostMatch, loopbackHost } from './host-match.ts'
 import { nftOwnerComment } from './nft-owner.ts'
 import { jumpTarget, nftRulesOf, nftString, type NftListing, type NftRule } from './nft-json.ts'
 
@@ -24,9 +27,24 @@ export function ownerChain(owner: Owner): string {
   return `pm-${shortHash(owner.network)}-${shortHash(`${owner.ifname}:${owner.containerId}`)}`
 }
 
-/** The dispatch bucket holding the owner's jump: DEL lists only this chain. */
+/** The bucket of the owner hash: where owners added before the per-port buckets keep their one jump. */
 export function bucketChain(owner: Owner): string {
   return `${DISPATCH}-${shortHash(`${owner.ifname}:${owner.containerId}`)[0]}`
+}
+
+/** The dispatch bucket of one host port: every owner of that (protocol, port) jumps from here, in ADD order. */
+export function portBucket(protocol: string, port: number): string {
+  return `${DISPATCH}-${shortHash(`${protocol}.${port}`)[0]}`
+}
+
+/** The buckets an intent's jumps go to, each with its (protocol . port) pairs, in bucket order. */
+export function intentBuckets(intent: PortmapIntent): Array<{ bucket: string; pairs: string[] }> {
+  const byBucket = new Map<string, Set<string>>()
+  for (const m of intent.mappings) {
+    const bucket = portBucket(m.protocol, m.hostPort)
+    byBucket.set(bucket, (byBucket.get(bucket) ?? new Set()).add(`${m.protocol} . ${m.hostPort}`))
+  }
+  return [...byBucket].sort(([a], [b]) => a.localeCompare(b)).map(([bucket, pairs]) => ({ bucket, pairs: [...pairs] }))
 }
 
 const BUCKETS = [...'0123456789abcdef'].map((x) => `${DISPATCH}-${x}`)
@@ -57,7 +75,8 @@ function familyRules(intent: PortmapIntent, container: IpNet): string[] {
   for (const m of intent.mappings) {
     const dst = hostMatch(m, family)
     if (dst === null) continue
-    const base = [cond, dst ? `${ip} daddr ${dst}` : '', `${m.protocol} dport ${m.hostPort}`].filter(Boolean).join(' ')
+    // A loopback host address: only packets this host sent, never a neighbour's or a pod's (see loopbackHost).
+    const base = [cond, dst ? `${ip} daddr ${dst}` : '', loopbackHost(m) ? 'fib saddr type local' : '', `${m.protocol} dport ${m.hostPort}`].filter(Boolean).join(' ')
     const addr = formatIp(container.ip)
     if (intent.snat) {
       const jump = `jump ${markChain(intent.markMasqBit)}`
@@ -75,9 +94,8 @@ export function ruleTag(rule: string): string {
   return `tscni:${sha512Hex(rule).slice(0, 12)}`
 }
 
-/** The dispatch jump: the owner's (protocol . port) pairs as an anonymous set, then the jump. */
-export function dispatchRule(intent: PortmapIntent): string {
-  const pairs = [...new Set(intent.mappings.map((m) => `${m.protocol} . ${m.hostPort}`))]
+/** A dispatch jump: (protocol . port) pairs as an anonymous set, then the jump to the owner's chain. */
+export function dispatchRule(intent: PortmapIntent, pairs: readonly string[]): string {
   return `meta l4proto . th dport { ${pairs.join(', ')} } jump ${ownerChain(intent.owner)}`
 }
 
@@ -131,16 +149,17 @@ export function renderOwner(intent: PortmapIntent, exists: boolean, dispatch?: N
   // "create" fails when the chain exists: a new owner's ADD needs no listing, and a repeated one cannot duplicate.
   const out = [exists ? `flush chain ${t} ${chain}` : `create chain ${t} ${chain}`]
   for (const r of ownerRules(intent)) out.push(`add rule ${t} ${chain} ${r} comment "${ruleTag(r)}"`)
-  const jump = `add rule ${t} ${bucketChain(intent.owner)} ${dispatchRule(intent)} comment ${nftString(nftOwnerComment(intent.owner))}`
-  if (!exists) out.push(jump)
+  const jumps = intentBuckets(intent).map(({ bucket, pairs }) => `add rule ${t} ${bucket} ${dispatchRule(intent, pairs)} comment ${nftString(nftOwnerComment(intent.owner))}`)
+  if (!exists) out.push(...jumps)
   else if (dispatch) {
     out.push(...deleteJumps(dispatch, [chain]))
-    out.push(jump)
+    out.push(...jumps)
   }
   return out
 }
 
-function jumpsTo(listing: NftListing, chains: readonly string[]): NftRule[] {
+/** The rules of `listing` jumping to any of `chains`. */
+export function jumpsTo(listing: NftListing, chains: readonly string[]): NftRule[] {
   return listing.rules.filter((r) => chains.includes(jumpTarget(r) ?? ''))
 }
 
@@ -172,7 +191,10 @@ export function missingPortmap(intent: PortmapIntent, listing: NftListing): stri
   if (!listing.chains.has(chain)) return [`chain ${chain} not found in table ${HOSTPORT_TABLE}`]
   const have = new Set(nftRulesOf(listing, chain).map((r) => r.comment))
   const missing = ownerRules(intent).filter((r) => !have.has(ruleTag(r))).map((r) => `${chain}: ${r}`)
-  if (jumpsTo(listing, [chain]).length === 0) missing.push(`${bucketChain(intent.owner)}: jump ${chain}`)
+  const legacy = nftRulesOf(listing, bucketChain(intent.owner)).some((r) => jumpTarget(r) === chain)
+  for (const { bucket } of intentBuckets(intent)) {
+    if (!legacy && !nftRulesOf(listing, bucket).some((r) => jumpTarget(r) === chain)) missing.push(`${bucket}: jump ${chain}`)
+  }
   for (const hook of ['prerouting', 'output']) {
     if (!nftRulesOf(listing, hook).some((r) => r.comment === 'tscni-dispatch')) missing.push(`${hook}: jump ${DISPATCH}`)
   }

@@ -7,8 +7,10 @@ import { applyWithRetry } from './retry.ts'
 import { EMPTY_LISTING, jumpTarget, parseNftList, type NftListing } from './nft-json.ts'
 import { MASQ_TABLE, missingNftMasq, renderNftMasqEnsure, renderNftMasqGc, renderNftMasqRemove } from './nft-masq.ts'
 import {
-  bucketChain, HOSTPORT_TABLE, missingPortmap, ownerChain, ownerChainMatches, renderOwner, renderRemoveChains, renderSetup, staleOwnerChains,
+  bucketChain, HOSTPORT_TABLE, intentBuckets, jumpsTo, missingPortmap, ownerChain, ownerChainMatches, renderOwner, renderRemoveChains, renderSetup, staleOwnerChains,
 } from './nft-portmap.ts'
+import { nftLocalnet } from './localnet.ts'
+import { renderNftLocalnetEnsure } from './nft-localnet.ts'
 
 /** Builds the backend. */
 export function createNftablesBackend(deps: BackendDeps): FirewallBackend {
@@ -51,11 +53,34 @@ export function createNftablesBackend(deps: BackendDeps): FirewallBackend {
         throw applyError('nft -f', full, err)
       }
     },
-    // Lists only the owner's dispatch bucket; without it there is no table, so nothing to remove.
-    remove: (owner: Owner) => run(async () => {
-      const json = await deps.netfilter.nftList(chain(HOSTPORT_TABLE, bucketChain(owner)))
-      return json === undefined ? '' : renderRemoveChains([ownerChain(owner)], parseNftList(json))
-    }),
+    // Lists only the buckets of the recorded ports (then the owner-hash bucket of owners added before per-port
+    // buckets); without them there is no table, so nothing to remove. No jump found there: the chain alone is
+    // removed, and if a jump elsewhere makes that fail, the retry reads the whole table.
+    remove(owner: Owner, recorded?: readonly FirewallIntent[]) {
+      let first = true
+      return run(async () => {
+        const chainName = ownerChain(owner)
+        if (!first) {
+          const all = await list(...table(HOSTPORT_TABLE))
+          return all.chains.size === 0 ? '' : renderRemoveChains([chainName], all)
+        }
+        first = false
+        const ports = (recorded ?? []).filter((i): i is PortmapIntent => i.kind === 'portmap')
+        let tableSeen = false
+        for (const buckets of [[...new Set(ports.flatMap((i) => intentBuckets(i).map((b) => b.bucket)))], [bucketChain(owner)]]) {
+          const rules = []
+          for (const b of buckets) {
+            const json = await deps.netfilter.nftList(chain(HOSTPORT_TABLE, b))
+            if (json === undefined) continue
+            tableSeen = true
+            rules.push(...parseNftList(json).rules)
+          }
+          const listing: NftListing = { chains: new Map(), rules }
+          if (jumpsTo(listing, [chainName]).length > 0) return renderRemoveChains([chainName], listing)
+        }
+        return tableSeen ? renderRemoveChains([chainName], EMPTY_LISTING) : ''
+      })
+    },
     async gc(network: string, valid: readonly Owner[]): Promise<void> {
       await run(async () => {
         const all = await list(...table(HOSTPORT_TABLE))
@@ -64,6 +89,9 @@ export function createNftablesBackend(deps: BackendDeps): FirewallBackend {
       })
     },
   }
+
+  // The node-wide loopback drop (its own table): no owner.
+  const localnet = nftLocalnet(deps)
 
   // Every intent in one `nft -f`: each rendered as ensure's full path would from one listing per table, the
   // shared lines (tables, hooks, dispatch and mark chains) kept once. Owners whose rules are in place add nothing.
@@ -83,6 +111,7 @@ export function createNftablesBackend(deps: BackendDeps): FirewallBackend {
         lines.push(...renderSetup(i.snat ? i.markMasqBit : undefined, all), ...renderOwner(i, exists, all))
       }
     }
+    if (intents.some((i) => i.kind === 'localnet-drop')) lines.push(...renderNftLocalnetEnsure().split('\n'))
     const distinct = [...new Set(lines.filter((l) => l !== ''))]
     return distinct.length ? `${distinct.join('\n')}\n` : ''
   }
@@ -90,14 +119,17 @@ export function createNftablesBackend(deps: BackendDeps): FirewallBackend {
   return {
     name: 'nftables',
     ensureAll: (intents: readonly FirewallIntent[]) => locked(deps, () => run(() => renderAll(intents))),
-    ensure: (intent: FirewallIntent) => locked(deps, () => (intent.kind === 'masquerade' ? masq.ensure(intent) : portmap.ensure(intent))),
-    remove: (kind: IntentKind, owner: Owner) => locked(deps, () => (kind === 'masquerade' ? masq.remove(owner) : portmap.remove(owner))),
+    ensure: (intent: FirewallIntent) => locked(deps, () => (intent.kind === 'localnet-drop' ? localnet.ensure() : intent.kind === 'masquerade' ? masq.ensure(intent) : portmap.ensure(intent))),
+    remove: (kind: IntentKind, owner: Owner, recorded?: readonly FirewallIntent[]) =>
+      locked(deps, () => (kind === 'localnet-drop' ? localnet.remove() : kind === 'masquerade' ? masq.remove(owner) : portmap.remove(owner, recorded))),
     gc: (kind: IntentKind, network: string, valid: readonly Owner[]) =>
-      locked(deps, () => (kind === 'masquerade' ? masq.gc(network, valid) : portmap.gc(network, valid))),
+      locked(deps, () => (kind === 'localnet-drop' ? Promise.resolve() : kind === 'masquerade' ? masq.gc(network, valid) : portmap.gc(network, valid))),
     async verify(intent: FirewallIntent) {
-      const missing = intent.kind === 'masquerade'
-        ? missingNftMasq(intent, await list(...table(MASQ_TABLE)))
-        : missingPortmap(intent, await list(...table(HOSTPORT_TABLE)))
+      const missing = intent.kind === 'localnet-drop'
+        ? await localnet.missing()
+        : intent.kind === 'masquerade'
+          ? missingNftMasq(intent, await list(...table(MASQ_TABLE)))
+          : missingPortmap(intent, await list(...table(HOSTPORT_TABLE)))
       if (missing.length > 0) throw missingRulesError(intent, 'nftables ', missing)
     },
   }

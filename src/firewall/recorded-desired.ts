@@ -1,7 +1,7 @@
 // A record's rules (as written by intent-json.ts) as the rules reconcile restores; shared by bridge and portmap.
 import type { BackendName } from './backend.ts'
 import { parseRecordedRules } from './intent-json.ts'
-import type { FirewallIntent, SpoofCheck } from './model.ts'
+import { LOCALNET_DROP, type FirewallIntent, type SpoofCheck } from './model.ts'
 
 /** A rule to restore: a firewall intent through its backend, or a MAC spoof check. */
 export type RecordedRule =
@@ -19,9 +19,14 @@ export function recordedRulesRole(role: string): { role: string; desired: (recor
 /** The rules a record's `rules` field asks for, and what could not be read. */
 export function rulesOfRecord(rules: unknown): { rules: RecordedRule[]; problems: string[] } {
   const parsed = parseRecordedRules(rules)
+  // A portmap intent that set route_localnet (snat, an IPv4 container address) also asks for the node-wide loopback
+  // drop through its backend: derived, not recorded, so records written before the drop existed get it restored
+  // too (the planner keeps one per backend).
+  const drops = parsed.firewall.filter((f) => f.intent.kind === 'portmap' && f.intent.snat && f.intent.containerV4)
   return {
     rules: [
       ...parsed.firewall.map((f): RecordedRule => ({ kind: 'firewall', backend: f.backend, intent: f.intent })),
+      ...drops.map((f): RecordedRule => ({ kind: 'firewall', backend: f.backend, intent: LOCALNET_DROP })),
       ...(parsed.spoofCheck ? [{ kind: 'spoof-check' as const, check: parsed.spoofCheck }] : []),
     ],
     problems: parsed.problems,

@@ -1,6 +1,7 @@
 // The portmap role: publishes container ports on the host through the firewall backends. Chained after bridge.
 import { createFirewall, type FirewallFactory } from '../firewall/select.ts'
-import { familiesOfIntents, type Owner } from '../firewall/model.ts'
+import { familiesOfIntents, LOCALNET_DROP, type Owner } from '../firewall/model.ts'
+import type { FirewallBackend } from '../firewall/backend.ts'
 import { formatIp, type IpNet } from '../plugin/addr.ts'
 import { backendsOf, intentsFor, recordedIntents, recordedRules } from '../firewall/intent-json.ts'
 import { recordKeyOf, recordOfAdd, stateDirOf } from '../plugin/attachment-record.ts'
@@ -11,7 +12,7 @@ import type { Context, RoleHandlers } from '../plugin/role.ts'
 import type { Result } from '../plugin/result.ts'
 import { decodeResult } from '../plugin/version.ts'
 import { parsePortmapConfig, type PortmapConfig } from './config.ts'
-import { containerAddresses, hostDeviceHint, portmapIntent, udpHostPorts, type ContainerAddresses } from './plan.ts'
+import { containerAddresses, dnsShadowing, hostDeviceHint, portmapIntent, resultGateways, udpHostPorts, type ContainerAddresses } from './plan.ts'
 
 /** What the role needs besides the Context: the firewall (a seam for handler tests). */
 export interface PortmapDeps {
@@ -37,13 +38,18 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
       if (!addrs.v4 && !addrs.v6) {
         throw invalidConfig(`prevResult has no address on the container interface "${ctx.env.ifname}": there is nothing to forward host ports to`)
       }
+      const shadow = dnsShadowing(config.mappings, resultGateways(prev))
+      if (shadow) {
+        const { index, mapping: m } = shadow
+        throw invalidConfig(`runtimeConfig.portMappings[${index}]: hostPort 53 (${m.protocol}) with hostIP ${m.hostIp === undefined ? '(unset)' : `"${m.hostIp}"`} would take over DNS (the network's name server on its gateway, or the host's own resolver on loopback): publish port 53 on a specific host address instead`)
+      }
       const owner = ownerOf(ctx)
       const intent = portmapIntent(config, owner, addrs)
       const backend = await ctx.trace.step('firewall select', () => deps.firewall(ctx.sys, ctx.log).select(config.backend))
       // route_localnet is a host setting, idempotent and harmless alone, so it runs beside the rule transaction.
       const [rules, localnet] = await Promise.allSettled([
         ctx.trace.step(`${backend.name} ensure`, () => backend.ensure(intent)),
-        config.snat && addrs.v4 ? ctx.trace.step('route_localnet', () => enableRouteLocalnet(ctx, prev, addrs.v4!)) : Promise.resolve(),
+        config.snat && addrs.v4 ? ctx.trace.step('route_localnet', () => enableRouteLocalnet(ctx, backend, prev, addrs.v4!)) : Promise.resolve(),
       ])
       if (rules.status === 'rejected' || localnet.status === 'rejected') {
         // iptables applies one transaction per family: IPv4 may be in place when IPv6 failed. Remove all of it.
@@ -96,6 +102,7 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
       const addrs = containerAddresses(prev, ctx.env.ifname)
       const backend = await deps.firewall(ctx.sys, ctx.log).select(config.backend)
       await backend.verify(portmapIntent(config, ownerOf(ctx), addrs))
+      if (config.snat && addrs.v4) await backend.verify(LOCALNET_DROP)
     },
 
     async gc(ctx) {
@@ -147,7 +154,12 @@ function prevResultOf(ctx: Context, config: PortmapConfig, missing: string): Res
 // 127.0.0.1 -> hostPort needs route_localnet on the interface that routes to the container (the reference's portmap
 // main.go asks the kernel with a route lookup). The device is almost always the first host-side interface of
 // prevResult (the bridge, or ptp's host veth), so that one is offered as a hint the route table only has to confirm.
-async function enableRouteLocalnet(ctx: Context, prev: Result, v4: IpNet): Promise<void> {
+// route_localnet alone would also let that device's pods reach the host's loopback-only services (CVE-2020-8558,
+// containernetworking/plugins#481): the node-wide loopback drop goes in first, through the same backend. Neither is
+// undone by DEL: other pods on the device may still need them, and the drop only stops traffic that has no business
+// on a non-loopback device.
+async function enableRouteLocalnet(ctx: Context, backend: FirewallBackend, prev: Result, v4: IpNet): Promise<void> {
+  await ctx.trace.step(`${backend.name} loopback drop`, () => backend.ensure(LOCALNET_DROP))
   const dev = await ctx.sys.ip.routeDev(formatIp(v4.ip), hostDeviceHint(prev))
   if (!dev) throw new CniError(ErrorCode.Internal, `no route to container address ${formatIp(v4.ip)}`)
   await ctx.sys.sysctl.ensure(`net/ipv4/conf/${dev}/route_localnet`, '1')

@@ -1,6 +1,6 @@
 // Pure: which container addresses a portmap attachment forwards to, and the firewall intent for them.
-import type { Owner, PortmapIntent } from '../firewall/model.ts'
-import { parseCidr, type IpNet } from '../plugin/addr.ts'
+import type { Owner, PortMapping, PortmapIntent } from '../firewall/model.ts'
+import { ipEquals, parseCidr, parseIp, type Ip, type IpNet } from '../plugin/addr.ts'
 import type { Result } from '../plugin/result.ts'
 import type { PortmapConfig } from './config.ts'
 
@@ -54,4 +54,36 @@ export function udpHostPorts(config: PortmapConfig): number[] {
 /** The first host-side interface (no sandbox) a result names: the device routing to the container, as a hint. */
 export function hostDeviceHint(prev: Result): string | undefined {
   return (prev.interfaces ?? []).find((itf) => !itf.sandbox && itf.name)?.name
+}
+
+/** A mapping that would take port 53 from DNS, and where it is in runtimeConfig.portMappings. */
+export interface DnsShadow {
+  readonly index: number
+  readonly mapping: PortMapping
+}
+
+/**
+ * The first mapping that would answer DNS in place of the real server: udp or tcp host port 53 on any host address
+ * (hostIP unset or unspecified), on a loopback one (the host's own resolver, e.g. systemd-resolved's 127.0.0.53),
+ * or on one of the attachment's gateways (where dnsname's server listens). The DNAT happens before the packet
+ * reaches the server's socket, so the mapping would win (the netavark#1079 / aardvark-dns#13 class). A specific
+ * other host address (a LAN address) cannot shadow either and is allowed.
+ */
+export function dnsShadowing(mappings: readonly PortMapping[], gateways: readonly Ip[]): DnsShadow | undefined {
+  const index = mappings.findIndex((m) => {
+    if (m.hostPort !== 53 || m.protocol === 'sctp') return false
+    const ip = m.hostIp === undefined ? undefined : parseIp(m.hostIp)
+    if (ip === undefined || ip.value === 0n) return true
+    if (ip.family === 4 ? ip.value >> 24n === 127n : ip.value === 1n) return true
+    return gateways.some((g) => ipEquals(g, ip))
+  })
+  return index === -1 ? undefined : { index, mapping: mappings[index]! }
+}
+
+/** The gateways a result names (the addresses dnsname's server listens on). */
+export function resultGateways(prev: Result): Ip[] {
+  return (prev.ips ?? []).flatMap((ip) => {
+    const gw = ip.gateway === undefined ? undefined : parseIp(ip.gateway)
+    return gw ? [gw] : []
+  })
 }

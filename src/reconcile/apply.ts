@@ -32,7 +32,9 @@ export async function applyReconcile(plan: ReconcilePlan, deps: { firewall: Fire
     // Checks are reads; what is missing is then installed in one transaction of this backend.
     const missing: Array<{ what: string; intent: FirewallIntent }> = []
     for (const { record, intent } of items) {
-      const what = `${intent.kind === 'masquerade' ? 'masquerade' : 'host ports'} of ${describeRecord(record)} (${name})`
+      const what = intent.kind === 'localnet-drop'
+        ? `loopback drop (packets to 127.0.0.0/8 not from lo), needed by ${describeRecord(record)} (${name})`
+        : `${intent.kind === 'masquerade' ? 'masquerade' : 'host ports'} of ${describeRecord(record)} (${name})`
       try {
         await backend.verify(intent)
         report.present++

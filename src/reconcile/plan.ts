@@ -75,6 +75,8 @@ export function planReconcile(records: readonly StoredRecord[], roles: readonly 
       switch (rule.kind) {
         case 'firewall': {
           const list = firewall.get(rule.backend) ?? []
+          // A node-wide intent (the loopback drop) is checked and restored once per backend, for its first record.
+          if (rule.intent.kind === 'localnet-drop' && list.some((x) => x.intent.kind === 'localnet-drop')) break
           list.push({ record, intent: rule.intent })
           firewall.set(rule.backend, list)
           break

@@ -75,7 +75,8 @@ describe('DNS firewall rendering', () => {
 
   it('iptables: replaces the network chain and adds the INPUT jump once', () => {
     const script = renderIptablesDnsEnsure(access, 4, '')
-    expect(script).toBe(`*filter\n:${chain} - [0:0]\n-A ${chain} -s 10.47.0.0/16 -d 10.47.0.1/32 -p udp -m udp --dport 53 -j ACCEPT\n-A ${chain} -s 10.47.0.0/16 -d 10.47.0.1/32 -p tcp -m tcp --dport 53 -j ACCEPT\n-I INPUT 1 -m comment --comment "tscni-dns:tscni" -j ${chain}\nCOMMIT\n`)
+    // Accepts from the network's subnet, then drops for every other source (another network's pod, a LAN host).
+    expect(script).toBe(`*filter\n:${chain} - [0:0]\n-A ${chain} -s 10.47.0.0/16 -d 10.47.0.1/32 -p udp -m udp --dport 53 -j ACCEPT\n-A ${chain} -s 10.47.0.0/16 -d 10.47.0.1/32 -p tcp -m tcp --dport 53 -j ACCEPT\n-A ${chain} -d 10.47.0.1/32 -p udp -m udp --dport 53 -j DROP\n-A ${chain} -d 10.47.0.1/32 -p tcp -m tcp --dport 53 -j DROP\n-I INPUT 1 -m comment --comment "tscni-dns:tscni" -j ${chain}\nCOMMIT\n`)
     const saved = `:${chain} - [0:0]\n-A INPUT -m comment --comment "tscni-dns:tscni" -j ${chain}\n`
     expect(renderIptablesDnsEnsure(access, 4, saved)).not.toContain('-I INPUT')
     expect(renderIptablesDnsEnsure(access, 6, '')).toContain('-d fd47::1/128')
@@ -95,5 +96,9 @@ describe('DNS firewall rendering', () => {
     expect(script).toContain('add chain inet tscni-dns dns-tscni { type filter hook input priority filter - 1 ; policy accept ; }')
     expect(script).toContain('flush chain inet tscni-dns dns-tscni')
     expect(script).toContain('add rule inet tscni-dns dns-tscni ip6 saddr fd47::/64 ip6 daddr fd47::1 meta l4proto { tcp, udp } th dport 53 accept comment "tscni-dns:tscni"')
+    expect(script).toContain('add rule inet tscni-dns dns-tscni ip daddr 10.47.0.1 meta l4proto { tcp, udp } th dport 53 drop comment "tscni-dns-drop:tscni"')
+    expect(script).toContain('add rule inet tscni-dns dns-tscni ip6 daddr fd47::1 meta l4proto { tcp, udp } th dport 53 drop comment "tscni-dns-drop:tscni"')
+    // The drops come after every accept.
+    expect(script.lastIndexOf(' accept ')).toBeLessThan(script.indexOf(' drop '))
   })
 })

@@ -72,7 +72,9 @@ describe('portmap ADD', () => {
     sys.on('ip.routeDev', () => 'cni0')
     const result = await role.add(ctxFor('ADD', { prevResult: PREV, runtimeConfig: { portMappings: MAPPINGS } }, sys))
     expect(result.ips).toEqual(PREV.ips)
-    expect(log.calls).toEqual(['select:auto', 'iptables.ensure'])
+    // The host ports, and the node-wide loopback drop that must be in place before route_localnet opens the bridge.
+    expect(log.calls).toEqual(['select:auto', 'iptables.ensure', 'iptables.ensure'])
+    expect(log.intents[1]).toEqual({ kind: 'localnet-drop' })
     const intent = log.intents[0] as PortmapIntent
     expect(intent.owner).toEqual({ network: 'net1', containerId: 'c1', ifname: 'eth0' })
     expect(intent.containerV4?.prefix).toBe(16)
@@ -83,9 +85,10 @@ describe('portmap ADD', () => {
     expect(sys.callsOf('conntrack.flushUdpPorts').map((c) => c.args)).toEqual([[4, [5353]], [6, [5353]]])
   })
 
-  it('skips route_localnet with snat off, and conntrack when no mapping is UDP', async () => {
-    const { sys, role } = setup()
+  it('skips route_localnet (and so the loopback drop) with snat off, and conntrack when no mapping is UDP', async () => {
+    const { log, sys, role } = setup()
     await role.add(ctxFor('ADD', { snat: false, prevResult: PREV, runtimeConfig: { portMappings: [MAPPINGS[0]] } }, sys))
+    expect(log.calls).toEqual(['select:auto', 'iptables.ensure'])
     expect(sys.callsOf('sysctl.ensure')).toEqual([])
     expect(sys.callsOf('conntrack.flushUdpPorts')).toEqual([])
   })
@@ -101,7 +104,8 @@ describe('portmap ADD', () => {
     sys.on('ip.routeDev', () => undefined)
     const err = await asyncErrorOf(role.add(ctxFor('ADD', { prevResult: PREV, runtimeConfig: { portMappings: MAPPINGS } }, sys)))
     expect(err.message).toBe('unable to enable route_localnet: no route to container address 10.47.0.5')
-    expect(log.calls).toEqual(['select:auto', 'iptables.ensure', 'iptables.remove:portmap'])
+    // The loopback drop stays: harmless, and possibly needed by other pods on the node.
+    expect(log.calls).toEqual(['select:auto', 'iptables.ensure', 'iptables.ensure', 'iptables.remove:portmap'])
   })
 
   it('fails clearly when prevResult has no address on the container interface', async () => {
@@ -113,8 +117,33 @@ describe('portmap ADD', () => {
   it('a failed ensure is reported, what it may have applied is removed, and no conntrack entry is flushed', async () => {
     const { log, sys, role } = setup({ failEnsure: true })
     await expect(role.add(ctxFor('ADD', { prevResult: PREV, runtimeConfig: { portMappings: MAPPINGS } }, sys))).rejects.toThrow('Operation not supported')
-    expect(log.calls).toEqual(['select:auto', 'iptables.ensure', 'iptables.remove:portmap'])
+    expect(log.calls).toEqual(['select:auto', 'iptables.ensure', 'iptables.ensure', 'iptables.remove:portmap'])
+    // route_localnet is never enabled without the loopback drop in place.
+    expect(sys.callsOf('sysctl.ensure')).toEqual([])
     expect(sys.callsOf('conntrack.flushUdpPorts')).toEqual([])
+  })
+
+  it.each([
+    [{ hostPort: 53, containerPort: 5353, protocol: 'udp' }, '(unset)'],
+    [{ hostPort: 53, containerPort: 53, protocol: 'tcp', hostIP: '0.0.0.0' }, '"0.0.0.0"'],
+    [{ hostPort: 53, containerPort: 53, protocol: 'udp', hostIP: '::' }, '"::"'],
+    [{ hostPort: 53, containerPort: 53, protocol: 'udp', hostIP: '127.0.0.53' }, '"127.0.0.53"'],
+    [{ hostPort: 53, containerPort: 53, protocol: 'udp', hostIP: '::1' }, '"::1"'],
+    [{ hostPort: 53, containerPort: 53, protocol: 'UDP', hostIP: '10.47.0.1' }, '"10.47.0.1"'],
+    [{ hostPort: 53, containerPort: 53, protocol: 'tcp', hostIP: 'fd47::1' }, '"fd47::1"'],
+  ])('refuses host port 53 that would shadow DNS (%j), with code 7, touching nothing', async (mapping, shown) => {
+    const { log, sys, role } = setup()
+    const err = await asyncErrorOf(role.add(ctxFor('ADD', { prevResult: PREV, runtimeConfig: { portMappings: [MAPPINGS[0], mapping] } }, sys)))
+    expect(err).toMatchObject({ code: 7 })
+    expect(err.message).toBe(`runtimeConfig.portMappings[1]: hostPort 53 (${mapping.protocol.toLowerCase()}) with hostIP ${shown} would take over DNS (the network's name server on its gateway, or the host's own resolver on loopback): publish port 53 on a specific host address instead`)
+    expect(log.calls).toEqual([])
+    expect(sys.calls).toEqual([])
+  })
+
+  it('allows host port 53 on a specific other host address, and sctp 53 anywhere', async () => {
+    const { log, sys, role } = setup()
+    await role.add(ctxFor('ADD', { prevResult: PREV, runtimeConfig: { portMappings: [{ hostPort: 53, containerPort: 53, protocol: 'udp', hostIP: '192.0.2.10' }, { hostPort: 53, containerPort: 53, protocol: 'sctp' }] } }, sys))
+    expect(log.calls.slice(0, 2)).toEqual(['select:auto', 'iptables.ensure'])
   })
 })
 
@@ -156,6 +185,11 @@ describe('portmap CHECK, GC, STATUS', () => {
     const { log, sys, role } = setup()
     expect((await asyncErrorOf(role.check(ctxFor('CHECK', { runtimeConfig: { portMappings: MAPPINGS } }, sys)))).message).toBe('Required prevResult missing')
     await role.check(ctxFor('CHECK', { prevResult: PREV, runtimeConfig: { portMappings: MAPPINGS } }, sys))
+    // The host ports, then the loopback drop route_localnet relies on.
+    expect(log.calls).toEqual(['select:auto', 'iptables.verify', 'iptables.verify'])
+    expect(log.intents[1]).toEqual({ kind: 'localnet-drop' })
+    log.calls.length = 0
+    await role.check(ctxFor('CHECK', { snat: false, prevResult: PREV, runtimeConfig: { portMappings: MAPPINGS } }, sys))
     expect(log.calls).toEqual(['select:auto', 'iptables.verify'])
   })
 

@@ -74,7 +74,7 @@ describe('portmap attachment records', () => {
     const { calls, ctx, role } = setup(true)
     const err = await asyncErrorOf(role.add(ctx('ADD', { prevResult: PREV, runtimeConfig: { portMappings: MAPPINGS } })))
     expect(err).toMatchObject({ code: 5, message: expect.stringContaining('read-only file system') })
-    expect(calls).toEqual(['ensure', 'remove'])
+    expect(calls).toEqual(['ensure', 'ensure', 'remove'])
   })
 
   it('DEL removes from the backends its record names, and from every backend without a record', async () => {

@@ -95,7 +95,8 @@ describe('applyDnsReconcile', () => {
     const present = access('present', ['10.1.0.1', '10.1.0.0/24'])
     const jump = `-A INPUT -m comment --comment "tscni-dns:present" -j ${iptablesDnsChain('present')}`
     const rule = (proto: string) => `-A ${iptablesDnsChain('present')} -s 10.1.0.0/24 -d 10.1.0.1/32 -p ${proto} -m ${proto} --dport 53 -j ACCEPT`
-    sys.on('netfilter.save', (family: number) => (family === 4 ? `*filter\n:${iptablesDnsChain('present')} - [0:0]\n${jump}\n${rule('udp')}\n${rule('tcp')}\nCOMMIT\n` : ''))
+    const drop = (proto: string) => `-A ${iptablesDnsChain('present')} -d 10.1.0.1/32 -p ${proto} -m ${proto} --dport 53 -j DROP`
+    sys.on('netfilter.save', (family: number) => (family === 4 ? `*filter\n:${iptablesDnsChain('present')} - [0:0]\n${jump}\n${rule('udp')}\n${rule('tcp')}\n${drop('udp')}\n${drop('tcp')}\nCOMMIT\n` : ''))
     const records = [
       record('net', 'a', '/run/netns/a', json(dnsRecordedRules('iptables', access('net', ['10.88.0.1', '10.88.0.0/16'], ['fd00::1', 'fd00::/64']), '/nonexistent'))),
       record('net2', 'b', '/run/netns/b', json(dnsRecordedRules('iptables', access('net2', ['10.89.0.1', '10.89.0.0/16']), '/nonexistent'))),

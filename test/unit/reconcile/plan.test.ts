@@ -2,7 +2,7 @@
 // dead ones released unless the runtime still lists them, unknown roles and unreadable rules reported.
 import { describe, expect, it } from 'vitest'
 import { intentFromJson, intentToJson, parseRecordedRules, recordedRules } from '../../../src/firewall/intent-json.ts'
-import type { MasqIntent, PortmapIntent } from '../../../src/firewall/model.ts'
+import { LOCALNET_DROP, type MasqIntent, type PortmapIntent } from '../../../src/firewall/model.ts'
 import { parseCidr } from '../../../src/plugin/addr.ts'
 import type { AttachmentRecord } from '../../../src/plugin/attachment-record.ts'
 import { recordFile } from '../../../src/plugin/attachment-record.ts'
@@ -22,8 +22,8 @@ function record(role: string, id: string, netns: string, rules: unknown): Stored
 }
 
 describe('intent JSON', () => {
-  it('round-trips masquerade and portmap intents with their backend', () => {
-    for (const intent of [masq('a'), portmap('a')]) {
+  it('round-trips masquerade, portmap and loopback drop intents with their backend', () => {
+    for (const intent of [masq('a'), portmap('a'), LOCALNET_DROP]) {
       const json = JSON.parse(JSON.stringify(intentToJson({ backend: 'nftables', intent })))
       expect(intentFromJson(json)).toEqual({ backend: 'nftables', intent })
     }
@@ -52,7 +52,9 @@ describe('planReconcile', () => {
     ]
     const plan = planReconcile(records, RECONCILE_ROLES, { netnsAlive: () => true, cached: () => false })
     expect([...plan.firewall.keys()].sort()).toEqual(['iptables', 'nftables'])
-    expect(plan.firewall.get('nftables')!.map((x) => x.intent.owner.containerId)).toEqual(['a', 'b'])
+    // Each portmap record's host ports, and once for the backend the node-wide loopback drop its route_localnet needs.
+    expect(plan.firewall.get('nftables')!.map((x) => (x.intent.kind === 'portmap' ? x.intent.owner.containerId : x.intent.kind))).toEqual(['a', 'localnet-drop', 'b'])
+    expect(plan.firewall.get('nftables')![1]!.record.containerId).toBe('a')
     expect(plan.firewall.get('iptables')!.map((x) => x.intent)).toEqual([masq('a')])
     expect(plan.spoofChecks.map((s) => s.check.refId)).toEqual(['a-eth0'])
     expect(plan.stale).toEqual([])
