@@ -160,6 +160,7 @@ export type IpOp =
   | { readonly op: 'addr-add' | 'addr-del'; readonly cidr: string; readonly dev: string; readonly nodad?: boolean }
   | { readonly op: 'route-add'; readonly route: RouteSpec }
   | { readonly op: 'link-del'; readonly name: string }
+  | { readonly op: 'ifb-add'; readonly name: string; readonly mtu?: number }
 
 /** One change in a `bridge -batch` (VLAN membership of a bridge port). */
 export type VlanOp = { readonly op: 'vlan-add'; readonly dev: string; readonly vid: number; readonly native?: boolean } | { readonly op: 'vlan-del'; readonly dev: string; readonly vid: number }
@@ -175,6 +176,7 @@ export function renderIpOp(o: IpOp): string {
     case 'addr-del': return addrDelLine(o.cidr, o.dev)
     case 'route-add': return routeAddLine(o.route)
     case 'link-del': return linkDelLine(o.name)
+    case 'ifb-add': return join('link add name', o.name, o.mtu && `mtu ${o.mtu}`, 'type ifb')
     case 'vxlan-add': return vxlanAddLine(o)
     case 'route-replace': return taggedRouteLine('replace', o.route)
     case 'route-del': return taggedRouteLine('del', o.route)

@@ -169,6 +169,12 @@ export function bridgeAddRequest(o: { name: string; mac?: string; mtu?: number; 
   return { type: RTM_NEWLINK, flags: NEW, body: Buffer.concat([ifinfomsg(), encodeAttrs(attrs)]) }
 }
 
+/** `link add name <n> [mtu] type ifb` (an intermediate functional block: bandwidth's egress shaping). */
+export function ifbAddRequest(o: { name: string; mtu?: number }): NlRequest {
+  const attrs: Attr[] = [str(IFLA_IFNAME, o.name), ...(o.mtu ? [u32(IFLA_MTU, o.mtu)] : []), nest(IFLA_LINKINFO, [str(IFLA_INFO_KIND, 'ifb')])]
+  return { type: RTM_NEWLINK, flags: NEW, body: Buffer.concat([ifinfomsg(), encodeAttrs(attrs)]) }
+}
+
 /** One veth end's attributes; `nsFd` is a descriptor of its namespace (the caller opens and closes it). */
 export interface VethEndSpec {
   readonly name: string

@@ -12,7 +12,7 @@ import type { IpLink, IpRoute } from './ip-json.ts'
 import type { Native } from './native.ts'
 import { decodeMessages, encodeMessage, errnoName, errnoText, errorCode, NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, type NlMessage } from './netlink-codec.ts'
 import {
-  addrRequest, bridgeAddRequest, decodeAddr, decodeLink, decodeRoute, getAddrRequest, getLinkRequest, getRouteRequest, linkDelRequest, linkSetRequest,
+  addrRequest, bridgeAddRequest, ifbAddRequest, decodeAddr, decodeLink, decodeRoute, getAddrRequest, getLinkRequest, getRouteRequest, linkDelRequest, linkSetRequest,
   portFlagsRequest, routeAddRequest, RTM_F_CLONED, RTM_GETLINK, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, vethAddRequest, type DecodedLink, type NlRequest,
 } from './netlink-route.ts'
 import { sysctlPath, type SysctlWrite } from './sysctl.ts'
@@ -232,6 +232,9 @@ async function runOps(sock: NetlinkSocket, ops: readonly IpOp[]): Promise<void> 
       switch (op.op) {
         case 'bridge-add':
           sock.request(bridgeAddRequest(op), what)
+          continue
+        case 'ifb-add':
+          sock.request(ifbAddRequest(op), what)
           continue
         case 'veth-add': {
           const fds: number[] = []

@@ -48,7 +48,7 @@ async function eth0(ns: TestNetns): Promise<{ address: string; mtu: number; flag
 }
 
 async function sysctl(ns: TestNetns, key: string): Promise<string> {
-  return (await ns.exec('cat', [`/proc/sys/${key}`])).stdout.trim()
+  return String((await ns.exec('cat', [`/proc/sys/${key}`])).stdout).trim()
 }
 
 describe('tuning ADD, CHECK and DEL', () => {
