@@ -309,7 +309,8 @@ export function decodeLink(body: Buffer): DecodedLink {
     address: mac ? [...mac].map((x) => x.toString(16).padStart(2, '0')).join(':') : '',
     ...(master ? { masterIndex: master } : {}),
     // iproute2 reports link_index only for a peer in another namespace (a link-netnsid); otherwise a name.
-    ...(link !== undefined && link !== index && a.has(IFLA_LINK_NETNSID) ? { linkIndex: link } : {}),
+    // The peer's index may equal this link's own (each namespace numbers its links): iproute2 does not compare them.
+    ...(link !== undefined && link !== 0 && a.has(IFLA_LINK_NETNSID) ? { linkIndex: link } : {}),
     promiscuity: u32Of(a, IFLA_PROMISCUITY) ?? 0,
     ...(u32Of(a, IFLA_TXQLEN) !== undefined ? { txqlen: u32Of(a, IFLA_TXQLEN) } : {}),
     ...(kind ? { kind } : {}),
