@@ -33,6 +33,7 @@ const entry = () => ({
 /** The bandwidth options as accepted on stdin (docs/configuration.md is checked against it). */
 export const bandwidthConfigSchema = z.object({
   ...entry(),
+  stateDir: z.optional(z.string({ error: 'expected a directory path' })),
   runtimeConfig: z.optional(z.object({ bandwidth: z.optional(z.object(entry())) })),
 })
 

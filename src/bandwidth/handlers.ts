@@ -1,7 +1,7 @@
 // The bandwidth role: shapes a container's traffic on the host end of its veth, chained after a veth-based plugin.
 // Into the container: a tbf on the host veth. Out of it: the host veth's ingress redirected to an ifb with a tbf.
 // DEL removes the ifb by its deterministic name (the veth's qdiscs go with the veth), without prevResult or netns.
-import { recordKeyOf, recordOfAdd } from '../plugin/attachment-record.ts'
+import { recordKeyOf, recordOfAdd, stateDirOf } from '../plugin/attachment-record.ts'
 import { parseValidAttachments } from '../plugin/attachments.ts'
 import { CniError, ErrorCode, invalidConfig, normalizeError, wrapError } from '../plugin/errors.ts'
 import type { Context, RoleHandlers } from '../plugin/role.ts'
@@ -36,7 +36,7 @@ export function createBandwidth(): RoleHandlers {
           result = { ...prev, interfaces: [...(prev.interfaces ?? []), { name: plan.ifb, ...(ifb?.address ? { mac: ifb.address } : {}) }] }
         }
         await ctx.trace.step('tc', () => ctx.sys.tc.batch(tcOps(plan)))
-        ctx.records?.write(recordOfAdd(ctx, RECORD_ROLE, { hostVeth: plan.hostVeth, ifb: plan.ifb, ingress: plan.ingress, egress: plan.egress }, result))
+        ctx.records?.write(recordOfAdd(ctx, RECORD_ROLE, { hostVeth: plan.hostVeth, ifb: plan.ifb, ingress: plan.ingress, egress: plan.egress }, result), stateDirOf(ctx.conf.raw))
       } catch (err) {
         await rollback(ctx, plan)
         throw wrapError(`bandwidth could not shape ${host.name}`, err)
@@ -52,7 +52,7 @@ export function createBandwidth(): RoleHandlers {
         if (!ctx.sys.ip.failure(err).noDevice) errors.push(normalizeError(err).message)
       })
       try {
-        ctx.records?.remove(recordKeyOf(ctx, RECORD_ROLE))
+        ctx.records?.remove(recordKeyOf(ctx, RECORD_ROLE), stateDirOf(ctx.conf.raw))
       } catch (err) {
         errors.push(normalizeError(err).message)
       }
@@ -90,7 +90,7 @@ export function createBandwidth(): RoleHandlers {
       const errors: string[] = []
       let stale: ReturnType<NonNullable<Context['records']>['prune']> = []
       try {
-        stale = ctx.records.prune(RECORD_ROLE, ctx.conf.name, valid)
+        stale = ctx.records.prune(RECORD_ROLE, ctx.conf.name, valid, stateDirOf(ctx.conf.raw))
       } catch (err) {
         errors.push(`attachment records: ${normalizeError(err).message}`)
       }
@@ -105,7 +105,7 @@ export function createBandwidth(): RoleHandlers {
     async status(ctx) {
       parseBandwidthConfig(ctx.conf.raw)
       try {
-        ctx.records?.assertWritable()
+        ctx.records?.assertWritable(stateDirOf(ctx.conf.raw))
       } catch (err) {
         throw new CniError(ErrorCode.NotAvailable, `cannot serve an ADD: ${normalizeError(err).message}`, { cause: err })
       }

@@ -51,6 +51,7 @@ const options = lazily(() => ({
 export const tuningConfigSchema = z.object({
   ...options(),
   dataDir: z.optional(z.string({ error: 'expected a directory path' })),
+  stateDir: z.optional(z.string({ error: 'expected a directory path' })),
   runtimeConfig: z.optional(z.object({ mac })),
   args: z.optional(z.object({ cni: z.optional(z.object(options())) })),
 })

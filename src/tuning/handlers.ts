@@ -3,7 +3,7 @@
 // only passes prevResult on, without touching the namespace (podman and nerdctl chain it so).
 import { readFileSync } from 'node:fs'
 import { goField } from '../decode/go-json.ts'
-import { recordKeyOf, recordOfAdd } from '../plugin/attachment-record.ts'
+import { recordKeyOf, recordOfAdd, stateDirOf } from '../plugin/attachment-record.ts'
 import { parseValidAttachments } from '../plugin/attachments.ts'
 import { CniError, ErrorCode, invalidConfig, normalizeError, wrapError } from '../plugin/errors.ts'
 import { hasErrno } from '../plugin/fs-errors.ts'
@@ -50,7 +50,7 @@ export function createTuning(deps: TuningDeps = {}): RoleHandlers {
       const changes = addChanges(config, ifname)
       try {
         await ctx.trace.step('apply', () => ctx.sys.ip.batch(changes.ops, { netns, sysctls: changes.sysctls }))
-        ctx.records?.write(recordOfAdd(ctx, RECORD_ROLE, null, undefined))
+        ctx.records?.write(recordOfAdd(ctx, RECORD_ROLE, null, undefined), stateDirOf(ctx.conf.raw))
       } catch (err) {
         // Whatever part was applied is put back, so a failed ADD leaves the interface as it found it.
         const undo = restoreChanges(backup, ifname)
@@ -76,7 +76,7 @@ export function createTuning(deps: TuningDeps = {}): RoleHandlers {
         await ctx.trace.step('restore', () => ctx.sys.ip.batch(undo.ops, { netns: ctx.env.netns, sysctls: undo.sysctls }))
           .catch((err: unknown) => ctx.log.warn(`tuning DEL could not restore ${ctx.env.ifname}: ${normalizeError(err).message}`))
       }
-      for (const step of [() => removeBackup(file), () => ctx.records?.remove(recordKeyOf(ctx, RECORD_ROLE))]) {
+      for (const step of [() => removeBackup(file), () => ctx.records?.remove(recordKeyOf(ctx, RECORD_ROLE), stateDirOf(ctx.conf.raw))]) {
         try {
           step()
         } catch (err) {
@@ -104,7 +104,7 @@ export function createTuning(deps: TuningDeps = {}): RoleHandlers {
       const dataDir = dataDirOf(ctx.conf.raw)
       const errors: string[] = []
       try {
-        for (const key of ctx.records.prune(RECORD_ROLE, ctx.conf.name, valid)) {
+        for (const key of ctx.records.prune(RECORD_ROLE, ctx.conf.name, valid, stateDirOf(ctx.conf.raw))) {
           try {
             removeBackup(backupFile(dataDir, key.containerId, key.ifname))
           } catch (err) {
@@ -120,7 +120,7 @@ export function createTuning(deps: TuningDeps = {}): RoleHandlers {
     async status(ctx) {
       parse(ctx)
       try {
-        ctx.records?.assertWritable()
+        ctx.records?.assertWritable(stateDirOf(ctx.conf.raw))
       } catch (err) {
         throw new CniError(ErrorCode.NotAvailable, `cannot serve an ADD: ${normalizeError(err).message}`, { cause: err })
       }
