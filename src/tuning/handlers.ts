@@ -45,7 +45,10 @@ export function createTuning(deps: TuningDeps = {}): RoleHandlers {
       const link = links.find((l) => l.ifname === ifname)
       if (!link) throw new CniError(ErrorCode.Internal, `failed to get "${ifname}": no such interface in netns "${netns}"`)
       const file = backupFile(config.dataDir, ctx.env.containerId, ifname)
-      const backup = backupOf(config, link, sysctls)
+      // A repeated ADD (a runtime's retry) keeps the first backup's values: they are the originals, the link's are not.
+      const earlier = readBackup(file)
+      const fresh = backupOf(config, link, sysctls)
+      const backup = earlier ? { ...fresh, ...earlier, ...(fresh.sysctl || earlier.sysctl ? { sysctl: { ...fresh.sysctl, ...earlier.sysctl } } : {}) } : fresh
       writeBackup(file, backup)
       const changes = addChanges(config, ifname)
       try {
