@@ -107,9 +107,13 @@ export function createTuning(deps: TuningDeps = {}): RoleHandlers {
       const dataDir = dataDirOf(ctx.conf.raw)
       const errors: string[] = []
       try {
-        for (const key of ctx.records.prune(RECORD_ROLE, ctx.conf.name, valid, stateDirOf(ctx.conf.raw))) {
+        // Each backup is where its ADD put it: the recorded config's dataDir, not necessarily this call's.
+        const stateDir = stateDirOf(ctx.conf.raw)
+        const pruned = ctx.records.pruneRecords?.(RECORD_ROLE, ctx.conf.name, valid, stateDir) ?? ctx.records.prune(RECORD_ROLE, ctx.conf.name, valid, stateDir).map((k) => ({ ...k, config: {} }))
+        for (const record of pruned) {
           try {
-            removeBackup(backupFile(dataDir, key.containerId, key.ifname))
+            const recorded = goField(record.config, 'dataDir')
+            removeBackup(backupFile(typeof recorded === 'string' && recorded !== '' ? recorded : dataDir, record.containerId, record.ifname))
           } catch (err) {
             errors.push(normalizeError(err).message)
           }

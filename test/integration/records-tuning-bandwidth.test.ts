@@ -70,4 +70,17 @@ describe('tuning and bandwidth records', () => {
     expect(readdirSync(stateDir)).toEqual([])
     expect(reservations(node.dataDir, 'recnet')).toEqual([])
   })
+
+  it('let tscni gc remove the ifb and backup of an attachment the runtime no longer lists', async () => {
+    const cni = runtime()
+    const c = await node.pool.create('tscni-rec')
+    await cni.add({ containerId: 'rec-3', netns: c.path, ifname: 'eth0' })
+    expect(await ifbs()).toHaveLength(1)
+    const res = await execa('ip', ['netns', 'exec', node.host.name, join(node.bin, 'tscni'), 'gc', '--network', 'recnet', '--data-dir', node.dataDir, '--valid', '-'],
+      { reject: false, extendEnv: false, env: { PATH: process.env.PATH, TSCNI_STATE_DIR: stateDir }, input: '[]' })
+    expect(res.exitCode, `${res.stdout}\n${res.stderr}`).toBe(0)
+    expect(await ifbs()).toEqual([])
+    expect(readdirSync(tuningDir)).toEqual([])
+    expect(readdirSync(stateDir)).toEqual([])
+  })
 })
