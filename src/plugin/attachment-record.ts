@@ -47,8 +47,10 @@ export interface AttachmentRecords {
   remove(key: RecordKey, stateDir?: string): void
   /** The record of one attachment; undefined when there is none or it cannot be read (callers then assume nothing). */
   read(key: RecordKey, stateDir?: string): AttachmentRecord | undefined
-  /** GC: removes `role`'s records on `network` whose attachment is not in `valid`; returns the removed keys. */
+  /** GC: removes `role`'s records on `network` whose attachment is not in `valid`; returns their keys. */
   prune(role: string, network: string, valid: readonly ValidAttachment[], stateDir?: string): RecordKey[]
+  /** GC: like `prune`, returning the removed records themselves (a role that needs their config, tuning's dataDir). */
+  pruneRecords?(role: string, network: string, valid: readonly ValidAttachment[], stateDir?: string): AttachmentRecord[]
   /** Throws an errno-classified CniError when records cannot be written there (STATUS). */
   assertWritable(stateDir?: string): void
 }
@@ -107,11 +109,14 @@ export function diskRecords(defaultDir: string): AttachmentRecords {
       }
     },
     prune(role, network, valid, stateDir) {
+      return this.pruneRecords!(role, network, valid, stateDir).map(({ role: ro, network: n, containerId, ifname }) => ({ role: ro, network: n, containerId, ifname }))
+    },
+    pruneRecords(role, network, valid, stateDir) {
       const keep = new Set(valid.map((a) => `${a.containerID}\u0000${a.ifname}`))
       const stale = readRecords(stateDir || defaultDir).records
         .filter((r) => r.role === role && r.network === network && !keep.has(`${r.containerId}\u0000${r.ifname}`))
       for (const r of stale) this.remove(r, stateDir)
-      return stale.map(({ role: ro, network: n, containerId, ifname }) => ({ role: ro, network: n, containerId, ifname }))
+      return stale.map(({ file: _file, ...r }) => r)
     },
   }
 }

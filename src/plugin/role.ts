@@ -43,6 +43,8 @@ export interface Delegate {
 export interface RoleHandlers {
   /** One line for people, printed when the plugin runs without CNI_COMMAND. */
   readonly about: string
+  /** The spec versions the role accepts, oldest first, when fewer than all (the reference's VersionsStartingFrom). */
+  readonly versions?: readonly string[]
   add(ctx: Context): Promise<Result>
   /**
    * Writes the ADD result in the config's version, for a role whose reference prints something other than the
@@ -56,7 +58,7 @@ export interface RoleHandlers {
 }
 
 /** The CNI roles this executable can play, by their standard names. */
-export const ROLE_NAMES = ['bridge', 'host-local', 'portmap', 'loopback', 'dnsname'] as const
+export const ROLE_NAMES = ['bridge', 'host-local', 'portmap', 'loopback', 'dnsname', 'tuning', 'bandwidth'] as const
 /** One role name. */
 export type RoleName = (typeof ROLE_NAMES)[number]
 

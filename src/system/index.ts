@@ -9,6 +9,7 @@ import type { Native } from './native.ts'
 import { createNetns, type Netns } from './netns.ts'
 import { createNetfilter, type Netfilter } from './netfilter.ts'
 import { createSysctl, type Sysctl } from './sysctl.ts'
+import { createTc, type Tc } from './tc.ts'
 
 export type { Conntrack } from './conntrack.ts'
 export type { Dnsmasq } from './dnsmasq.ts'
@@ -19,6 +20,7 @@ export type { Netfilter, NetfilterFamily } from './netfilter.ts'
 export type { BatchOptions, FdbOp, IpFailure, IpOp, IpTool, RouteSpec, TaggedRoute, VethEnd, VlanOp, VxlanSpec } from './ip.ts'
 export type { FdbRecord, IpAddrInfo, IpLink, IpNeighbour, IpRoute } from './ip-json.ts'
 export type { Sysctl, SysctlWrite } from './sysctl.ts'
+export type { Tc, TcOp, TcQdisc, TokenBucket } from './tc.ts'
 export type { Native, NativeLoad, NativeSource } from './native.ts'
 export { loadNative } from './native.ts'
 export { SystemError } from './errors.ts'
@@ -36,6 +38,8 @@ export interface System {
   readonly ip: IpTool
   /** Host sysctls and link attributes (container sysctls go with an ip batch). */
   readonly sysctl: Sysctl
+  /** Traffic control: qdiscs and filters of host devices (`tc -batch`). */
+  readonly tc: Tc
 }
 
 /** Options for the real System. */
@@ -63,6 +67,7 @@ export function createSystem(options: SystemOptions): System {
     netfilter: createNetfilter(exec),
     ip: options.netlink && options.native ? lazyNetlinkIp(options.native, createIp(exec), options) : createIp(exec),
     sysctl: createSysctl(),
+    tc: createTc(exec),
   }
 }
 

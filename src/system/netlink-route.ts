@@ -20,10 +20,12 @@ export const AF_INET = 2
 export const AF_INET6 = 10
 const IFF_UP = 0x1
 const IFF_PROMISC = 0x100
+const IFF_ALLMULTI = 0x200
 
 const IFLA_ADDRESS = 1
 const IFLA_IFNAME = 3
 const IFLA_MTU = 4
+const IFLA_TXQLEN = 13
 const IFLA_LINK = 5
 const IFLA_MASTER = 10
 const IFLA_OPERSTATE = 16
@@ -167,6 +169,12 @@ export function bridgeAddRequest(o: { name: string; mac?: string; mtu?: number; 
   return { type: RTM_NEWLINK, flags: NEW, body: Buffer.concat([ifinfomsg(), encodeAttrs(attrs)]) }
 }
 
+/** `link add name <n> [mtu] type ifb` (an intermediate functional block: bandwidth's egress shaping). */
+export function ifbAddRequest(o: { name: string; mtu?: number }): NlRequest {
+  const attrs: Attr[] = [str(IFLA_IFNAME, o.name), ...(o.mtu ? [u32(IFLA_MTU, o.mtu)] : []), nest(IFLA_LINKINFO, [str(IFLA_INFO_KIND, 'ifb')])]
+  return { type: RTM_NEWLINK, flags: NEW, body: Buffer.concat([ifinfomsg(), encodeAttrs(attrs)]) }
+}
+
 /** One veth end's attributes; `nsFd` is a descriptor of its namespace (the caller opens and closes it). */
 export interface VethEndSpec {
   readonly name: string
@@ -187,13 +195,14 @@ export function vethAddRequest(a: VethEndSpec, b: VethEndSpec): NlRequest {
   return { type: RTM_NEWLINK, flags: NEW, body: Buffer.concat([ifinfomsg(), encodeAttrs(attrs)]) }
 }
 
-/** `link set dev <n> [master] [address] [promisc on] [up]`; `masterIndex` resolved by the caller. */
-export function linkSetRequest(index: number, o: { masterIndex?: number; mac?: string; promisc?: boolean; up?: boolean }): NlRequest {
+/** `link set dev <n> [master] [address] [promisc on|off] [allmulticast on|off] [txqueuelen N] [up]`; `masterIndex` resolved by the caller. */
+export function linkSetRequest(index: number, o: { masterIndex?: number; mac?: string; promisc?: boolean; allmulti?: boolean; txqlen?: number; up?: boolean }): NlRequest {
   // ifi_change names the flags to change and ifi_flags their new values: `up: false` clears IFF_UP (ip link set
   // down); an undefined flag is left as it is.
-  const flags = (o.up ? IFF_UP : 0) | (o.promisc ? IFF_PROMISC : 0)
-  const change = (o.up !== undefined ? IFF_UP : 0) | (o.promisc !== undefined ? IFF_PROMISC : 0)
-  const attrs: Attr[] = [...(o.masterIndex !== undefined ? [u32(IFLA_MASTER, o.masterIndex)] : []), ...(o.mac ? [bytes(IFLA_ADDRESS, macBytes(o.mac))] : [])]
+  const flags = (o.up ? IFF_UP : 0) | (o.promisc ? IFF_PROMISC : 0) | (o.allmulti ? IFF_ALLMULTI : 0)
+  const change = (o.up !== undefined ? IFF_UP : 0) | (o.promisc !== undefined ? IFF_PROMISC : 0) | (o.allmulti !== undefined ? IFF_ALLMULTI : 0)
+  const attrs: Attr[] = [...(o.masterIndex !== undefined ? [u32(IFLA_MASTER, o.masterIndex)] : []), ...(o.mac ? [bytes(IFLA_ADDRESS, macBytes(o.mac))] : []),
+    ...(o.txqlen !== undefined ? [u32(IFLA_TXQLEN, o.txqlen)] : [])]
   return { type: RTM_NEWLINK, flags: SET, body: Buffer.concat([ifinfomsg({ index, flags, change }), encodeAttrs(attrs)]) }
 }
 
@@ -300,8 +309,10 @@ export function decodeLink(body: Buffer): DecodedLink {
     address: mac ? [...mac].map((x) => x.toString(16).padStart(2, '0')).join(':') : '',
     ...(master ? { masterIndex: master } : {}),
     // iproute2 reports link_index only for a peer in another namespace (a link-netnsid); otherwise a name.
-    ...(link !== undefined && link !== index && a.has(IFLA_LINK_NETNSID) ? { linkIndex: link } : {}),
+    // The peer's index may equal this link's own (each namespace numbers its links): iproute2 does not compare them.
+    ...(link !== undefined && link !== 0 && a.has(IFLA_LINK_NETNSID) ? { linkIndex: link } : {}),
     promiscuity: u32Of(a, IFLA_PROMISCUITY) ?? 0,
+    ...(u32Of(a, IFLA_TXQLEN) !== undefined ? { txqlen: u32Of(a, IFLA_TXQLEN) } : {}),
     ...(kind ? { kind } : {}),
     ...(slaveKind ? { slaveKind } : {}),
     ...(br ? { vlanFiltering: u8Of(br, IFLA_BR_VLAN_FILTERING) === 1 } : {}),

@@ -12,7 +12,7 @@ import type { IpLink, IpRoute } from './ip-json.ts'
 import type { Native } from './native.ts'
 import { decodeMessages, encodeMessage, errnoName, errnoText, errorCode, NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, type NlMessage } from './netlink-codec.ts'
 import {
-  addrRequest, bridgeAddRequest, decodeAddr, decodeLink, decodeRoute, getAddrRequest, getLinkRequest, getRouteRequest, linkDelRequest, linkSetRequest,
+  addrRequest, bridgeAddRequest, ifbAddRequest, decodeAddr, decodeLink, decodeRoute, getAddrRequest, getLinkRequest, getRouteRequest, linkDelRequest, linkSetRequest,
   portFlagsRequest, routeAddRequest, RTM_F_CLONED, RTM_GETLINK, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, vethAddRequest, type DecodedLink, type NlRequest,
 } from './netlink-route.ts'
 import { sysctlPath, type SysctlWrite } from './sysctl.ts'
@@ -233,6 +233,9 @@ async function runOps(sock: NetlinkSocket, ops: readonly IpOp[]): Promise<void> 
         case 'bridge-add':
           sock.request(bridgeAddRequest(op), what)
           continue
+        case 'ifb-add':
+          sock.request(ifbAddRequest(op), what)
+          continue
         case 'veth-add': {
           const fds: number[] = []
           const fdOf = (path: string | undefined): number | undefined => (path ? (fds.push(openSync(path, 'r')), fds[fds.length - 1]) : undefined)
@@ -247,7 +250,8 @@ async function runOps(sock: NetlinkSocket, ops: readonly IpOp[]): Promise<void> 
         case 'link-set':
           sock.request(linkSetRequest(indexOf(op.name, what), {
             ...(op.master ? { masterIndex: indexOf(op.master, what) } : {}), ...(op.address ? { mac: op.address } : {}),
-            ...(op.promisc ? { promisc: true } : {}), ...(op.up !== undefined ? { up: op.up } : {}),
+            ...(op.promisc !== undefined ? { promisc: op.promisc } : {}), ...(op.allmulti !== undefined ? { allmulti: op.allmulti } : {}),
+            ...(op.txqlen !== undefined ? { txqlen: op.txqlen } : {}), ...(op.up !== undefined ? { up: op.up } : {}),
           }), what)
           continue
         case 'port-flags':

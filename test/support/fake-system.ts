@@ -66,6 +66,8 @@ export function createFakeSystem(): FakeSystem {
     'sysctl.set': () => undefined,
     'sysctl.ensure': () => undefined,
     'sysctl.linkAttr': (_name: string, attr: string) => (attr === 'operstate' ? 'up' : undefined),
+    'tc.batch': () => undefined,
+    'tc.qdiscs': () => [],
   }
   const call = async (method: string, args: unknown[]): Promise<any> => {
     calls.push({ method, args })
@@ -125,6 +127,10 @@ export function createFakeSystem(): FakeSystem {
       set: (...args) => call('sysctl.set', args),
       ensure: (...args) => call('sysctl.ensure', args),
       linkAttr: (...args) => call('sysctl.linkAttr', args),
+    },
+    tc: {
+      batch: (...args) => call('tc.batch', args),
+      qdiscs: (...args) => call('tc.qdiscs', args),
     },
   }
   return fake

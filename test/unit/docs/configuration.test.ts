@@ -6,6 +6,8 @@ import { bridgeConfigSchema } from '../../../src/bridge/config.ts'
 import { dnsConfigSchema } from '../../../src/dns/config.ts'
 import { hostLocalConfigSchemas } from '../../../src/ipam/config.ts'
 import { portmapConfigSchema } from '../../../src/portmap/config.ts'
+import { tuningConfigSchema } from '../../../src/tuning/config.ts'
+import { bandwidthConfigSchema } from '../../../src/bandwidth/config.ts'
 import { schemaPaths } from '../../support/schema-paths.ts'
 
 const doc = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8')
@@ -30,6 +32,8 @@ const SECTIONS: Array<[string, string[]]> = [
   ['host-local', Object.entries(hostLocalConfigSchemas).flatMap(([at, schema]) => schemaPaths(schema as never, at))],
   ['portmap', schemaPaths(portmapConfigSchema as never, '')],
   ['dnsname', schemaPaths(dnsConfigSchema as never, '')],
+  ['tuning', schemaPaths(tuningConfigSchema as never, '')],
+  ['bandwidth', schemaPaths(bandwidthConfigSchema as never, '')],
 ]
 
 describe.each(SECTIONS)('docs/configuration.md, %s', (section, paths) => {
