@@ -21,6 +21,7 @@ const ROLE_MODULES: Record<RoleName, () => Promise<RoleHandlers>> = {
   portmap: async () => (await import('./portmap/handlers.ts')).createPortmap(),
   loopback: async () => (await import('./loopback/handlers.ts')).createLoopback(),
   dnsname: async () => (await import('./dns/handlers.ts')).createDns(),
+  firewall: async () => (await import('./firewall-role/handlers.ts')).createFirewallRole(),
 }
 
 // Runtimes may exec plugins with an empty or minimal environment: always find the system tools.

@@ -9,6 +9,7 @@ import { locked } from './lock.ts'
 import { applyWithRetry } from './retry.ts'
 import { parseChainListing, parseSave, type NatState } from './iptables-save.ts'
 import { entryChainOf, renderExactRemove, renderMasqFast, renderPortmapFast, renderTargetedRemove } from './iptables-targeted.ts'
+import { createIptablesForward, isForwardIntent, isForwardKind } from './iptables-forward-ops.ts'
 import { mergeScripts, missingRules, renderGc, renderMasqEnsure, renderPortmapEnsure, renderRemove } from './iptables-render.ts'
 
 /** The iptables backend's dependencies: the shared ones plus which families (iptables, ip6tables) work here. */
@@ -49,9 +50,13 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
     return script !== undefined && attempt(family, script)
   }
 
+  // The firewall role's kinds live in the filter table (iptables-forward-ops.ts).
+  const forward = createIptablesForward(deps)
+
   return {
     name: 'iptables',
     ensure(intent) {
+      if (isForwardIntent(intent)) return locked(deps, () => forward.ensure(intent))
       return locked(deps, async () => {
         for (const family of intentFamilies(intent)) {
           // A new owner on a set-up node (the common ADD) needs no save; a repeated ADD or a first one falls back.
@@ -60,8 +65,10 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
         }
       })
     },
-    ensureAll(intents) {
+    ensureAll(all) {
+      const intents = all.filter((i) => !isForwardIntent(i))
       return locked(deps, async () => {
+        await forward.ensureAll(all.filter(isForwardIntent))
         for (const family of [4, 6] as const) {
           const mine = intents.filter((i) => intentFamilies(i).includes(family))
           if (mine.length === 0) continue
@@ -73,6 +80,7 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
     // it probed; unusable, it holds nothing to remove. The full path runs only when the targeted one found nothing
     // to do or could not apply (DEL twice, a family without the owner, a chain left by a crash, someone's own jump).
     remove(kind: IntentKind, owner: Owner, recorded?: readonly FirewallIntent[]) {
+      if (isForwardKind(kind)) return locked(deps, () => forward.remove(kind, recorded))
       const mine = recorded?.filter((i) => i.kind === kind)
       const families = mine ? familiesOfIntents(mine) : ([4, 6] as const)
       return locked(deps, async () => {
@@ -87,11 +95,14 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
       })
     },
     gc(kind: IntentKind, network: string, valid: readonly Owner[]) {
+      // The firewall role's rules name no owner (they are the reference's): its GC works from its records.
+      if (isForwardKind(kind)) return Promise.resolve()
       return locked(deps, async () => {
         for (const family of await deps.usableFamilies()) await run(family, (state) => renderGc(kind, network, valid, state))
       })
     },
     async verify(intent) {
+      if (isForwardIntent(intent)) return forward.verify(intent)
       const missing: string[] = []
       for (const family of intentFamilies(intent)) {
         for (const line of missingRules(intent, family, await read(family))) missing.push(`${family === 4 ? 'iptables' : 'ip6tables'}: ${line}`)
