@@ -21,6 +21,8 @@ const ROLE_MODULES: Record<RoleName, () => Promise<RoleHandlers>> = {
   portmap: async () => (await import('./portmap/handlers.ts')).createPortmap(),
   loopback: async () => (await import('./loopback/handlers.ts')).createLoopback(),
   dnsname: async () => (await import('./dns/handlers.ts')).createDns(),
+  // TSCNI_TUNING_ALLOWLIST moves the sysctl allowlist (tests); a config cannot, or it could lift the admin's limits.
+  tuning: async () => (await import('./tuning/handlers.ts')).createTuning({ allowlist: process.env.TSCNI_TUNING_ALLOWLIST }),
   firewall: async () => (await import('./firewall-role/handlers.ts')).createFirewallRole(),
 }
 
@@ -101,6 +103,7 @@ async function runRole(role: RoleName, env: Readonly<Record<string, string | und
   const started = monotonicMs()
   const outcome = await runPlugin(handlers, {
     env,
+    role,
     readStdin: stdin,
     sys,
     makeContext: (cniEnv, conf, raw) => ({ env: cniEnv, conf, stdin: raw, sys, ipam, log, trace: tracer, records, pause }),

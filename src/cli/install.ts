@@ -9,8 +9,8 @@ import { parseOptions } from './options.ts'
 
 // Present in every tscni build (bundle and single executable), so install can recognise its own files.
 const MARKER = 'tscni-multicall-executable-marker-v1'
-const TSCNI_ROLES = ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'tscni-loopback', 'tscni-dnsname', 'tscni-firewall']
-const STANDARD_ROLES = ['bridge', 'host-local', 'portmap', 'loopback', 'dnsname', 'firewall']
+const TSCNI_ROLES = ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'tscni-loopback', 'tscni-dnsname', 'tscni-tuning', 'tscni-firewall']
+const STANDARD_ROLES = ['bridge', 'host-local', 'portmap', 'loopback', 'dnsname', 'tuning', 'firewall']
 
 /** Parsed `install` arguments. */
 export interface InstallOptions {

@@ -3,6 +3,7 @@ import type { System } from '../system/index.ts'
 import { configField, decodeNetConf, type NetConf } from './config.ts'
 import { parseEnv, readVerb, type CniEnv, type Verb } from './env.ts'
 import { CniError, ErrorCode, normalizeError, toErrorJson } from './errors.ts'
+import { versionBanner } from './banner.ts'
 import { ROLE_NAMES, type Context, type RoleHandlers, type RoleName } from './role.ts'
 import { encodeResult, LATEST_VERSION, SUPPORTED_VERSIONS, versionReply } from './version.ts'
 
@@ -56,6 +57,8 @@ export interface PluginIo {
   readonly env: Readonly<Record<string, string | undefined>>
   readStdin(): Promise<string>
   readonly sys: System
+  /** The role's standard name, for the version banner (`CNI <role> plugin v…`); without it, the about text alone. */
+  readonly role?: RoleName
   /** Builds the handler context once env and config are known. */
   makeContext(env: CniEnv, conf: NetConf, stdin: string): Context
 }
@@ -66,16 +69,25 @@ export async function runPlugin(role: RoleHandlers, io: PluginIo, record: Invoca
   try {
     const verb = readVerb(io.env)
     if (verb === undefined) {
-      return { stdout: '', stderr: `${role.about}\nCNI protocol versions supported: ${SUPPORTED_VERSIONS.join(', ')}\n`, exitCode: 0 }
+      // The banner first, so runtimes that parse it (nerdctl, Nomad) read the reference's wording; then what tscni is.
+      const versions = role.versions ?? SUPPORTED_VERSIONS
+      const banner = io.role ? versionBanner(io.role, versions) : `CNI protocol versions supported: ${versions.join(', ')}\n`
+      return { stdout: '', stderr: io.role ? `${banner}${role.about}\n` : `${role.about}\n${banner}`, exitCode: 0 }
     }
     record.verb = verb
     // The reference does not read stdin for VERSION, so a person typing the command is not left waiting.
-    if (verb === 'VERSION') return { stdout: `${JSON.stringify(versionReply())}\n`, stderr: '', exitCode: 0 }
+    if (verb === 'VERSION') {
+      const reply = role.versions ? { ...versionReply(), supportedVersions: [...role.versions] } : versionReply()
+      return { stdout: `${JSON.stringify(reply)}\n`, stderr: '', exitCode: 0 }
+    }
     const env = parseEnv(verb, io.env)
     Object.assign(record, { containerId: env.containerId || undefined, ifname: env.ifname || undefined })
     const stdin = await readStdin(io)
     const conf = decodeNetConf(stdin, verb, (version) => (cniVersion = version))
     Object.assign(record, { network: conf.name, cniVersion })
+    if (role.versions && !role.versions.includes(conf.cniVersion)) {
+      throw new CniError(ErrorCode.IncompatibleVersion, 'incompatible CNI versions', { details: `config is "${conf.cniVersion}", plugin supports ${JSON.stringify(role.versions)}` })
+    }
     const logFile = configField(conf, 'logFile')
     if (typeof logFile === 'string' && logFile) record.logFile = logFile
     const ctx = io.makeContext(await guardOwnNetns(verb, env, io.sys), conf, stdin)

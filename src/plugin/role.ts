@@ -34,6 +34,8 @@ export interface Context {
 export interface RoleHandlers {
   /** One line for people, printed when the plugin runs without CNI_COMMAND. */
   readonly about: string
+  /** The spec versions the role accepts, oldest first, when fewer than all (the reference's VersionsStartingFrom). */
+  readonly versions?: readonly string[]
   add(ctx: Context): Promise<Result>
   /**
    * Writes the ADD result in the config's version, for a role whose reference prints something other than the
@@ -47,7 +49,7 @@ export interface RoleHandlers {
 }
 
 /** The CNI roles this executable can play, by their standard names. */
-export const ROLE_NAMES = ['bridge', 'host-local', 'portmap', 'loopback', 'dnsname', 'firewall'] as const
+export const ROLE_NAMES = ['bridge', 'host-local', 'portmap', 'loopback', 'dnsname', 'tuning', 'firewall'] as const
 /** One role name. */
 export type RoleName = (typeof ROLE_NAMES)[number]
 

@@ -26,6 +26,8 @@ export interface IpLink {
   /** veth: the peer's ifindex (in the peer's namespace). */
   readonly linkIndex?: number
   readonly promiscuity: number
+  /** The transmit queue length (`txqlen`), when reported. */
+  readonly txqlen?: number
   /** `linkinfo.info_kind`: "bridge", "veth", ... (only with -d). */
   readonly kind?: string
   /** `linkinfo.info_slave_kind`: "bridge" for a bridge port. */
@@ -73,6 +75,7 @@ const schemas = lazily(() => {
     master: optText,
     link_index: optNum,
     promiscuity: optNum,
+    txqlen: optNum,
     linkinfo: z.optional(z.object({
       info_kind: optText,
       info_slave_kind: optText,
@@ -135,6 +138,7 @@ export function parseLinks(text: string): IpLink[] {
       master: link.master,
       linkIndex: link.link_index,
       promiscuity: link.promiscuity ?? 0,
+      txqlen: link.txqlen,
       kind: info.info_kind,
       slaveKind: info.info_slave_kind,
       vlanFiltering: filtering === undefined ? undefined : filtering === 1,

@@ -14,9 +14,11 @@ export function bridgeAddLine(o: { name: string; mac?: string; mtu?: number; vla
 }
 
 /** `link set dev ...` with the given changes, in an order iproute2 applies in one request (`up: false` is down). */
-export function linkSetLine(name: string, o: { master?: string; address?: string; mtu?: number; promisc?: boolean; up?: boolean }): string {
+export function linkSetLine(name: string, o: { master?: string; address?: string; mtu?: number; promisc?: boolean; allmulti?: boolean; txqlen?: number; up?: boolean }): string {
   const state = o.up === undefined ? undefined : o.up ? 'up' : 'down'
-  return join('link set dev', name, o.master && `master ${o.master}`, o.address && `address ${o.address}`, o.mtu && `mtu ${o.mtu}`, o.promisc && 'promisc on', state)
+  const flag = (key: string, v: boolean | undefined) => v === undefined ? undefined : `${key} ${v ? 'on' : 'off'}`
+  return join('link set dev', name, o.master && `master ${o.master}`, o.address && `address ${o.address}`, o.mtu && `mtu ${o.mtu}`, flag('promisc', o.promisc),
+    flag('allmulticast', o.allmulti), o.txqlen !== undefined && `txqueuelen ${o.txqlen}`, state)
 }
 
 /** A VXLAN device that does not learn (its FDB entries are programmed): vxlan(4) in ip-link(8). */
@@ -149,7 +151,7 @@ export function isNoDevice(err: unknown): boolean {
 /** One change in an `ip -batch`: a plain value, so roles plan without importing system code. */
 export type IpOp =
   | ({ readonly op: 'bridge-add'; readonly name: string; readonly mac?: string; readonly mtu?: number; readonly vlanFiltering?: boolean })
-  | ({ readonly op: 'link-set'; readonly name: string; readonly master?: string; readonly address?: string; readonly mtu?: number; readonly promisc?: boolean; readonly up?: boolean })
+  | ({ readonly op: 'link-set'; readonly name: string; readonly master?: string; readonly address?: string; readonly mtu?: number; readonly promisc?: boolean; readonly allmulti?: boolean; readonly txqlen?: number; readonly up?: boolean })
   | ({ readonly op: 'vxlan-add' } & VxlanSpec)
   | { readonly op: 'route-replace' | 'route-del'; readonly route: TaggedRoute }
   | { readonly op: 'neigh-replace' | 'neigh-del'; readonly ip: string; readonly mac?: string; readonly dev: string }

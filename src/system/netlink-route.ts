@@ -20,10 +20,12 @@ export const AF_INET = 2
 export const AF_INET6 = 10
 const IFF_UP = 0x1
 const IFF_PROMISC = 0x100
+const IFF_ALLMULTI = 0x200
 
 const IFLA_ADDRESS = 1
 const IFLA_IFNAME = 3
 const IFLA_MTU = 4
+const IFLA_TXQLEN = 13
 const IFLA_LINK = 5
 const IFLA_MASTER = 10
 const IFLA_OPERSTATE = 16
@@ -187,13 +189,14 @@ export function vethAddRequest(a: VethEndSpec, b: VethEndSpec): NlRequest {
   return { type: RTM_NEWLINK, flags: NEW, body: Buffer.concat([ifinfomsg(), encodeAttrs(attrs)]) }
 }
 
-/** `link set dev <n> [master] [address] [promisc on] [up]`; `masterIndex` resolved by the caller. */
-export function linkSetRequest(index: number, o: { masterIndex?: number; mac?: string; promisc?: boolean; up?: boolean }): NlRequest {
+/** `link set dev <n> [master] [address] [promisc on|off] [allmulticast on|off] [txqueuelen N] [up]`; `masterIndex` resolved by the caller. */
+export function linkSetRequest(index: number, o: { masterIndex?: number; mac?: string; promisc?: boolean; allmulti?: boolean; txqlen?: number; up?: boolean }): NlRequest {
   // ifi_change names the flags to change and ifi_flags their new values: `up: false` clears IFF_UP (ip link set
   // down); an undefined flag is left as it is.
-  const flags = (o.up ? IFF_UP : 0) | (o.promisc ? IFF_PROMISC : 0)
-  const change = (o.up !== undefined ? IFF_UP : 0) | (o.promisc !== undefined ? IFF_PROMISC : 0)
-  const attrs: Attr[] = [...(o.masterIndex !== undefined ? [u32(IFLA_MASTER, o.masterIndex)] : []), ...(o.mac ? [bytes(IFLA_ADDRESS, macBytes(o.mac))] : [])]
+  const flags = (o.up ? IFF_UP : 0) | (o.promisc ? IFF_PROMISC : 0) | (o.allmulti ? IFF_ALLMULTI : 0)
+  const change = (o.up !== undefined ? IFF_UP : 0) | (o.promisc !== undefined ? IFF_PROMISC : 0) | (o.allmulti !== undefined ? IFF_ALLMULTI : 0)
+  const attrs: Attr[] = [...(o.masterIndex !== undefined ? [u32(IFLA_MASTER, o.masterIndex)] : []), ...(o.mac ? [bytes(IFLA_ADDRESS, macBytes(o.mac))] : []),
+    ...(o.txqlen !== undefined ? [u32(IFLA_TXQLEN, o.txqlen)] : [])]
   return { type: RTM_NEWLINK, flags: SET, body: Buffer.concat([ifinfomsg({ index, flags, change }), encodeAttrs(attrs)]) }
 }
 
@@ -302,6 +305,7 @@ export function decodeLink(body: Buffer): DecodedLink {
     // iproute2 reports link_index only for a peer in another namespace (a link-netnsid); otherwise a name.
     ...(link !== undefined && link !== index && a.has(IFLA_LINK_NETNSID) ? { linkIndex: link } : {}),
     promiscuity: u32Of(a, IFLA_PROMISCUITY) ?? 0,
+    ...(u32Of(a, IFLA_TXQLEN) !== undefined ? { txqlen: u32Of(a, IFLA_TXQLEN) } : {}),
     ...(kind ? { kind } : {}),
     ...(slaveKind ? { slaveKind } : {}),
     ...(br ? { vlanFiltering: u8Of(br, IFLA_BR_VLAN_FILTERING) === 1 } : {}),

@@ -247,7 +247,8 @@ async function runOps(sock: NetlinkSocket, ops: readonly IpOp[]): Promise<void> 
         case 'link-set':
           sock.request(linkSetRequest(indexOf(op.name, what), {
             ...(op.master ? { masterIndex: indexOf(op.master, what) } : {}), ...(op.address ? { mac: op.address } : {}),
-            ...(op.promisc ? { promisc: true } : {}), ...(op.up !== undefined ? { up: op.up } : {}),
+            ...(op.promisc !== undefined ? { promisc: op.promisc } : {}), ...(op.allmulti !== undefined ? { allmulti: op.allmulti } : {}),
+            ...(op.txqlen !== undefined ? { txqlen: op.txqlen } : {}), ...(op.up !== undefined ? { up: op.up } : {}),
           }), what)
           continue
         case 'port-flags':
