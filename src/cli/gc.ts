@@ -44,13 +44,15 @@ export async function runGc(args: readonly string[], io: CliIo): Promise<Outcome
   const portmap = await io.runRole('portmap', env, JSON.stringify({ cniVersion: '1.1.0', name: network, type: 'portmap', ...attachments }))
   // dnsname GC removes the names of attachments that are gone and stops the network's DNS server when it is idle.
   const dns = await io.runRole('dnsname', env, JSON.stringify({ cniVersion: '1.1.0', name: network, type: 'dnsname', dataDir: opts.values['--dns-dir'] ?? DEFAULT_DNS_DIR, ...attachments }))
+  // firewall GC removes the forwarding rules (and a bridge's isolation with its last one) of attachments that are gone.
+  const firewall = await io.runRole('firewall', env, JSON.stringify({ cniVersion: '1.1.0', name: network, type: 'firewall', ...attachments }))
   const after = new Set(readReservations(dataDir, network).map((r) => r.ip))
   const released = before.filter((r) => !after.has(r.ip))
   const lines = [
     ...released.map((r) => `released ${r.ip} (${owner(r)})`),
     `${released.length} address(es) released, ${after.size} kept; stale masquerade and port-mapping rules of network ${network} removed from every usable firewall backend, stale DNS names from its server`,
   ]
-  const failures = [bridge, portmap, dns].filter((o) => o.exitCode !== 0).map((o) => String(goField(parseJson(o.stdout), 'msg')))
+  const failures = [bridge, portmap, dns, firewall].filter((o) => o.exitCode !== 0).map((o) => String(goField(parseJson(o.stdout), 'msg')))
   return {
     stdout: `${lines.join('\n')}\n`,
     stderr: failures.map((f) => `tscni gc: ${f}\n`).join(''),

@@ -17,6 +17,9 @@ export interface ReconcileReport {
   readonly transactions: number
 }
 
+// How a report names each kind of rule set.
+const INTENT_WORDS: Readonly<Record<FirewallIntent['kind'], string>> = { masquerade: 'masquerade', portmap: 'host ports', 'forward-accept': 'forwarding accepts', isolation: 'bridge isolation' }
+
 /** Applies the firewall part of a plan. */
 export async function applyReconcile(plan: ReconcilePlan, deps: { firewall: Firewall; sys: SpoofCheckSystem & DnsReconcileSystem; dryRun: boolean }): Promise<ReconcileReport> {
   const report = { present: 0, restored: [] as string[], failed: [] as string[], transactions: 0 }
@@ -32,7 +35,7 @@ export async function applyReconcile(plan: ReconcilePlan, deps: { firewall: Fire
     // Checks are reads; what is missing is then installed in one transaction of this backend.
     const missing: Array<{ what: string; intent: FirewallIntent }> = []
     for (const { record, intent } of items) {
-      const what = `${intent.kind === 'masquerade' ? 'masquerade' : 'host ports'} of ${describeRecord(record)} (${name})`
+      const what = `${INTENT_WORDS[intent.kind]} of ${describeRecord(record)} (${name})`
       try {
         await backend.verify(intent)
         report.present++
