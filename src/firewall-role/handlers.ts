@@ -176,16 +176,31 @@ export function createFirewallRole(deps: FirewallRoleDeps = realDeps): RoleHandl
     }
     const isolations = (recorded ?? []).filter((r): r is RecordedIntent & { intent: IsolationIntent } => r.intent.kind === 'isolation')
     if (isolations.length > 0) {
-      const inUse = new Set(others().flatMap((r) => parseRecordedRules(r.rules).firewall).flatMap((r) => (r.intent.kind === 'isolation' ? [`${r.backend} ${r.intent.bridge}`] : [])))
-      const doomed = isolations.filter((r) => !inUse.has(`${r.backend} ${r.intent.bridge}`))
+      const doomed = isolations.filter((r) => !otherIsolations(others()).has(`${r.backend} ${r.intent.bridge}`))
       for (const backend of firewall.removable(backendsOf(doomed))) {
         const mine: FirewallIntent[] | undefined = intentsFor(doomed, backend.name)
         if (!mine || mine.length === 0) continue
         await backend.remove('isolation', owner, mine).catch((err: unknown) => errors.push(`${backend.name}: ${normalizeError(err).message}`))
       }
+      // An ADD on the bridge writes its record before its rules: one recorded since the look above may have had its
+      // rules installed before the removal, so they are ensured again (the backends' lock is taken per call).
+      const now = otherIsolations(others())
+      for (const r of doomed) {
+        const again = now.get(`${r.backend} ${r.intent.bridge}`)
+        if (again) await (await firewall.select(r.backend)).ensure(again).catch((err: unknown) => errors.push(`${r.backend}: ${normalizeError(err).message}`))
+      }
     }
     if (errors.length > 0) throw new CniError(ErrorCode.Internal, errors.join('; '))
   }
+}
+
+// The isolation intents other attachments' records hold, by "<backend> <bridge>".
+function otherIsolations(records: readonly AttachmentRecord[]): Map<string, IsolationIntent> {
+  const out = new Map<string, IsolationIntent>()
+  for (const r of records.flatMap((x) => parseRecordedRules(x.rules).firewall)) {
+    if (r.intent.kind === 'isolation') out.set(`${r.backend} ${r.intent.bridge}`, r.intent)
+  }
+  return out
 }
 
 // The reference supports 0.4.0 and newer only (version.PluginSupports("0.4.0")), for every verb.

@@ -5,7 +5,7 @@ import { firewalldRunning } from '../../../src/firewall-role/firewalld.ts'
 import { firewallIntents } from '../../../src/firewall-role/plan.ts'
 
 const owner = { network: 'n', containerId: 'c', ifname: 'eth0' }
-const prev = { interfaces: [{ name: 'br0' }, { name: 'eth0', sandbox: '/x' }], ips: [{ address: '10.1.0.2/24', interface: 1 }, { address: 'fd01::2/64', interface: 1 }] }
+const prev = { cniVersion: '1.0.0', interfaces: [{ name: 'br0' }, { name: 'eth0', sandbox: '/x' }], ips: [{ address: '10.1.0.2/24', interface: 1 }, { address: 'fd01::2/64', interface: 1 }] }
 
 describe('firewall intents', () => {
   it('open: accepts for every address; same-bridge adds the isolation of the first interface in both families', () => {
