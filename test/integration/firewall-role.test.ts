@@ -156,6 +156,24 @@ describe.each(BACKENDS)('firewall role on %s', (backend) => {
   })
 })
 
+describe('firewall role: a bridge\'s isolation under concurrent DEL and ADD', () => {
+  it('a DEL of the last attachment racing an ADD on the same bridge leaves the new attachment isolated', async () => {
+    const config = (prev?: unknown) => conf({ backend: 'iptables', ingressPolicy: 'same-bridge' }, prev)
+    const stage2 = '-A CNI-ISOLATION-STAGE-2 -o fwbr9 -m comment --comment "CNI firewall plugin rules (ingressPolicy: same-bridge)" -j DROP'
+    await runOk(call('ADD', config(prevResult('fwbr9', '10.71.0.2')), 'race-0'))
+    for (let i = 1; i <= 8; i++) {
+      // The previous attachment goes while the next one comes: one of them is always on the bridge.
+      await Promise.all([
+        runOk(call('DEL', config(), `race-${i - 1}`)),
+        runOk(call('ADD', config(prevResult('fwbr9', `10.71.0.${i + 2}`)), `race-${i}`)),
+      ])
+      expect(await filterRules(node.host), `round ${i}`).toContain(stage2)
+    }
+    await runOk(call('DEL', config(), 'race-8'))
+    expect(await forwardState(node.host)).toEqual([])
+  })
+})
+
 describe('firewall role refuses bad input, leaving nothing', () => {
   it.each([
     ['a config version below 0.4.0', { cniVersion: '0.3.1', name: 'fwnet', type: 'firewall', prevResult: prevResult('fwbr3', '10.65.0.2') }, 1, 'incompatible CNI versions'],
