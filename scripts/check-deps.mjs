@@ -6,7 +6,7 @@ import { dirname, join, relative, resolve } from 'node:path'
 const SRC = resolve('src')
 const files = walk(SRC).filter((f) => f.endsWith('.ts'))
 const IMPORT = /^\s*(?:import|export)\s+(type\s+)?(?:[^'"]*?\sfrom\s+)?['"]([^'"]+)['"]/gm
-const ROLE_DIRS = ['bridge', 'dns', 'ipam', 'portmap', 'loopback', 'tuning', 'bandwidth']
+const ROLE_DIRS = ['bridge', 'dns', 'ipam', 'portmap', 'loopback', 'tuning', 'bandwidth', 'firewall-role']
 const STARTUP_COSTLY = ['node:crypto', 'node:v8', 'node:net', 'node:child_process', 'node:perf_hooks', 'node:stream', 'node:http', 'node:https']
 
 const graph = new Map()

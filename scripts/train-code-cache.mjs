@@ -16,6 +16,7 @@ export function trainCodeCache(dir, nodePath) {
   copyFileSync('scripts/train-loader.cjs', join(dir, 'loader.cjs'))
   if (existsSync('dist/tscni-native.node')) copyFileSync('dist/tscni-native.node', join(dir, 'tscni-native.node'))
   for (const role of ['bridge', 'host-local', 'portmap', 'loopback']) symlinkSync(resolve(dir, 'loader.cjs'), join(bin, role))
+  symlinkSync(resolve(dir, 'loader.cjs'), join(bin, 'firewall'))
   const full = process.getuid?.() === 0 && spawnSync('ip', ['-V']).status === 0
   const host = `tscni-train-h-${process.pid}`
   const ctr = `tscni-train-c-${process.pid}`
@@ -71,6 +72,13 @@ export function trainCodeCache(dir, nodePath) {
       const final = run('ADD', 'portmap', { ...portmap, prevResult: added }) ?? added
       run('CHECK', 'bridge', { ...bridge, prevResult: final })
       run('CHECK', 'portmap', { ...portmap, prevResult: final })
+      // The firewall role as podman, nerdctl and Nomad chain it (accepts and a bridge's isolation), DEL from its record.
+      const firewall = { cniVersion: '1.0.0', name: 'trainnet', type: 'firewall', backend, ingressPolicy: 'same-bridge' }
+      run('ADD', 'firewall', { ...firewall, prevResult: final })
+      run('CHECK', 'firewall', { ...firewall, prevResult: final })
+      run('DEL', 'firewall', firewall)
+      run('GC', 'firewall', { ...firewall, cniVersion: '1.1.0', 'cni.dev/valid-attachments': [] })
+      run('STATUS', 'firewall', { ...firewall, cniVersion: '1.1.0' })
       run('DEL', 'portmap', { ...portmap, prevResult: final })
       run('DEL', 'bridge', { ...bridge, prevResult: final })
       const gc = { 'cni.dev/valid-attachments': [], 'cni.dev/attachments': [] }

@@ -24,6 +24,7 @@ const ROLE_MODULES: Record<RoleName, () => Promise<RoleHandlers>> = {
   // TSCNI_TUNING_ALLOWLIST moves the sysctl allowlist (tests); a config cannot, or it could lift the admin's limits.
   tuning: async () => (await import('./tuning/handlers.ts')).createTuning({ allowlist: process.env.TSCNI_TUNING_ALLOWLIST }),
   bandwidth: async () => (await import('./bandwidth/handlers.ts')).createBandwidth(),
+  firewall: async () => (await import('./firewall-role/handlers.ts')).createFirewallRole(),
 }
 
 // Runtimes may exec plugins with an empty or minimal environment: always find the system tools.

@@ -47,13 +47,15 @@ export async function runGc(args: readonly string[], io: CliIo): Promise<Outcome
   // tuning and bandwidth GC remove the backups and ifbs of the attachments they recorded on the network.
   const tuning = await io.runRole('tuning', env, JSON.stringify({ cniVersion: '1.1.0', name: network, type: 'tuning', ...attachments }))
   const bandwidth = await io.runRole('bandwidth', env, JSON.stringify({ cniVersion: '1.1.0', name: network, type: 'bandwidth', ...attachments }))
+  // firewall GC removes the forwarding rules (and a bridge's isolation with its last one) of attachments that are gone.
+  const firewall = await io.runRole('firewall', env, JSON.stringify({ cniVersion: '1.1.0', name: network, type: 'firewall', ...attachments }))
   const after = new Set(readReservations(dataDir, network).map((r) => r.ip))
   const released = before.filter((r) => !after.has(r.ip))
   const lines = [
     ...released.map((r) => `released ${r.ip} (${owner(r)})`),
     `${released.length} address(es) released, ${after.size} kept; stale masquerade and port-mapping rules of network ${network} removed from every usable firewall backend, stale DNS names from its server`,
   ]
-  const failures = [bridge, portmap, dns, tuning, bandwidth].filter((o) => o.exitCode !== 0).map((o) => String(goField(parseJson(o.stdout), 'msg')))
+  const failures = [bridge, portmap, dns, tuning, bandwidth, firewall].filter((o) => o.exitCode !== 0).map((o) => String(goField(parseJson(o.stdout), 'msg')))
   return {
     stdout: `${lines.join('\n')}\n`,
     stderr: failures.map((f) => `tscni gc: ${f}\n`).join(''),

@@ -9,8 +9,8 @@ import type { CliIo } from './io.ts'
 import { isOwnExecutable } from './own-executable.ts'
 import { parseOptions } from './options.ts'
 
-const TSCNI_ROLES = ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'tscni-loopback', 'tscni-dnsname', 'tscni-tuning', 'tscni-bandwidth']
-const STANDARD_ROLES = ['bridge', 'host-local', 'portmap', 'loopback', 'dnsname', 'tuning', 'bandwidth']
+const TSCNI_ROLES = ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'tscni-loopback', 'tscni-dnsname', 'tscni-tuning', 'tscni-bandwidth', 'tscni-firewall']
+const STANDARD_ROLES = ['bridge', 'host-local', 'portmap', 'loopback', 'dnsname', 'tuning', 'bandwidth', 'firewall']
 
 /** Parsed `install` arguments. */
 export interface InstallOptions {

@@ -3,6 +3,7 @@
 import { formatCidr, parseCidr, type IpNet } from '../plugin/addr.ts'
 import type { BackendName } from './backend.ts'
 import { LOCALNET_DROP, type FirewallIntent, type PortmapIntent, type SpoofCheck } from './model.ts'
+import { forwardIntentFromJson } from './forward-json.ts'
 
 /** A recorded intent with the backend it was installed through. */
 export interface RecordedIntent {
@@ -15,9 +16,9 @@ export function intentToJson(recorded: RecordedIntent): unknown {
   const i = recorded.intent
   const body = i.kind === 'localnet-drop'
     ? { ...i }
-    : i.kind === 'masquerade'
+    : i.kind === 'masquerade' || i.kind === 'forward-accept'
     ? { ...i, addresses: i.addresses.map(formatCidr) }
-    : { ...i, ...(i.containerV4 ? { containerV4: formatCidr(i.containerV4) } : {}), ...(i.containerV6 ? { containerV6: formatCidr(i.containerV6) } : {}) }
+    : i.kind === 'isolation' ? i : { ...i, ...(i.containerV4 ? { containerV4: formatCidr(i.containerV4) } : {}), ...(i.containerV6 ? { containerV6: formatCidr(i.containerV6) } : {}) }
   return { backend: recorded.backend, intent: body }
 }
 
@@ -44,6 +45,8 @@ export function intentFromJson(json: unknown): RecordedIntent | string {
     const intent = { ...rest, ...(v4 ? { containerV4: v4 } : {}), ...(v6 ? { containerV6: v6 } : {}) } as unknown as PortmapIntent
     return { backend: doc.backend, intent }
   }
+  const forward = forwardIntentFromJson(i, owner as never)
+  if (forward !== undefined) return typeof forward === 'string' ? forward : { backend: doc.backend, intent: forward }
   return `unknown intent kind ${JSON.stringify(i.kind)}`
 }
 

@@ -54,7 +54,7 @@ export function renderExactRemove(intent: MasqIntent | PortmapIntent, family: Ip
     const jumps = new Set(intent.addresses.filter((a) => a.ip.family === family).map((a) => ruleLine('-D', 'POSTROUTING', masqRules(intent.owner, a).postrouting)))
     return jumps.size === 0 ? '' : wrapScript([...jumps, ...drop])
   }
-  if (!(family === 4 ? intent.containerV4 : intent.containerV6)) return ''
+  if (intent.kind !== 'portmap' || !(family === 4 ? intent.containerV4 : intent.containerV6)) return ''
   const chain = dnatChain(intent.owner)
   return wrapScript([...dnatEntryRules(intent, family).map((r) => ruleLine('-D', TOP_DNAT, [...r, '-j', chain])), ...drop])
 }

@@ -9,6 +9,7 @@ import { locked } from './lock.ts'
 import { applyWithRetry } from './retry.ts'
 import { parseChainListing, parseSave, type NatState } from './iptables-save.ts'
 import { entryChainOf, renderExactRemove, renderMasqFast, renderPortmapFast, renderTargetedRemove } from './iptables-targeted.ts'
+import { createIptablesForward, isForwardIntent, isForwardKind } from './iptables-forward-ops.ts'
 import { mergeScripts, missingRules, renderGc, renderMasqEnsure, renderPortmapEnsure, renderRemove } from './iptables-render.ts'
 import { iptablesLocalnet } from './localnet.ts'
 
@@ -52,11 +53,14 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
 
   // The node-wide loopback drop (raw table): no owner, no nat table.
   const localnet = iptablesLocalnet(deps)
+  // The firewall role's kinds live in the filter table (iptables-forward-ops.ts).
+  const forward = createIptablesForward(deps)
 
   return {
     name: 'iptables',
     ensure(intent) {
       if (intent.kind === 'localnet-drop') return locked(deps, localnet.ensure)
+      if (isForwardIntent(intent)) return locked(deps, () => forward.ensure(intent))
       return locked(deps, async () => {
         for (const family of intentFamilies(intent)) {
           // A new owner on a set-up node (the common ADD) needs no save; a repeated ADD or a first one falls back.
@@ -66,9 +70,10 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
       })
     },
     ensureAll(all) {
+      const intents = all.filter((i): i is MasqIntent | PortmapIntent => i.kind === 'masquerade' || i.kind === 'portmap')
       return locked(deps, async () => {
         if (all.some((i) => i.kind === 'localnet-drop')) await localnet.ensure()
-        const intents = all.filter((i) => i.kind !== 'localnet-drop')
+        await forward.ensureAll(all.filter(isForwardIntent))
         for (const family of [4, 6] as const) {
           const mine = intents.filter((i) => intentFamilies(i).includes(family))
           if (mine.length === 0) continue
@@ -81,6 +86,7 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
     // to do or could not apply (DEL twice, a family without the owner, a chain left by a crash, someone's own jump).
     remove(kind: IntentKind, owner: Owner, recorded?: readonly FirewallIntent[]) {
       if (kind === 'localnet-drop') return locked(deps, localnet.remove)
+      if (isForwardKind(kind)) return locked(deps, () => forward.remove(kind, recorded))
       const mine = recorded?.filter((i): i is MasqIntent | PortmapIntent => i.kind === kind)
       const families = mine ? familiesOfIntents(mine) : ([4, 6] as const)
       return locked(deps, async () => {
@@ -96,6 +102,8 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
     },
     gc(kind: IntentKind, network: string, valid: readonly Owner[]) {
       if (kind === 'localnet-drop') return Promise.resolve() // node-wide: no owner to collect
+      // The firewall role's rules name no owner (they are the reference's): its GC works from its records.
+      if (isForwardKind(kind)) return Promise.resolve()
       return locked(deps, async () => {
         for (const family of await deps.usableFamilies()) await run(family, (state) => renderGc(kind, network, valid, state))
       })
@@ -106,6 +114,7 @@ export function createIptablesBackend(deps: IptablesDeps): FirewallBackend {
         if (gone.length > 0) throw missingRulesError(intent, '', gone)
         return
       }
+      if (isForwardIntent(intent)) return forward.verify(intent)
       const missing: string[] = []
       for (const family of intentFamilies(intent)) {
         for (const line of missingRules(intent, family, await read(family))) missing.push(`${family === 4 ? 'iptables' : 'ip6tables'}: ${line}`)

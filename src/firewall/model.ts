@@ -84,8 +84,31 @@ export interface LocalnetDropIntent {
 /** The one loopback drop intent (iptables-localnet.ts and nft-localnet.ts render it). */
 export const LOCALNET_DROP: LocalnetDropIntent = { kind: 'localnet-drop' }
 
+/**
+ * Forwarded traffic to and from container addresses accepted (the firewall role): the reference's CNI-FORWARD
+ * rules in iptables (plugins/meta/firewall/iptables.go), tscni's own table in nftables.
+ */
+export interface ForwardAcceptIntent {
+  readonly kind: 'forward-accept'
+  readonly owner: Owner
+  /** The container's addresses (matched as host addresses, /32 or /128). */
+  readonly addresses: readonly IpNet[]
+  /** iptables: the admin override chain jumped first from CNI-FORWARD (`iptablesAdminChainName`, default CNI-ADMIN). */
+  readonly adminChain: string
+}
+
+/** Traffic between a bridge and other isolated bridges dropped (firewall `ingressPolicy`); `isolated` also within it. */
+export interface IsolationIntent {
+  readonly kind: 'isolation'
+  readonly owner: Owner
+  readonly bridge: string
+  readonly policy: 'same-bridge' | 'isolated'
+  /** The families of the container's addresses (the reference sets the chains up in those only). */
+  readonly families: readonly IpFamily[]
+}
+
 /** Anything a backend can install. */
-export type FirewallIntent = MasqIntent | PortmapIntent | LocalnetDropIntent
+export type FirewallIntent = MasqIntent | PortmapIntent | LocalnetDropIntent | ForwardAcceptIntent | IsolationIntent
 
 /** The intent kinds, for remove and gc, which work without the intent's details. */
 export type IntentKind = FirewallIntent['kind']
@@ -93,7 +116,8 @@ export type IntentKind = FirewallIntent['kind']
 /** The address families an intent holds addresses in (masquerade sources, portmap container addresses). */
 export function intentFamilies(intent: FirewallIntent): IpFamily[] {
   if (intent.kind === 'localnet-drop') return [4] // route_localnet is IPv4 only; the kernel never routes ::1 in
-  const fams = intent.kind === 'masquerade'
+  if (intent.kind === 'isolation') return ([4, 6] as const).filter((f) => intent.families.includes(f))
+  const fams = intent.kind === 'masquerade' || intent.kind === 'forward-accept'
     ? intent.addresses.map((a) => a.ip.family)
     : [intent.containerV4 && 4, intent.containerV6 && 6].filter((f): f is IpFamily => f === 4 || f === 6)
   return ([4, 6] as const).filter((f) => fams.includes(f))

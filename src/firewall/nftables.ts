@@ -5,6 +5,8 @@ import { applyError, missingRulesError } from './errors.ts'
 import { locked } from './lock.ts'
 import { applyWithRetry } from './retry.ts'
 import { EMPTY_LISTING, jumpTarget, parseNftList, type NftListing } from './nft-json.ts'
+import { isForwardIntent, isForwardKind } from './iptables-forward-ops.ts'
+import { createNftForward } from './nft-forward-ops.ts'
 import { MASQ_TABLE, missingNftMasq, renderNftMasqEnsure, renderNftMasqGc, renderNftMasqRemove } from './nft-masq.ts'
 import {
   bucketChain, HOSTPORT_TABLE, intentBuckets, jumpsTo, missingPortmap, ownerChain, ownerChainMatches, renderOwner, renderRemoveChains, renderSetup, staleOwnerChains,
@@ -116,15 +118,26 @@ export function createNftablesBackend(deps: BackendDeps): FirewallBackend {
     return distinct.length ? `${distinct.join('\n')}\n` : ''
   }
 
+  // The firewall role's kinds live in tscni's firewall table (nft-forward-ops.ts).
+  const forward = createNftForward(deps)
+
   return {
     name: 'nftables',
-    ensureAll: (intents: readonly FirewallIntent[]) => locked(deps, () => run(() => renderAll(intents))),
-    ensure: (intent: FirewallIntent) => locked(deps, () => (intent.kind === 'localnet-drop' ? localnet.ensure() : intent.kind === 'masquerade' ? masq.ensure(intent) : portmap.ensure(intent))),
-    remove: (kind: IntentKind, owner: Owner, recorded?: readonly FirewallIntent[]) =>
-      locked(deps, () => (kind === 'localnet-drop' ? localnet.remove() : kind === 'masquerade' ? masq.remove(owner) : portmap.remove(owner, recorded))),
-    gc: (kind: IntentKind, network: string, valid: readonly Owner[]) =>
-      locked(deps, () => (kind === 'localnet-drop' ? Promise.resolve() : kind === 'masquerade' ? masq.gc(network, valid) : portmap.gc(network, valid))),
+    ensureAll: (intents: readonly FirewallIntent[]) => locked(deps, async () => {
+      await forward.ensureAll(intents.filter(isForwardIntent))
+      await run(() => renderAll(intents.filter((i) => !isForwardIntent(i))))
+    }),
+    ensure: (intent: FirewallIntent) => locked(deps, () => (intent.kind === 'localnet-drop'
+      ? localnet.ensure()
+      : isForwardIntent(intent) ? forward.ensureAll([intent]) : intent.kind === 'masquerade' ? masq.ensure(intent) : portmap.ensure(intent))),
+    remove: (kind: IntentKind, owner: Owner, recorded?: readonly FirewallIntent[]) => locked(deps, () => (kind === 'localnet-drop'
+      ? localnet.remove()
+      : isForwardKind(kind) ? forward.remove(kind, owner, recorded) : kind === 'masquerade' ? masq.remove(owner) : portmap.remove(owner, recorded))),
+    gc: (kind: IntentKind, network: string, valid: readonly Owner[]) => locked(deps, () => (kind === 'localnet-drop'
+      ? Promise.resolve()
+      : isForwardKind(kind) ? forward.gc(kind, network, valid) : kind === 'masquerade' ? masq.gc(network, valid) : portmap.gc(network, valid))),
     async verify(intent: FirewallIntent) {
+      if (isForwardIntent(intent)) return forward.verify(intent)
       const missing = intent.kind === 'localnet-drop'
         ? await localnet.missing()
         : intent.kind === 'masquerade'

@@ -53,6 +53,8 @@ export interface AttachmentRecords {
   pruneRecords?(role: string, network: string, valid: readonly ValidAttachment[], stateDir?: string): AttachmentRecord[]
   /** Throws an errno-classified CniError when records cannot be written there (STATUS). */
   assertWritable(stateDir?: string): void
+  /** Every readable record of `role` (the firewall role counts a bridge's attachments with it); optional for fakes. */
+  list?(role: string, stateDir?: string): AttachmentRecord[]
 }
 
 /** The file of a record: `<role>-<hash>.json`, the hash over network, container id and ifname (any characters). */
@@ -107,6 +109,9 @@ export function diskRecords(defaultDir: string): AttachmentRecords {
       } catch (err) {
         throw fileError(`the state directory ${dir} is not writable`, dir, err)
       }
+    },
+    list(role, stateDir) {
+      return readRecords(stateDir || defaultDir).records.filter((r) => r.role === role)
     },
     prune(role, network, valid, stateDir) {
       return this.pruneRecords!(role, network, valid, stateDir).map(({ role: ro, network: n, containerId, ifname }) => ({ role: ro, network: n, containerId, ifname }))

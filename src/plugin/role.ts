@@ -58,7 +58,7 @@ export interface RoleHandlers {
 }
 
 /** The CNI roles this executable can play, by their standard names. */
-export const ROLE_NAMES = ['bridge', 'host-local', 'portmap', 'loopback', 'dnsname', 'tuning', 'bandwidth'] as const
+export const ROLE_NAMES = ['bridge', 'host-local', 'portmap', 'loopback', 'dnsname', 'tuning', 'bandwidth', 'firewall'] as const
 /** One role name. */
 export type RoleName = (typeof ROLE_NAMES)[number]
 

@@ -17,6 +17,9 @@ export interface ReconcileReport {
   readonly transactions: number
 }
 
+// How a report names each kind of rule set.
+const INTENT_WORDS: Readonly<Record<FirewallIntent['kind'], string>> = { masquerade: 'masquerade', portmap: 'host ports', 'forward-accept': 'forwarding accepts', isolation: 'bridge isolation', 'localnet-drop': 'loopback drop' }
+
 /** Applies the firewall part of a plan. */
 export async function applyReconcile(plan: ReconcilePlan, deps: { firewall: Firewall; sys: SpoofCheckSystem & DnsReconcileSystem; dryRun: boolean }): Promise<ReconcileReport> {
   const report = { present: 0, restored: [] as string[], failed: [] as string[], transactions: 0 }
@@ -34,7 +37,7 @@ export async function applyReconcile(plan: ReconcilePlan, deps: { firewall: Fire
     for (const { record, intent } of items) {
       const what = intent.kind === 'localnet-drop'
         ? `loopback drop (packets to 127.0.0.0/8 not from lo), needed by ${describeRecord(record)} (${name})`
-        : `${intent.kind === 'masquerade' ? 'masquerade' : 'host ports'} of ${describeRecord(record)} (${name})`
+        : `${INTENT_WORDS[intent.kind]} of ${describeRecord(record)} (${name})`
       try {
         await backend.verify(intent)
         report.present++

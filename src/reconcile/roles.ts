@@ -17,4 +17,5 @@ function noHostStateRole(role: string): ReconcileRole {
 /** The roles whose records reconcile reads. */
 export const RECONCILE_ROLES: readonly ReconcileRole[] = [
   recordedRulesRole('bridge'), recordedRulesRole('portmap'), dnsReconcile, noHostStateRole('tuning'), noHostStateRole('bandwidth'),
+  recordedRulesRole('firewall'),
 ]

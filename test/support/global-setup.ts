@@ -10,7 +10,7 @@ import { DEFAULT_STATE_DIR as MACHINE_STATE_DIR } from '../../src/plugin/attachm
 const TOOLS = ['ip', 'nsenter', 'flock', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'nft', 'conntrack', 'bridge', 'socat', 'ping', 'curl', 'nginx', 'unshare', 'setpriv', 'mount', 'containerd', 'ctr', 'runc', 'catatonit', 'busybox', 'podman', 'dnsmasq', 'etcd', 'etcdctl', 'openssl']
 // The Debian reference plugins the side-by-side and interop tests run (package containernetworking-plugins).
 const REFERENCE_PLUGINS = ['loopback', 'bridge', 'host-local', 'portmap'].map((name) => `/usr/lib/cni/${name}`)
-const ROLE_LINKS = ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'tscni-loopback', 'tscni-dnsname', 'bridge', 'host-local', 'portmap', 'loopback', 'dnsname', 'tscni-tuning', 'tuning', 'tscni-bandwidth', 'bandwidth']
+const ROLE_LINKS = ['tscni-bridge', 'tscni-host-local', 'tscni-portmap', 'tscni-loopback', 'tscni-dnsname', 'bridge', 'host-local', 'portmap', 'loopback', 'dnsname', 'tscni-tuning', 'tuning', 'tscni-bandwidth', 'bandwidth', 'tscni-firewall', 'firewall']
 // Built, not packaged: scripts/build-cnitool.sh makes it from Debian's source package.
 const BUILT = ['.cache/bin/cnitool']
 
