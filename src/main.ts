@@ -7,7 +7,7 @@ import { DEFAULT_STATE_DIR, diskRecords } from './plugin/attachment-record.ts'
 import { createDelegate, findInPath } from './plugin/delegate.ts'
 import { resolveInvocation, runPlugin, type InvocationRecord, type Outcome } from './plugin/dispatch.ts'
 import { createLogger, levelFromEnv } from './plugin/log.ts'
-import type { RoleHandlers, RoleName } from './plugin/role.ts'
+import { ROLE_NAMES, type RoleHandlers, type RoleName } from './plugin/role.ts'
 import { writeInvocationLog } from './plugin/invocation-log.ts'
 import { createTracer } from './plugin/trace.ts'
 import { envPause } from './plugin/test-pause.ts'
@@ -51,7 +51,7 @@ async function run(invocation: ReturnType<typeof resolveInvocation>, env: Record
   const systemPath = env.TSCNI_SYSTEM_PATH || SYSTEM_PATH
   const pathEnv = env.PATH ? `${env.PATH}:${systemPath}` : systemPath
   if (invocation.kind === 'unknown') {
-    return { stdout: '', stderr: `tscni: invoked as "${invocation.name}", which is not a role (bridge, host-local, portmap, loopback, dnsname) or tscni\n`, exitCode: 2 }
+    return { stdout: '', stderr: `tscni: invoked as "${invocation.name}", which is not a role (${ROLE_NAMES.join(', ')}) or tscni\n`, exitCode: 2 }
   }
   if (invocation.kind === 'cli') {
     const { runCli } = await import('./cli/index.ts')

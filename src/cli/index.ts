@@ -15,16 +15,18 @@ import type { CliIo } from './io.ts'
 
 
 /** The help text; the defaults it names are the constants the commands use. */
-export const HELP = `tscni ${TSCNI_VERSION}: CNI bridge, host-local, portmap, loopback and dnsname plugins in one executable
+export const HELP = `tscni ${TSCNI_VERSION}: CNI bridge, host-local, portmap, firewall, tuning, bandwidth, loopback and
+dnsname plugins in one executable
 
 Usage:
   tscni help                         this text
   tscni version                      versions of tscni and of the CNI spec it speaks
   tscni install --bin-dir DIR [--standard-names] [--force]
                                      copy this executable into DIR (e.g. /opt/cni/bin) and link its roles:
-                                     tscni-bridge, tscni-host-local, tscni-portmap, tscni-loopback,
-                                     tscni-dnsname; with --standard-names also bridge, host-local, portmap,
-                                     loopback, dnsname (replacing the reference plugins needs --force)
+                                     tscni-bridge, tscni-host-local, tscni-portmap, tscni-firewall,
+                                     tscni-tuning, tscni-bandwidth, tscni-loopback, tscni-dnsname; with
+                                     --standard-names also their standard names (bridge, host-local, ...;
+                                     replacing the reference plugins needs --force)
   tscni install --bin-dir DIR [...] --conflist FILE [--conf-dir /etc/cni/net.d]
                                      also copy the config list FILE into the conf dir atomically (temp file
                                      and rename in that dir): a runtime never reads half a config
