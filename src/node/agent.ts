@@ -10,6 +10,7 @@ import { acquireLease, entriesOf, keysOf, readClusterConfig, type HeldLease } fr
 import type { NodeOptions } from './options.ts'
 import { findUplink, pickFirewall } from './kernel.ts'
 import { readState } from './local-files.ts'
+import { reasonOf, retryReporter } from './retry-log.ts'
 import { subnetText } from './subnets.ts'
 
 /** What the agent runs on. */
@@ -81,11 +82,13 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
 
   const keepAlive = async () => {
     const every = Math.max(500, (options.ttl * 1000) / 3)
+    const report = retryReporter(log, 'the lease keep-alive')
     while (!signal.aborted) {
       await sleep(every, signal)
       if (signal.aborted || !held) break
       try {
         const ttl = await etcd.keepAlive(held.id)
+        report.succeeded()
         if (ttl > 0) continue
         log.warn(`lease ${held.id} expired or was revoked; leasing ${subnetText(held.lease.subnet)} again`)
         const again = await acquire(subnetText(held.lease.subnet))
@@ -95,18 +98,20 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
         if (changed) await publishLocal(sys, { options, config, self: held.lease, uplink, firewall })
         await reconcile('lease renewed')
       } catch (err) {
-        log.warn(`keeping lease ${held.id} alive failed (retrying): ${err instanceof Error ? err.message : String(err)}`)
+        report.failed(`renewing lease ${held.id} failed: ${reasonOf(err)}`)
       }
     }
   }
 
   const watchLoop = async () => {
     let backoff = 100
+    const report = retryReporter(log, `the watch on ${keys.subnets}`)
     while (!signal.aborted) {
       try {
         const { kvs, revision } = await etcd.list(keys.subnets)
         entries.clear()
         for (const e of entriesOf(kvs)) entries.set(e.key, e.value)
+        report.succeeded()
         await reconcile('listed')
         backoff = 100
         log.debug(`watching ${keys.subnets} from revision ${BigInt(revision) + 1n}`)
@@ -125,7 +130,7 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
           log.info(`${err.message}: listing again`)
           continue
         }
-        log.warn(`watching ${keys.subnets} failed (retrying in ${backoff} ms): ${err instanceof Error ? err.message : String(err)}`)
+        report.failed(reasonOf(err))
         await sleep(backoff, signal)
         backoff = Math.min(backoff * 2, 5_000)
       }
@@ -135,17 +140,19 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
   // Every resync also lists the leases again, so a change a watch never delivered is still applied (kube-router
   // re-syncs its routes the same way); when etcd is unreachable the last known leases are reconciled.
   const resyncLoop = async () => {
+    const report = retryReporter(log, `the resync list of ${keys.subnets} (reconciling the last known leases meanwhile)`)
     while (!signal.aborted) {
       await sleep(options.resync * 1000, signal)
       if (signal.aborted) break
       try {
         const { kvs, revision } = await etcd.list(keys.subnets)
+        report.succeeded()
         if (BigInt(revision) >= watched) {
           entries.clear()
           for (const e of entriesOf(kvs)) entries.set(e.key, e.value)
         }
       } catch (err) {
-        log.warn(`listing ${keys.subnets} for the resync failed (reconciling the last known leases): ${err instanceof Error ? err.message : String(err)}`)
+        report.failed(reasonOf(err))
       }
       await reconcile('resync')
     }
@@ -156,19 +163,24 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
   log.info('stopped; the data plane and the lease stay (a restart within the TTL keeps the subnet)')
 }
 
-/** Retries `fn` (1 s apart, logging) until it returns a value or the signal aborts. */
+/**
+ * Retries `fn` (1 s apart) until it returns a value or the signal aborts. Every attempt's reason is reported, and
+ * logged at a sane rate (first failure, each change of reason, a reminder every 10 s, the recovery).
+ */
 async function waitFor<T>(signal: AbortSignal, log: Logger, what: string, fn: () => Promise<T | undefined>): Promise<T | undefined> {
-  let logged = false
+  const report = retryReporter(log, what)
   while (!signal.aborted) {
     try {
       const value = await fn()
-      if (value !== undefined) return value
-      if (!logged) log.warn(`waiting for ${what}`)
+      if (value !== undefined) {
+        report.succeeded()
+        return value
+      }
+      report.failed('not there yet')
     } catch (err) {
       if (isFatal(err)) throw err
-      if (!logged) log.warn(`waiting for ${what}: ${err instanceof Error ? err.message : String(err)}`)
+      report.failed(reasonOf(err))
     }
-    logged = true
     await sleep(1_000, signal)
   }
   return undefined

@@ -64,11 +64,22 @@ export function createEtcdClient(options: EtcdOptions): EtcdClient {
   const open = (url: URL, path: string, body: unknown, signal: AbortSignal): Promise<IncomingMessage> =>
     new Promise((resolve, reject) => {
       const secure = url.protocol === 'https:'
+      // How far the exchange got, so a timeout says where it hung (connect, TLS, or etcd's answer).
+      let phase = 'before a connection was assigned'
       const req = (secure ? httpsRequest : httpRequest)({
         protocol: url.protocol, hostname: url.hostname, port: url.port || (secure ? 443 : 80), method: 'POST', path,
         headers: { 'content-type': 'application/json' }, agent: secure ? httpsAgent : httpAgent, signal,
       }, resolve)
-      req.on('error', reject)
+      req.on('socket', (socket) => {
+        const s = socket as import('node:tls').TLSSocket
+        if (req.reusedSocket) phase = 'on a reused keep-alive connection, waiting for the answer'
+        else if (s.connecting) {
+          phase = 'connecting (TCP)'
+          s.once('connect', () => { phase = secure ? 'in the TLS handshake' : 'waiting for the answer' })
+          if (secure) s.once('secureConnect', () => { phase = 'waiting for the answer' })
+        } else phase = 'waiting for the answer'
+      })
+      req.on('error', (err) => reject(new EtcdError(`${err.message} (${phase})`, undefined, err)))
       req.end(JSON.stringify(body))
     })
 

@@ -13,6 +13,8 @@ export const SEGMENT = '192.168.77'
 export const ETCD_IP = `${SEGMENT}.2`
 export const INTERNET_IP = `${SEGMENT}.100`
 export const PREFIX = '/tscni/network'
+/** The segment bridge's MAC (locally administered). */
+export const SEGMENT_MAC = '02:77:00:00:00:02'
 
 /** Files of a throwaway certificate authority: etcd's server certificate and a client certificate. */
 export interface Certs {
@@ -100,7 +102,11 @@ export interface SimNode {
 /** Makes the segment namespace (bridge seg0 with ETCD_IP) and the "internet" namespace on it. */
 export async function makeSegment(pool: NetnsPool): Promise<{ segment: TestNetns; internet: TestNetns }> {
   const segment = await pool.create('tscni-seg')
-  await segment.exec('ip', ['link', 'add', 'seg0', 'type', 'bridge'])
+  // A fixed MAC: a bridge without one takes the lowest MAC of its ports and changes it when a port with a lower
+  // one joins. A node that resolved etcd's address before a later node's port joined then kept the old MAC (its
+  // entry stays REACHABLE for up to ~45 s, base_reachable_time) and its frames reached the bridge as another host's,
+  // so every connection attempt hung in SYN-SENT: the cluster demo's "node 1 never joins" flake.
+  await segment.exec('ip', ['link', 'add', 'seg0', 'address', SEGMENT_MAC, 'type', 'bridge'])
   await segment.exec('ip', ['addr', 'add', `${ETCD_IP}/24`, 'dev', 'seg0'])
   await segment.exec('ip', ['link', 'set', 'seg0', 'up'])
   const internet = await pool.create('tscni-inet')
@@ -175,6 +181,20 @@ export function readNodeState(node: SimNode): any {
   } catch {
     return undefined
   }
+}
+
+/**
+ * What a node still lacks to have `peers` peers programmed, for a readiness wait that gives up: its state file,
+ * the peers it lists, the tagged routes in its kernel, and the agent's last log lines.
+ */
+export async function describeReadiness(node: SimNode, peers: number): Promise<string> {
+  const state = readNodeState(node)
+  const routes = await taggedRoutes(node.ns).catch((err: unknown) => [`(cannot list routes: ${String(err)})`])
+  const have = state === undefined
+    ? 'no state file yet (no subnet leased, no reconcile done)'
+    : `subnet ${state.subnet}, ${state.peers?.length ?? 0} of ${peers} peer(s) in its state (${(state.peers ?? []).map((p: { subnet: string }) => p.subnet).join(', ') || 'none'})`
+  const tail = (node.agent?.log() ?? '').trim().split('\n').slice(-8).map((l) => `      | ${l}`).join('\n')
+  return `  ${node.ip}: ${have}; ${routes.length} of ${peers} tagged route(s) in its kernel${routes.length ? ` (${routes.join('; ')})` : ''}\n    agent's last lines:\n${tail || '      | (nothing)'}`
 }
 
 /** Polls until `check` returns a value other than undefined/false, or fails naming `what` after `ms`. */
