@@ -5,9 +5,14 @@
 // fetch because fetch cannot present a client certificate without undici's own Agent.
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http'
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https'
-import { b64, decodeKv, decodeWatchMessage, EtcdCompactedError, EtcdError, isObject, prefixEnd, splitJsonStream, type Json, type KeyValue, type WatchEvent } from './etcd-wire.ts'
+import { b64, decodeKv, decodeWatchMessage, EtcdCompactedError, EtcdError, EtcdTooLargeError, isObject, JsonStreamSplitter, MAX_MESSAGE_BYTES, prefixEnd, type Json, type KeyValue, type WatchEvent } from './etcd-wire.ts'
 
 export { EtcdCompactedError, EtcdError, type KeyValue, type WatchEvent } from './etcd-wire.ts'
+
+/** Keys per page of a list (etcd's range `limit`); halved while a page's answer is over MAX_MESSAGE_BYTES. */
+export const LIST_PAGE = 500
+/** The most keys a list keeps: more than any cluster has nodes (a /8 of /24s is 65,535). */
+export const MAX_LIST_KEYS = 100_000
 
 /** Where etcd is and how to authenticate. */
 export interface EtcdOptions {
@@ -23,8 +28,11 @@ export interface EtcdOptions {
 
 /** The calls the node agent needs. */
 export interface EtcdClient {
-  /** Every key under the prefix, and the store revision they were read at. */
-  list(prefix: string): Promise<{ kvs: KeyValue[]; revision: string }>
+  /**
+   * Every key under the prefix (at most MAX_LIST_KEYS; `truncated` when there were more), read page by page at
+   * one store revision, which is returned.
+   */
+  list(prefix: string): Promise<{ kvs: KeyValue[]; revision: string; truncated?: boolean }>
   get(key: string): Promise<KeyValue | undefined>
   put(key: string, value: string, lease?: string): Promise<void>
   /** Creates the key only if absent (a transaction on its create revision); false when it existed. */
@@ -87,8 +95,20 @@ export function createEtcdClient(options: EtcdOptions): EtcdClient {
   // pending forever (a keepalive that never returns would let the lease expire in silence).
   const readAll = (res: IncomingMessage): Promise<string> => new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
+    let size = 0
     let ended = false
-    res.on('data', (c: Buffer) => chunks.push(c))
+    res.on('data', (c: Buffer) => {
+      size += c.length
+      // Bounded whatever others wrote into etcd: a list page halves its limit and asks again.
+      if (size > MAX_MESSAGE_BYTES) {
+        ended = true
+        chunks.length = 0
+        res.destroy()
+        reject(new EtcdTooLargeError('the answer', MAX_MESSAGE_BYTES))
+        return
+      }
+      chunks.push(c)
+    })
     res.on('end', () => {
       ended = true
       resolve(Buffer.concat(chunks).toString('utf8'))
@@ -110,6 +130,7 @@ export function createEtcdClient(options: EtcdOptions): EtcdClient {
         res = await open(url, path, body, AbortSignal.timeout(timeoutMs))
         text = await readAll(res)
       } catch (err) {
+        if (err instanceof EtcdTooLargeError) throw err
         lastError = err
         continue
       }
@@ -139,9 +160,38 @@ export function createEtcdClient(options: EtcdOptions): EtcdClient {
 
   return {
     async list(prefix) {
-      const res = await call('/v3/kv/range', { key: b64(prefix), range_end: prefixEnd(prefix) })
-      const header = isObject(res.header) ? res.header : {}
-      return { kvs: Array.isArray(res.kvs) ? res.kvs.map(decodeKv) : [], revision: typeof header.revision === 'string' ? header.revision : '0' }
+      // Paginated (flannel-io/flannel#2252: one range over thousands of leases at start-up), every page at the
+      // first page's revision so the whole list is one consistent snapshot.
+      const kvs: KeyValue[] = []
+      let key = b64(prefix)
+      let revision: string | undefined
+      let limit = LIST_PAGE
+      for (;;) {
+        let res: Json
+        let keysOnly = false
+        try {
+          res = await call('/v3/kv/range', { key, range_end: prefixEnd(prefix), limit: String(limit), ...(revision ? { revision } : {}) })
+        } catch (err) {
+          if (!(err instanceof EtcdTooLargeError)) throw err
+          if (limit > 1) {
+            limit = Math.max(1, Math.floor(limit / 2))
+            continue
+          }
+          // One value alone is over the limit (etcd's --max-request-bytes raised): take its key, not its value.
+          res = await call('/v3/kv/range', { key, range_end: prefixEnd(prefix), limit: '1', keys_only: true, ...(revision ? { revision } : {}) })
+          keysOnly = true
+        }
+        const header = isObject(res.header) ? res.header : {}
+        revision ??= typeof header.revision === 'string' ? header.revision : '0'
+        const raw = Array.isArray(res.kvs) ? res.kvs : []
+        for (const kv of raw) kvs.push(keysOnly ? { ...decodeKv(kv), value: '', oversize: MAX_MESSAGE_BYTES } : decodeKv(kv))
+        if (kvs.length >= MAX_LIST_KEYS) return { kvs: kvs.slice(0, MAX_LIST_KEYS), revision, truncated: true }
+        const last = raw.at(-1)
+        if (res.more !== true || !isObject(last) || typeof last.key !== 'string') return { kvs, revision }
+        // The next page starts just after the last key: the key with a zero byte appended.
+        key = Buffer.concat([Buffer.from(last.key, 'base64'), Buffer.from([0])]).toString('base64')
+        limit = Math.min(LIST_PAGE, limit * 2)
+      }
     },
     async get(key) {
       const res = await call('/v3/kv/range', { key: b64(key) })
@@ -195,7 +245,7 @@ export function createEtcdClient(options: EtcdOptions): EtcdClient {
         throw new EtcdError(`etcd ${url.host}/v3/watch: HTTP ${res.statusCode}`, res.statusCode)
       }
       await new Promise<void>((resolve, reject) => {
-        let buffer = ''
+        const splitter = new JsonStreamSplitter()
         let settled = false
         const finish = (err?: unknown) => {
           if (settled) return
@@ -207,9 +257,7 @@ export function createEtcdClient(options: EtcdOptions): EtcdClient {
         res.setEncoding('utf8')
         res.on('data', (chunk: string) => {
           try {
-            const { objects, rest } = splitJsonStream(buffer + chunk)
-            buffer = rest
-            for (const o of objects) {
+            for (const o of splitter.push(chunk)) {
               const m = decodeWatchMessage(o)
               if (m.compacted) return finish(new EtcdCompactedError(m.compacted))
               if (m.canceled) return finish(new EtcdError(`watch canceled: ${m.canceled}`))

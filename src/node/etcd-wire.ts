@@ -4,12 +4,25 @@
 /** One key-value pair, revisions as decimal strings (int64 in JSON). */
 export interface KeyValue {
   readonly key: string
+  /** The value; only its first VALUE_KEEP_BYTES when it is over MAX_VALUE_BYTES (then `oversize` is set). */
   readonly value: string
   readonly createRevision: string
   readonly modRevision: string
   /** The lease ID the key is bound to, if any. */
   readonly lease?: string
+  /** The value's size in bytes when it was over MAX_VALUE_BYTES: it was cut, and no one may parse or use it. */
+  readonly oversize?: number
 }
+
+/**
+ * The largest value the agent keeps. A lease is ~150 bytes and the cluster config ~100; anything bigger than this
+ * is hostile or broken, and is cut before it is parsed, logged or kept (etcd itself accepts up to 1.5 MiB).
+ */
+export const MAX_VALUE_BYTES = 4096
+/** How much of an oversize value is kept (for the warning, itself cut further). */
+export const VALUE_KEEP_BYTES = 64
+/** The largest gateway answer or watch message read: bounded memory whatever others wrote. */
+export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
 /** One change seen by a watch. */
 export interface WatchEvent {
@@ -60,52 +73,99 @@ export type Json = Record<string, unknown>
 /** True for a JSON object (not null, not an array). */
 export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
 
-/** Decodes a gateway key-value (base64 fields, omitted zero values). */
+/** Decodes a gateway key-value (base64 fields, omitted zero values); a value over MAX_VALUE_BYTES is cut. */
 export function decodeKv(raw: unknown): KeyValue {
   const o = isObject(raw) ? raw : {}
   const lease = typeof o.lease === 'string' && o.lease !== '0' ? o.lease : undefined
+  const value = typeof o.value === 'string' ? o.value : ''
+  // The decoded size from the base64 length, so an oversize value is never decoded whole.
+  const size = Math.floor((value.length * 3) / 4) - (value.endsWith('==') ? 2 : value.endsWith('=') ? 1 : 0)
+  const oversize = size > MAX_VALUE_BYTES
   return {
     key: unb64(o.key),
-    value: unb64(o.value),
+    value: oversize ? unb64(value.slice(0, (VALUE_KEEP_BYTES / 3) * 4)) : unb64(value),
     createRevision: typeof o.create_revision === 'string' ? o.create_revision : '0',
     modRevision: typeof o.mod_revision === 'string' ? o.mod_revision : '0',
     ...(lease ? { lease } : {}),
+    ...(oversize ? { oversize: size } : {}),
+  }
+}
+
+/** A watch message larger than MAX_MESSAGE_BYTES, or an answer over its limit. */
+export class EtcdTooLargeError extends EtcdError {
+  constructor(what: string, limit: number) {
+    super(`${what} is larger than ${limit} bytes`)
+    this.name = 'EtcdTooLargeError'
   }
 }
 
 /**
- * Splits a stream of concatenated JSON objects (the gateway's watch stream is one object per chunk, usually one
- * per line) into whole objects; returns them and the unfinished rest.
+ * Frames a stream of concatenated JSON objects (the gateway's watch stream: one object per message, usually one
+ * per line) incrementally: each chunk is scanned once, from where the last one stopped, and the unfinished rest
+ * may not exceed `maxBytes` (then push throws EtcdTooLargeError).
  */
-export function splitJsonStream(buffer: string): { objects: unknown[]; rest: string } {
-  const objects: unknown[] = []
-  let depth = 0
-  let inString = false
-  let escaped = false
-  let start = -1
-  let consumed = 0
-  for (let i = 0; i < buffer.length; i++) {
-    const ch = buffer[i]
-    if (inString) {
-      if (escaped) escaped = false
-      else if (ch === '\\') escaped = true
-      else if (ch === '"') inString = false
-      continue
-    }
-    if (ch === '"') inString = true
-    else if (ch === '{') {
-      if (depth === 0) start = i
-      depth++
-    } else if (ch === '}') {
-      depth--
-      if (depth === 0 && start >= 0) {
-        objects.push(JSON.parse(buffer.slice(start, i + 1)))
-        consumed = i + 1
-        start = -1
+export class JsonStreamSplitter {
+  /** The pieces of the unfinished object, from earlier chunks. */
+  private pending: string[] = []
+  private pendingSize = 0
+  private depth = 0
+  private inString = false
+  private escaped = false
+  private readonly maxBytes: number
+  constructor(maxBytes: number = MAX_MESSAGE_BYTES) {
+    this.maxBytes = maxBytes
+  }
+
+  /** Adds a chunk; the objects it completed. */
+  push(chunk: string): unknown[] {
+    const objects: unknown[] = []
+    // Where the current object starts in this chunk (0 when it began in an earlier one; -1 between objects).
+    let from = this.depth > 0 ? 0 : -1
+    for (let i = 0; i < chunk.length; i++) {
+      const ch = chunk.charCodeAt(i)
+      if (this.inString) {
+        if (this.escaped) this.escaped = false
+        else if (ch === 0x5c) this.escaped = true
+        else if (ch === 0x22) this.inString = false
+        continue
+      }
+      if (ch === 0x22) this.inString = true
+      else if (ch === 0x7b) {
+        if (this.depth === 0) from = i
+        this.depth++
+      } else if (ch === 0x7d && this.depth > 0) {
+        this.depth--
+        if (this.depth === 0) {
+          objects.push(JSON.parse(this.pending.join('') + chunk.slice(from, i + 1)))
+          this.pending = []
+          this.pendingSize = 0
+          from = -1
+        }
       }
     }
+    if (this.depth > 0 && from >= 0) {
+      const rest = chunk.slice(from)
+      this.pending.push(rest)
+      this.pendingSize += rest.length
+      if (this.pendingSize > this.maxBytes) throw new EtcdTooLargeError('a watch message', this.maxBytes)
+    }
+    return objects
   }
-  return { objects, rest: depth === 0 ? '' : buffer.slice(start >= 0 ? start : consumed) }
+
+  /** The unfinished rest (for tests). */
+  get rest(): string {
+    return this.pending.join('')
+  }
+}
+
+/**
+ * Splits a stream of concatenated JSON objects into whole objects; returns them and the unfinished rest (one-shot
+ * form of JsonStreamSplitter).
+ */
+export function splitJsonStream(buffer: string): { objects: unknown[]; rest: string } {
+  const splitter = new JsonStreamSplitter(Number.MAX_SAFE_INTEGER)
+  const objects = splitter.push(buffer)
+  return { objects, rest: splitter.rest }
 }
 
 /** Decodes one watch stream message: events, or the reason the watch ended. */

@@ -49,6 +49,48 @@ export function retryReporter(sink: RetrySink, what: string, o: { everyMs?: numb
   }
 }
 
+/** Warnings of repeated passes, each logged once: when it first appears or changes, not at every pass. */
+export interface ChangedWarnings {
+  /** Starts a pass. */
+  begin(): void
+  /** A warning of this pass: logged unless the previous pass had it too. */
+  warn(msg: string): void
+  /** Ends the pass: what it warned is what the next one compares with. */
+  end(): void
+}
+
+/**
+ * Warnings logged once per key and change (a warning names its key and value, so a changed value is a new line),
+ * at most `maxPerPass` new lines per pass and then one line with how many more there were.
+ */
+export function changedWarnings(sink: { warn(msg: string): void }, maxPerPass = 20): ChangedWarnings {
+  let previous = new Set<string>()
+  let current = new Set<string>()
+  let logged = 0
+  let unlogged = 0
+  return {
+    begin() {
+      current = new Set()
+      logged = 0
+      unlogged = 0
+    },
+    warn(msg) {
+      if (current.has(msg)) return
+      current.add(msg)
+      if (previous.has(msg)) return
+      if (logged < maxPerPass) {
+        logged++
+        sink.warn(msg)
+      } else unlogged++
+    },
+    end() {
+      if (unlogged > 0) sink.warn(`... and ${unlogged} more new warning(s) this pass (tscni node status lists the peers left out)`)
+      previous = current
+      current = new Set()
+    },
+  }
+}
+
 /** An error's message for a log line. */
 export function reasonOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
