@@ -43,8 +43,8 @@ export async function makeCerts(dir: string): Promise<Certs> {
 /** A running private etcd. */
 export interface Etcd {
   readonly endpoint: string
-  /** etcdctl inside the segment namespace, with the client certificate. */
-  ctl(args: readonly string[]): Promise<string>
+  /** etcdctl inside the segment namespace, with the client certificate (`input`: stdin, e.g. a large value). */
+  ctl(args: readonly string[], input?: string): Promise<string>
   stop(): Promise<void>
   start(): Promise<void>
 }
@@ -55,7 +55,7 @@ export async function startEtcd(segment: TestNetns, dir: string, certs: Certs): 
   let proc: ResultPromise | undefined
   let log = ''
   const tlsCtl = ['--endpoints', endpoint, '--cacert', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey]
-  const ctl = async (args: readonly string[]) => String((await execa('ip', ['netns', 'exec', segment.name, 'etcdctl', ...tlsCtl, ...args], { env: { ETCDCTL_API: '3' } })).stdout)
+  const ctl = async (args: readonly string[], input?: string) => String((await execa('ip', ['netns', 'exec', segment.name, 'etcdctl', ...tlsCtl, ...args], { env: { ETCDCTL_API: '3' }, ...(input === undefined ? {} : { input }) })).stdout)
   const start = async () => {
     proc = execa('ip', ['netns', 'exec', segment.name, 'etcd', '--name', 't', '--data-dir', join(dir, 'etcd-data'),
       '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
@@ -82,8 +82,14 @@ export async function startEtcd(segment: TestNetns, dir: string, certs: Certs): 
 
 /** One running `tscni node run`. */
 export interface Agent {
-  /** What the agent printed so far (for failure messages). */
+  /** What the agent printed so far (its last 50,000 characters, for failure messages). */
   log(): string
+  /** How many bytes the agent printed in all. */
+  logBytes(): number
+  /** The agent's process ID (`ip netns exec` execs it). */
+  readonly pid: number | undefined
+  /** Its exit code once it exited by itself (or was stopped); undefined while it runs. */
+  exitCode(): number | undefined
   /** SIGTERM, then wait for it to exit; its exit code. */
   stop(): Promise<number | undefined>
 }
@@ -153,10 +159,19 @@ export function etcdArgs(etcd: Etcd, certs: Certs): string[] {
 /** Starts `tscni node run` in the node's namespace. */
 export function startAgent(node: SimNode, args: readonly string[], bin: string = binDir()): Agent {
   let out = ''
+  let bytes = 0
+  let exit: number | undefined
   const proc = execa('ip', ['netns', 'exec', node.ns.name, tscni(bin), 'node', 'run', ...args], { reject: false, all: true, env: { TSCNI_LOG_LEVEL: process.env.TSCNI_LOG_LEVEL ?? 'info' } })
-  proc.all?.on('data', (b: Buffer) => { out = (out + b.toString()).slice(-50_000) })
+  proc.all?.on('data', (b: Buffer) => {
+    bytes += b.length
+    out = (out + b.toString()).slice(-50_000)
+  })
+  void proc.then((res) => { exit = res.exitCode ?? -1 })
   const agent: Agent = {
     log: () => out,
+    logBytes: () => bytes,
+    pid: proc.pid,
+    exitCode: () => exit,
     async stop() {
       proc.kill('SIGTERM')
       const res = await proc
