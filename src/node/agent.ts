@@ -91,8 +91,13 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
   const entries = new Map<string, StoreEntry>()
   const ourKey = () => keys.subnets + held!.lease.key
   const ourValue = () => leaseValue(held!.lease, config.backend.vni)
+  /** The same as read (revisions included), so a list re-reads only values that changed. */
+  const known = new Map<string, KeyValue>()
+  const lookup = (key: string) => known.get(key)
   const remember = (kvs: readonly KeyValue[]) => {
     entries.clear()
+    known.clear()
+    for (const kv of kvs) known.set(kv.key, kv)
     for (const e of entriesOf(kvs)) entries.set(e.key, e)
   }
   // The newest revision a watch delivered: a resync list read at an older revision must not undo it.
@@ -193,7 +198,7 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
     const report = retryReporter(log, `the watch on ${keys.subnets}`)
     while (!live.aborted) {
       try {
-        const { kvs, revision, truncated } = await etcd.list(keys.subnets)
+        const { kvs, revision, truncated } = await etcd.list(keys.subnets, lookup)
         if (truncated) overflow('listed')
         remember(kvs)
         report.succeeded()
@@ -205,9 +210,13 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
           if (BigInt(at) > watched) watched = BigInt(at)
           for (const ev of events) {
             const [entry] = entriesOf([ev.kv])
-            if (ev.type === 'delete') entries.delete(entry!.key)
-            else if (entries.has(entry!.key) || entries.size < MAX_LIST_KEYS) entries.set(entry!.key, entry!)
-            else overflow('watched')
+            if (ev.type === 'delete') {
+              entries.delete(entry!.key)
+              known.delete(entry!.key)
+            } else if (entries.has(entry!.key) || entries.size < MAX_LIST_KEYS) {
+              entries.set(entry!.key, entry!)
+              known.set(ev.kv.key, ev.kv)
+            } else overflow('watched')
           }
           void reconcile('watch')
         }, live)
@@ -235,7 +244,7 @@ export async function runAgent(deps: AgentDeps, signal: AbortSignal): Promise<vo
       try {
         const changedNow = await configChanged(etcd, keys.config, config)
         if (changedNow) return stopWith(new ConfigChangedError(`${changedNow}: stopping; the data plane stays. If the change is intended, start again with --accept-config-change`))
-        const { kvs, revision, truncated } = await etcd.list(keys.subnets)
+        const { kvs, revision, truncated } = await etcd.list(keys.subnets, lookup)
         if (truncated) overflow('listed')
         report.succeeded()
         if (BigInt(revision) >= watched) remember(kvs)

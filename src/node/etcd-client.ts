@@ -9,7 +9,9 @@ import { b64, decodeKv, decodeWatchMessage, EtcdCompactedError, EtcdError, EtcdT
 
 export { EtcdCompactedError, EtcdError, type KeyValue, type WatchEvent } from './etcd-wire.ts'
 
-/** Keys per page of a list (etcd's range `limit`); halved while a page's answer is over MAX_MESSAGE_BYTES. */
+/** Keys per page of a list (etcd's range `limit`). */
+/** The most characters of one answer read at all (what is kept is bounded lower, by MAX_MESSAGE_BYTES). */
+export const MAX_ANSWER_CHARS = 64 * 1024 * 1024
 export const LIST_PAGE = 500
 /** The most keys a list keeps: more than any cluster has nodes (a /8 of /24s is 65,535). */
 export const MAX_LIST_KEYS = 100_000
@@ -30,9 +32,9 @@ export interface EtcdOptions {
 export interface EtcdClient {
   /**
    * Every key under the prefix (at most MAX_LIST_KEYS; `truncated` when there were more), read page by page at
-   * one store revision, which is returned.
+   * one store revision, which is returned. `known`: the caller's last copy of a key, reused when unchanged.
    */
-  list(prefix: string): Promise<{ kvs: KeyValue[]; revision: string; truncated?: boolean }>
+  list(prefix: string, known?: (key: string) => KeyValue | undefined): Promise<{ kvs: KeyValue[]; revision: string; truncated?: boolean }>
   get(key: string): Promise<KeyValue | undefined>
   put(key: string, value: string, lease?: string): Promise<void>
   /** Creates the key only if absent (a transaction on its create revision); false when it existed. */
@@ -68,6 +70,8 @@ export function createEtcdClient(options: EtcdOptions): EtcdClient {
   const httpAgent = new HttpAgent({ keepAlive: true })
   const timeoutMs = options.timeoutMs ?? 5_000
   let preferred = 0
+  // Lists read keys first while the prefix holds values too large for a page (see list).
+  let keysFirst = false
 
   const open = (url: URL, path: string, body: unknown, signal: AbortSignal): Promise<IncomingMessage> =>
     new Promise((resolve, reject) => {
@@ -91,30 +95,41 @@ export function createEtcdClient(options: EtcdOptions): EtcdClient {
       req.end(JSON.stringify(body))
     })
 
-  // Settles on every way an answer can end: a connection closed or aborted midway must not leave a call
-  // pending forever (a keepalive that never returns would let the lease expire in silence).
-  const readAll = (res: IncomingMessage): Promise<string> => new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
+  // Reads an answer through the stream splitter, so a huge value is cut while it arrives and never held whole
+  // (JsonStreamSplitter), and what is kept stays under MAX_MESSAGE_BYTES. Settles on every way an answer can end:
+  // a connection closed or aborted midway must not leave a call pending forever (a keepalive that never returns
+  // would let the lease expire in silence). Resolves the answer's object, or its first characters when not JSON.
+  const readAnswer = (res: IncomingMessage): Promise<{ json?: unknown; head: string }> => new Promise((resolve, reject) => {
+    const splitter = new JsonStreamSplitter()
+    let json: unknown
+    let head = ''
+    let raw = 0
     let ended = false
-    res.on('data', (c: Buffer) => {
-      size += c.length
-      // Bounded whatever others wrote into etcd: a list page halves its limit and asks again.
-      if (size > MAX_MESSAGE_BYTES) {
-        ended = true
-        chunks.length = 0
-        res.destroy()
-        reject(new EtcdTooLargeError('the answer', MAX_MESSAGE_BYTES))
-        return
+    const fail = (err: unknown) => {
+      if (ended) return
+      ended = true
+      res.destroy()
+      reject(err)
+    }
+    res.setEncoding('utf8')
+    res.on('data', (c: string) => {
+      if (ended) return
+      raw += c.length
+      if (head.length < 200) head += c.slice(0, 200 - head.length)
+      if (raw > MAX_ANSWER_CHARS) return fail(new EtcdTooLargeError('the answer', MAX_ANSWER_CHARS))
+      try {
+        for (const o of splitter.push(c)) json ??= o
+      } catch (err) {
+        fail(err instanceof EtcdError ? err : new EtcdError(`etcd's answer is not JSON: ${(err as Error).message}`))
       }
-      chunks.push(c)
     })
     res.on('end', () => {
+      if (ended) return
       ended = true
-      resolve(Buffer.concat(chunks).toString('utf8'))
+      resolve(json === undefined ? { head } : { json, head })
     })
-    res.on('error', reject)
-    res.on('close', () => { if (!ended) reject(new EtcdError('the connection closed before the answer ended')) })
+    res.on('error', fail)
+    res.on('close', () => fail(new EtcdError('the connection closed before the answer ended')))
   })
 
   // One request, failing over to the next endpoint when one cannot be reached (not when etcd answers an error).
@@ -124,23 +139,22 @@ export function createEtcdClient(options: EtcdOptions): EtcdClient {
       const i = (preferred + n) % endpoints.length
       const url = endpoints[i]!
       let res: IncomingMessage
-      let text: string
+      let answer: { json?: unknown; head: string }
       try {
         // One deadline for the whole exchange (connect, headers, body), not a socket idle timeout.
         res = await open(url, path, body, AbortSignal.timeout(timeoutMs))
-        text = await readAll(res)
+        answer = await readAnswer(res)
       } catch (err) {
         if (err instanceof EtcdTooLargeError) throw err
         lastError = err
         continue
       }
       preferred = i
-      let json: unknown
-      try {
-        json = text.trim() === '' ? {} : JSON.parse(text)
-      } catch {
-        throw new EtcdError(`etcd ${url.host}${path}: answer is not JSON (HTTP ${res.statusCode}): ${text.slice(0, 200)}`, res.statusCode)
+      const text = answer.head
+      if (answer.json === undefined && text.trim() !== '') {
+        throw new EtcdError(`etcd ${url.host}${path}: answer is not JSON (HTTP ${res.statusCode}): ${text}`, res.statusCode)
       }
+      const json = answer.json ?? {}
       if ((res.statusCode ?? 500) >= 300 || (isObject(json) && (json.error !== undefined || (json.code !== undefined && json.message !== undefined)))) {
         const msg = isObject(json) ? String(json.message ?? json.error ?? text) : text
         throw new EtcdError(`etcd ${url.host}${path}: ${msg}`, res.statusCode)
@@ -148,6 +162,26 @@ export function createEtcdClient(options: EtcdOptions): EtcdClient {
       return isObject(json) ? json : {}
     }
     throw new EtcdError(`cannot reach etcd at ${endpoints.map((u) => u.host).join(', ')}: ${(lastError as Error)?.message ?? lastError}`, undefined, lastError)
+  }
+
+  // Lists page by page (flannel-io/flannel#2252: one range over thousands of leases at start-up), every page at
+  // the first page's revision so the whole list is one consistent snapshot; values or keys only.
+  const listPages = async (prefix: string, keysOnly: boolean): Promise<{ kvs: KeyValue[]; revision: string; truncated?: boolean }> => {
+    const kvs: KeyValue[] = []
+    let key = b64(prefix)
+    let revision: string | undefined
+    for (;;) {
+      const res = await call('/v3/kv/range', { key, range_end: prefixEnd(prefix), limit: String(LIST_PAGE), ...(keysOnly ? { keys_only: true } : {}), ...(revision ? { revision } : {}) })
+      const header = isObject(res.header) ? res.header : {}
+      revision ??= typeof header.revision === 'string' ? header.revision : '0'
+      const raw = Array.isArray(res.kvs) ? res.kvs : []
+      for (const kv of raw) kvs.push(decodeKv(kv))
+      if (kvs.length >= MAX_LIST_KEYS) return { kvs: kvs.slice(0, MAX_LIST_KEYS), revision, truncated: true }
+      const last = raw.at(-1)
+      if (res.more !== true || !isObject(last) || typeof last.key !== 'string') return { kvs, revision }
+      // The next page starts just after the last key: the key with a zero byte appended.
+      key = Buffer.concat([Buffer.from(last.key, 'base64'), Buffer.from([0])]).toString('base64')
+    }
   }
 
   const txnOnKey = async (key: string, compare: Json, value: string, lease: string | undefined): Promise<boolean> => {
@@ -159,39 +193,44 @@ export function createEtcdClient(options: EtcdOptions): EtcdClient {
   }
 
   return {
-    async list(prefix) {
-      // Paginated (flannel-io/flannel#2252: one range over thousands of leases at start-up), every page at the
-      // first page's revision so the whole list is one consistent snapshot.
-      const kvs: KeyValue[] = []
-      let key = b64(prefix)
-      let revision: string | undefined
-      let limit = LIST_PAGE
-      for (;;) {
-        let res: Json
-        let keysOnly = false
+    async list(prefix, known) {
+      // Once a list met a big value (someone else's, up to etcd's 1.5 MiB; cut while it was read) or a page too
+      // large, lists take keys first and read only the values that changed since `known`, so an unchanged hostile
+      // value is transferred once per change, not at every resync; back to whole pages once a list finds none.
+      if (!keysFirst) {
         try {
-          res = await call('/v3/kv/range', { key, range_end: prefixEnd(prefix), limit: String(limit), ...(revision ? { revision } : {}) })
+          const listed = await listPages(prefix, false)
+          keysFirst = listed.kvs.some((kv) => kv.oversize !== undefined)
+          return listed
         } catch (err) {
           if (!(err instanceof EtcdTooLargeError)) throw err
-          if (limit > 1) {
-            limit = Math.max(1, Math.floor(limit / 2))
-            continue
-          }
-          // One value alone is over the limit (etcd's --max-request-bytes raised): take its key, not its value.
-          res = await call('/v3/kv/range', { key, range_end: prefixEnd(prefix), limit: '1', keys_only: true, ...(revision ? { revision } : {}) })
-          keysOnly = true
+          keysFirst = true
         }
-        const header = isObject(res.header) ? res.header : {}
-        revision ??= typeof header.revision === 'string' ? header.revision : '0'
-        const raw = Array.isArray(res.kvs) ? res.kvs : []
-        for (const kv of raw) kvs.push(keysOnly ? { ...decodeKv(kv), value: '', oversize: MAX_MESSAGE_BYTES } : decodeKv(kv))
-        if (kvs.length >= MAX_LIST_KEYS) return { kvs: kvs.slice(0, MAX_LIST_KEYS), revision, truncated: true }
-        const last = raw.at(-1)
-        if (res.more !== true || !isObject(last) || typeof last.key !== 'string') return { kvs, revision }
-        // The next page starts just after the last key: the key with a zero byte appended.
-        key = Buffer.concat([Buffer.from(last.key, 'base64'), Buffer.from([0])]).toString('base64')
-        limit = Math.min(LIST_PAGE, limit * 2)
       }
+      const listed = await listPages(prefix, true)
+      let oversize = false
+      const kvs: KeyValue[] = []
+      for (const k of listed.kvs) {
+        const have = known?.(k.key)
+        if (have && have.modRevision === k.modRevision) {
+          kvs.push(have)
+          oversize ||= have.oversize !== undefined
+          continue
+        }
+        let kv: KeyValue | undefined
+        try {
+          const res = await call('/v3/kv/range', { key: b64(k.key), revision: listed.revision })
+          kv = Array.isArray(res.kvs) && res.kvs.length > 0 ? decodeKv(res.kvs[0]) : undefined
+        } catch (err) {
+          if (!(err instanceof EtcdTooLargeError)) throw err
+          kv = { ...k, value: '', oversize: MAX_MESSAGE_BYTES }
+        }
+        if (!kv) continue
+        oversize ||= kv.oversize !== undefined
+        kvs.push(kv)
+      }
+      keysFirst = oversize
+      return { ...listed, kvs }
     },
     async get(key) {
       const res = await call('/v3/kv/range', { key: b64(key) })

@@ -21,8 +21,12 @@ export interface KeyValue {
 export const MAX_VALUE_BYTES = 4096
 /** How much of an oversize value is kept (for the warning, itself cut further). */
 export const VALUE_KEEP_BYTES = 64
-/** The largest gateway answer or watch message read: bounded memory whatever others wrote. */
-export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+/**
+ * The largest gateway answer or watch message read: bounded memory whatever others wrote. Honest answers are far
+ * smaller (a page of 500 leases is ~150 KiB); one holding a value near etcd's 1.5 MiB limit is refused, and the
+ * list takes that key without its value.
+ */
+export const MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 
 /** One change seen by a watch. */
 export interface WatchEvent {
@@ -77,9 +81,13 @@ export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !=
 export function decodeKv(raw: unknown): KeyValue {
   const o = isObject(raw) ? raw : {}
   const lease = typeof o.lease === 'string' && o.lease !== '0' ? o.lease : undefined
-  const value = typeof o.value === 'string' ? o.value : ''
+  const text = typeof o.value === 'string' ? o.value : ''
+  // A value cut while reading (JsonStreamSplitter) carries its original length after CUT_MARK.
+  const mark = text.lastIndexOf(CUT_MARK)
+  const value = mark >= 0 ? text.slice(0, mark) : text
+  const chars = mark >= 0 ? Number(text.slice(mark + 1)) : text.length
   // The decoded size from the base64 length, so an oversize value is never decoded whole.
-  const size = Math.floor((value.length * 3) / 4) - (value.endsWith('==') ? 2 : value.endsWith('=') ? 1 : 0)
+  const size = mark >= 0 ? Math.floor((chars * 3) / 4) : Math.floor((chars * 3) / 4) - (value.endsWith('==') ? 2 : value.endsWith('=') ? 1 : 0)
   const oversize = size > MAX_VALUE_BYTES
   return {
     key: unb64(o.key),
@@ -90,6 +98,14 @@ export function decodeKv(raw: unknown): KeyValue {
     ...(oversize ? { oversize: size } : {}),
   }
 }
+
+/**
+ * The longest string kept whole while reading a message: a longer one (a value near etcd's 1.5 MiB limit) keeps
+ * its first MAX_STRING_CHARS characters and CUT_MARK with its length, so it is never held or parsed in full.
+ */
+export const MAX_STRING_CHARS = 8192
+/** Not a base64 character: ends a cut value, followed by its original length in characters. */
+export const CUT_MARK = '!'
 
 /** A watch message larger than MAX_MESSAGE_BYTES, or an answer over its limit. */
 export class EtcdTooLargeError extends EtcdError {
@@ -111,44 +127,73 @@ export class JsonStreamSplitter {
   private depth = 0
   private inString = false
   private escaped = false
+  /** Characters of the current string so far, and whether the rest of it is being dropped. */
+  private stringLength = 0
+  private dropping = false
   private readonly maxBytes: number
-  constructor(maxBytes: number = MAX_MESSAGE_BYTES) {
+  private readonly maxString: number
+  constructor(maxBytes: number = MAX_MESSAGE_BYTES, maxString: number = MAX_STRING_CHARS) {
     this.maxBytes = maxBytes
+    this.maxString = maxString
   }
 
   /** Adds a chunk; the objects it completed. */
   push(chunk: string): unknown[] {
     const objects: unknown[] = []
-    // Where the current object starts in this chunk (0 when it began in an earlier one; -1 between objects).
-    let from = this.depth > 0 ? 0 : -1
+    // Where the kept text of the current object starts in this chunk (-1: nothing to keep from this chunk yet).
+    let from = this.depth > 0 && !this.dropping ? 0 : -1
+    const keep = (to: number) => {
+      if (from < 0) return
+      const piece = chunk.slice(from, to)
+      this.pending.push(piece)
+      this.pendingSize += piece.length
+      from = -1
+      if (this.pendingSize > this.maxBytes) throw new EtcdTooLargeError('a message', this.maxBytes)
+    }
     for (let i = 0; i < chunk.length; i++) {
       const ch = chunk.charCodeAt(i)
       if (this.inString) {
         if (this.escaped) this.escaped = false
         else if (ch === 0x5c) this.escaped = true
-        else if (ch === 0x22) this.inString = false
+        else if (ch === 0x22) {
+          this.inString = false
+          if (this.dropping) {
+            // The string's first maxString characters were kept; the marker says how long it was.
+            this.pending.push(`${CUT_MARK}${this.stringLength}`)
+            this.dropping = false
+            from = i
+          }
+          continue
+        }
+        this.stringLength++
+        // Cut only outside an escape sequence (etcd's base64 has none), so the kept text stays valid JSON.
+        if (!this.dropping && this.stringLength > this.maxString && !this.escaped && ch !== 0x5c && !/\\u[0-9a-fA-F]{0,3}$/.test(chunk.slice(Math.max(0, i - 5), i + 1))) {
+          keep(i)
+          this.dropping = true
+        }
         continue
       }
-      if (ch === 0x22) this.inString = true
-      else if (ch === 0x7b) {
-        if (this.depth === 0) from = i
+      if (ch === 0x22) {
+        this.inString = true
+        this.stringLength = 0
+      } else if (ch === 0x7b) {
+        if (this.depth === 0) {
+          from = i
+          this.pending = []
+          this.pendingSize = 0
+        }
         this.depth++
       } else if (ch === 0x7d && this.depth > 0) {
         this.depth--
         if (this.depth === 0) {
-          objects.push(JSON.parse(this.pending.join('') + chunk.slice(from, i + 1)))
+          keep(i + 1)
+          objects.push(JSON.parse(this.pending.join('')))
           this.pending = []
           this.pendingSize = 0
-          from = -1
         }
       }
     }
-    if (this.depth > 0 && from >= 0) {
-      const rest = chunk.slice(from)
-      this.pending.push(rest)
-      this.pendingSize += rest.length
-      if (this.pendingSize > this.maxBytes) throw new EtcdTooLargeError('a watch message', this.maxBytes)
-    }
+    if (this.depth > 0 && !this.dropping) keep(chunk.length)
     return objects
   }
 

