@@ -3,7 +3,7 @@
 // node's PublicIP, someone overwriting a node's own lease key, unbounded / LAN-overlapping / changed cluster
 // configs, a peer subnet whose destination an operator's route holds, and oversized, repeated values (the agent's
 // log and memory stay bounded). Each of these was accepted before the agent checked what it reads.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -189,6 +189,29 @@ describe('routes that are not the agent\'s', () => {
     expect(route[0]).toMatchObject({ gateway: '192.168.77.100' })
     expect(route[0]!.protocol).toBeUndefined()
     expect(agent.log()).toMatch(/skipping the route to 10\.77\.99\.0\/24: a route that is not the agent's/)
+  }, 60_000)
+})
+
+describe('quiet recovery', () => {
+  it('after a pause longer than the TTL the agent leases its subnet again at once, without failing renewals; a readable key file is warned about', async () => {
+    const c = await cluster(1)
+    const [n] = c.nodes as [SimNode]
+    const key = join(n.dir, 'client.key')
+    copyFileSync(certs.clientKey, key)
+    chmodSync(key, 0o644)
+    const agent = startAgent(n, [...etcdArgs(etcd, certs).map((a) => (a === certs.clientKey ? key : a)),
+      ...nodeArgs(n, ['--etcd-prefix', c.prefix, '--ttl', '3', '--resync', '1', '--init-config', JSON.stringify(VXLAN)])])
+    await waitUntil('a lease', 20_000, () => readNodeState(n)?.subnet, () => agent.log())
+    const subnet = readNodeState(n).subnet
+    expect(agent.log()).toMatch(/--etcd-keyfile .*client\.key is readable by everyone \(mode 0644\); make it 0600/)
+    process.kill(agent.pid!, 'SIGSTOP')
+    await new Promise((r) => setTimeout(r, 6_000))
+    process.kill(agent.pid!, 'SIGCONT')
+    await waitUntil('the lease taken again', 15_000, () => /leased .* \(public-ip|state-file|free\)/.test(agent.log().split('no renewal for longer')[1] ?? ''), () => agent.log())
+    expect(agent.log()).toMatch(/no renewal for longer than the 3 s lease TTL \(the agent was paused\?\): leasing again/)
+    expect(agent.log()).not.toMatch(/renewing lease .* failed/)
+    await waitUntil('the same subnet in the state', 10_000, () => readNodeState(n)?.subnet === subnet, () => agent.log())
+    expect(agent.exitCode()).toBeUndefined()
   }, 60_000)
 })
 
