@@ -207,7 +207,7 @@ describe('quiet recovery', () => {
     process.kill(agent.pid!, 'SIGSTOP')
     await new Promise((r) => setTimeout(r, 6_000))
     process.kill(agent.pid!, 'SIGCONT')
-    await waitUntil('the lease taken again', 15_000, () => /leased .* \(public-ip|state-file|free\)/.test(agent.log().split('no renewal for longer')[1] ?? ''), () => agent.log())
+    await waitUntil('the lease taken again', 15_000, () => /leased .* \((public-ip|state-file|free)\)/.test(agent.log().split('no renewal for longer')[1] ?? ''), () => agent.log())
     expect(agent.log()).toMatch(/no renewal for longer than the 3 s lease TTL \(the agent was paused\?\): leasing again/)
     expect(agent.log()).not.toMatch(/renewing lease .* failed/)
     await waitUntil('the same subnet in the state', 10_000, () => readNodeState(n)?.subnet === subnet, () => agent.log())
