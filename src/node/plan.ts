@@ -2,7 +2,7 @@
 // neighbours, FDB entries). Pure; reconcile.ts compares the result with what the kernel has.
 import { familyBits, formatIp, ipAdd, netContains, parseIp, type IpNet } from '../plugin/addr.ts'
 import type { ClusterConfig } from './cluster-config.ts'
-import type { Lease } from './leases.ts'
+import type { Lease } from './lease-model.ts'
 import { subnetText } from './subnets.ts'
 
 /**

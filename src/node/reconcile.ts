@@ -20,6 +20,8 @@ export interface Observed {
 export interface Changes {
   readonly ip: readonly IpOp[]
   readonly fdb: readonly FdbOp[]
+  /** Planned routes left out because a route that is not ours holds their destination. */
+  readonly warnings?: readonly string[]
 }
 
 /** True when the link is a VXLAN device the node agent owns. */
@@ -73,7 +75,15 @@ export function reconcile(want: DataPlane, observed: Observed): Changes {
   }
 
   const routes = observed.routes.filter((r) => isOurRoute(r) && !(r.dev !== undefined && gone.has(r.dev)) && !(fresh && r.dev === device?.name))
+  // A destination held by a route that is not ours (the host's LAN, an operator's route) is never replaced:
+  // `ip route replace` would overwrite it (a peer claiming the LAN's prefix would take the node's LAN traffic).
+  const foreign = new Set(observed.routes.filter((r) => !isOurRoute(r) && (r.table === undefined || r.table === 'main') && r.type === undefined).map((r) => r.dst))
+  const warnings: string[] = []
   for (const r of want.routes) {
+    if (foreign.has(r.dst) || foreign.has(r.dst.replace(/\/32$/, ''))) {
+      warnings.push(`skipping the route to ${r.dst}: a route that is not the agent's (not proto ${ROUTE_PROTO}) holds that destination`)
+      continue
+    }
     if (!routes.some((o) => o.dst === r.dst && o.gateway === r.gw && o.dev === r.dev)) {
       ip.push({ op: 'route-replace', route: { dst: r.dst, gw: r.gw, dev: r.dev, onlink: r.onlink, proto: ROUTE_PROTO } })
     }
@@ -97,5 +107,5 @@ export function reconcile(want: DataPlane, observed: Observed): Changes {
       if (!want.fdb.some((e) => e.mac === o.mac)) fdb.push({ op: 'fdb-del', mac: o.mac, dev: device.name, dst: o.dst })
     }
   }
-  return { ip, fdb }
+  return warnings.length > 0 ? { ip, fdb, warnings } : { ip, fdb }
 }

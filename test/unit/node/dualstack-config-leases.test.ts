@@ -127,7 +127,7 @@ describe('dual-stack and IPv6-only leases', () => {
     const r = parseLeases([entry('10.77.1.0-24&fd77:0:0:5::-64', hostGw('192.168.77.11')), entry('10.77.2.0-24&fd77:0:0:5::-64', hostGw('192.168.77.12')),
       entry('10.77.3.0-24&fd77:0:0:3::-64', hostGw('192.168.77.13'))], dual, P)
     expect(r.leases.map((l) => l.publicIp)).toEqual(['192.168.77.13'])
-    expect(r.warnings.filter((w) => /overlaps another lease/.test(w))).toHaveLength(2)
+    expect(r.warnings.filter((w) => /overlaps the lease/.test(w))).toHaveLength(2)
   })
 
   it('checks PublicIPv6 text', () => {
