@@ -35,8 +35,10 @@ export async function reconcileOnce(sys: System, o: {
   const changes = await applyDataPlane(sys, plan)
   if (o.why === 'resync') await applyFirewall(sys, o.firewall, { cluster: subnetText(o.config.network), subnet: subnetText(o.self.subnet) })
   if (changes.ip.length + changes.fdb.length > 0) o.log.info(`${o.why}: ${changes.ip.length} ip and ${changes.fdb.length} fdb changes for ${plan.routes.length} peer(s)`)
+  // A map, not a search per route: formatting every lease's subnet for every route cost 150 ms at 1000 peers.
+  const byDst = new Map(o.leases.map((l) => [subnetText(l.subnet), l]))
   const peers = plan.routes.map((r) => {
-    const lease = o.leases.find((l) => subnetText(l.subnet) === r.dst)!
+    const lease = byDst.get(r.dst)!
     return { subnet: r.dst, publicIp: lease.publicIp, ...(lease.vtepMac ? { vtepMac: lease.vtepMac } : {}), route: `via ${r.gw} dev ${r.dev}${r.onlink ? ' onlink' : ''}` }
   })
   await writeState(o.options.stateDir, {
