@@ -192,6 +192,9 @@ async function run(segment: string, worker: EtcdWorker, certs: { ca: string; cli
     const counts = kernelCounts(ns, backend === 'vxlan' ? 'tscni.1' : undefined)
     await sleep(2_000)
 
+    // NODE_BENCH_STRACE=file: the agent's child processes during the new-peer probes, for finding where time goes.
+    const strace = process.env.NODE_BENCH_STRACE ? spawn('strace', ['-f', '-tt', '-e', 'trace=execve,exit_group,openat', '-o', `${process.env.NODE_BENCH_STRACE}.${backend}-${n}`, '-p', String(pid)], { stdio: 'ignore' }) : undefined
+    if (strace) { children.push(strace); await sleep(1000) }
     // New peers one at a time, at varied moments relative to the resync timer; then their removal.
     const added: number[] = []
     const removed: number[] = []
@@ -210,6 +213,7 @@ async function run(segment: string, worker: EtcdWorker, certs: { ca: string; cli
       removed.push(at === undefined ? NaN : at - t)
     }
 
+    strace?.kill('SIGINT')
     await sleep(2_000)
     const m0 = counters(await worker.send<string>({ op: 'metrics' }))
     const c0 = cpuSeconds(pid)
