@@ -64,6 +64,14 @@ export class KernelWatch {
     return at !== undefined && at >= since ? at : undefined
   }
 
+  /** Forgets what was seen of these objects: the kernel announces no deletion of routes a device takes along. */
+  forget(keys: readonly string[]): void {
+    for (const k of keys) {
+      this.added.delete(k)
+      this.deleted.delete(k)
+    }
+  }
+
   stop(): void {
     for (const p of this.procs) if (p.exitCode === null) p.kill('SIGTERM')
   }
@@ -78,22 +86,22 @@ function identity(kind: Kind, line: string, deleted: boolean): string | undefine
   return /dev tscni\.\d+ /.test(line) && line.includes(' dst ') ? `fdb ${f[0]}` : undefined
 }
 
-/** CPU time of the process and its waited-for children (the ip, bridge and iptables it runs), in seconds. */
-export function cpuSeconds(pid: number): number {
+/** CPU time of the process itself and of its waited-for children (the ip, bridge and iptables it runs), seconds. */
+export function cpuSeconds(pid: number): { self: number; children: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   // Fields 14-17 of proc(5): utime, stime, cutime, cstime (f[0] is field 3).
-  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(f[i]), 0)
-  return ticks / CLK_TCK
+  const ticks = (fields: number[]) => fields.reduce((sum, i) => sum + Number(f[i]), 0) / CLK_TCK
+  return { self: ticks([11, 12]), children: ticks([13, 14]) }
 }
 
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100
 
-/** Resident memory now and at its peak, MiB. */
-export function memory(pid: number): { rss: number; hwm: number } {
+/** Resident memory now and at its peak, and now split into anonymous (heap) and file-backed pages, MiB. */
+export function memory(pid: number): { rss: number; hwm: number; anon: number; file: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const kib = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN)
-  return { rss: kib('VmRSS') / 1024, hwm: kib('VmHWM') / 1024 }
+  return { rss: kib('VmRSS') / 1024, hwm: kib('VmHWM') / 1024, anon: kib('RssAnon') / 1024, file: kib('RssFile') / 1024 }
 }
 
 /** Counts of what the kernel holds in the namespace (a check of the monitors' view). */

@@ -214,6 +214,18 @@ async function run(segment: string, worker: EtcdWorker, certs: { ca: string; cli
     }
 
     strace?.kill('SIGINT')
+
+    // A full resync: everything of ours flushed from the kernel (the VXLAN device takes its routes, neighbours
+    // and FDB entries along; host-gw's routes by their tag), then one lease write, whose pass re-programs all.
+    await sleep(1_000)
+    watch.forget(all)
+    if (backend === 'vxlan') ip(ns, ['link', 'del', 'tscni.1'])
+    else ip(ns, ['route', 'flush', 'proto', '77'])
+    const trigger = peer(prefix, backend, n + NEW + 1, 8192)
+    const tr = performance.now()
+    await worker.send({ op: 'put', key: trigger.key, value: trigger.value })
+    const resync = await allAdded(watch, [...all, ...trigger.expect], tr, 60_000, `resync of ${n} peers after a flush`, () => log)
+    await worker.send({ op: 'delete-prefix', prefix: trigger.key })
     await sleep(2_000)
     const m0 = counters(await worker.send<string>({ op: 'metrics' }))
     const c0 = cpuSeconds(pid)
@@ -226,10 +238,10 @@ async function run(segment: string, worker: EtcdWorker, certs: { ca: string; cli
     const perMin = (k: string) => (((m1[k] ?? 0) - (m0[k] ?? 0)) * 60) / window
     const result: RunResult = {
       backend, n,
-      coldStartMs: cold.last - t0, firstEntryMs: cold.first - t0, counts,
+      coldStartMs: cold.last - t0, firstEntryMs: cold.first - t0, resyncMs: resync.last - tr, counts,
       newPeerMs: added, removedPeerMs: removed,
-      idleWindowS: window, idleCpuSPerMin: ((c1 - c0) * 60) / window,
-      rssMiB: end.rss, hwmMiB: end.hwm, rssAfterStartMiB: afterStart.rss,
+      idleWindowS: window, idleCpuSPerMin: ((c1.self + c1.children - c0.self - c0.children) * 60) / window, idleChildrenCpuSPerMin: ((c1.children - c0.children) * 60) / window,
+      rssMiB: end.rss, hwmMiB: end.hwm, anonMiB: end.anon, fileMiB: end.file, rssAfterStartMiB: afterStart.rss,
       etcdPerMin: { Range: perMin('Range'), LeaseKeepAlive: perMin('LeaseKeepAlive'), Watch: perMin('Watch'), Put: perMin('Put'), Txn: perMin('Txn'), LeaseGrant: perMin('LeaseGrant') },
       watchStreams: m1.etcd_debugging_mvcc_watch_stream_total ?? NaN, watchers: m1.etcd_debugging_mvcc_watcher_total ?? NaN,
       grpcSentBytesPerMin: perMin('etcd_network_client_grpc_sent_bytes_total'),
