@@ -7,7 +7,7 @@ import { copyFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import {
-  addPod, etcdArgs, makeCerts, makeNode, makeSegment, nodeArgs, nodeCommand, readNodeState, removeNodeDir, startAgent, startEtcd,
+  addPod, describeReadiness, etcdArgs, makeCerts, makeNode, makeSegment, nodeArgs, nodeCommand, readNodeState, removeNodeDir, startAgent, startEtcd,
   taggedRoutes, waitUntil, type Agent, type Etcd, type SimNode,
 } from '../test/support/cluster.ts'
 import { NetnsPool, type TestNetns } from '../test/support/netns.ts'
@@ -56,7 +56,7 @@ async function main(): Promise<0 | 1> {
         agents.push(startAgent(node, [...etcdArgs(etcd!, certs),
           ...nodeArgs(node, ['--ttl', '10', '--resync', '5', '--init-config', config])], bin))
       }
-      for (const node of nodes) await waitUntil(`${node.ip} to see two peers`, 20_000, async () => readNodeState(node)?.peers.length === 2 && (await taggedRoutes(node.ns)).length === 2, () => agents.map((a) => a.log()).join('\n'))
+      await waitForPeers(nodes, 2, 20_000)
       const rows = nodes.map((n) => {
         const s = readNodeState(n)
         return [n.ns.name, n.ip, s.subnet, String(s.mtu), s.peers.map((p: { subnet: string; route: string }) => `${p.subnet} ${p.route}`).join('; ')]
@@ -92,7 +92,7 @@ async function main(): Promise<0 | 1> {
       const res = await nodeCommand(n3, ['clean', ...etcdArgs(etcd!, certs), ...nodeArgs(n3)], bin)
       if (res.exitCode !== 0) throw new Error(`node clean failed: ${String(res.stderr)}`)
       await execa('ip', ['netns', 'del', n3.ns.name])
-      for (const n of [n1, n2]) await waitUntil(`${n.ip} to drop node 3`, 10_000, async () => (await taggedRoutes(n.ns)).length === 1)
+      await waitForPeers([n1, n2], 1, 10_000)
       detail(`node 1 routes now: ${(await taggedRoutes(n1.ns)).join('; ')}`)
     })
     await step('ask the balancer again: it fails over to the pods on nodes 1 and 2', async () => {
@@ -122,6 +122,22 @@ async function main(): Promise<0 | 1> {
   }
   process.stdout.write(failed ? '\ncluster demo FAILED (see the step above)\n' : '\ncluster demo finished: every step passed and nothing was left behind\n')
   return failed ? 1 : 0
+}
+
+/** Waits until every node lists `peers` peers with their routes in its kernel; on timeout, says what each still lacks. */
+async function waitForPeers(nodes: readonly SimNode[], peers: number, ms: number): Promise<void> {
+  const ready = async (n: SimNode) => readNodeState(n)?.peers.length === peers && (await taggedRoutes(n.ns)).length === peers
+  const end = Date.now() + ms
+  for (;;) {
+    const waiting = []
+    for (const n of nodes) if (!(await ready(n))) waiting.push(n)
+    if (waiting.length === 0) return
+    if (Date.now() > end) {
+      const lacks = await Promise.all(nodes.map((n) => describeReadiness(n, peers)))
+      throw new Error(`timed out after ${ms} ms waiting for ${waiting.map((n) => n.ip).join(', ')} to program ${peers} peer(s); each node now:\n${lacks.join('\n')}`)
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
 }
 
 async function ask(from: TestNetns, times: number): Promise<string[]> {

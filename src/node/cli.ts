@@ -21,13 +21,16 @@ export const NODE_HELP = `  tscni node run (--etcd-endpoints URLS [--etcd-cafile
         [--etcd-prefix /tscni/network] [--init-config JSON] [--iface DEV] [--public-ip IP] [--ttl 60]
         [--resync 30] [--state-dir /var/lib/tscni/node] [--cni-conf-dir /etc/cni/net.d] [--network-name NAME]
         [--bridge cni0] [--ipam-data-dir DIR] [--firewall iptables|nftables] [--insecure-http]
+        [--etcd-system-ca] [--accept-config-change]
                                      joins this node to the cluster pod network: leases a subnet of the cluster
                                      CIDR in etcd (config at PREFIX/config, leases at PREFIX/subnets/), watches the
                                      other nodes' leases and programs routes (host-gw) or a VXLAN device with
                                      neighbour and FDB entries (vxlan), masquerades pod-to-outside traffic only,
                                      and writes a CNI conflist for the leased subnet; stops on SIGTERM keeping the
                                      data plane. With --peers FILE (static mode) it applies the declared cluster
-                                     once and exits.
+                                     once and exits. https needs --etcd-cafile unless --etcd-system-ca; the
+                                     cluster config is pinned in the state dir, and a different one in etcd
+                                     stops the agent unless --accept-config-change.
   tscni node status [--state-dir DIR] [--json]
                                      this node's subnet, lease and every peer as programmed, checked against
                                      the kernel's routes
@@ -53,7 +56,7 @@ export async function runNode(args: readonly string[], io: CliIo): Promise<Outco
         if (options.peersFile) return await runStatic(sys, options, log)
         if (options.endpoints.length === 0) return usage('node run needs --etcd-endpoints (or --peers FILE for static mode)')
         {
-          const etcd = await etcdFor(options)
+          const etcd = await etcdFor(options, log)
           const signal = io.onShutdown ? io.onShutdown() : new AbortController().signal
           try {
             await runAgent({ sys, etcd, log, options }, signal)
@@ -76,8 +79,13 @@ function usage(message: string): Outcome {
   return { stdout: '', stderr: `tscni node: ${message}\n\n${NODE_HELP}`, exitCode: 2 }
 }
 
-async function etcdFor(o: NodeOptions): Promise<EtcdClient> {
+async function etcdFor(o: NodeOptions, log?: ReturnType<typeof createLogger>): Promise<EtcdClient> {
   const read = (path: string | undefined) => (path ? fs.readFile(path, 'utf8') : Promise.resolve(undefined))
+  if (o.keyFile && log) {
+    // The key is the node's etcd identity: whoever reads it can rewrite the cluster's routes.
+    const mode = (await fs.stat(o.keyFile)).mode & 0o777
+    if ((mode & 0o077) !== 0) log.warn(`--etcd-keyfile ${o.keyFile} is readable by ${mode & 0o007 ? 'everyone' : 'its group'} (mode ${mode.toString(8).padStart(4, '0')}); make it 0600`)
+  }
   const [ca, cert, key] = await Promise.all([read(o.caFile), read(o.certFile), read(o.keyFile)])
   return createEtcdClient({ endpoints: o.endpoints, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) })
 }
@@ -115,7 +123,7 @@ async function clean(sys: System, options: NodeOptions, log: ReturnType<typeof c
       const key = `${keysOf(options.prefix).subnets}${state.subnet.replace('/', '-')}`
       const kv = await etcd.get(key)
       // Only our own lease: after a long downtime the subnet may belong to another node by now.
-      if (kv && (JSON.parse(kv.value) as { PublicIP?: unknown }).PublicIP === state.publicIp) await etcd.delete(key)
+      if (kv && kv.oversize === undefined && publicIpOf(kv.value) === state.publicIp) await etcd.delete(key)
       if (state.leaseId) await etcd.revoke(state.leaseId)
     } finally {
       etcd.close()
@@ -126,3 +134,13 @@ async function clean(sys: System, options: NodeOptions, log: ReturnType<typeof c
   return { stdout: '', stderr: '', exitCode: 0 }
 }
 
+
+/** The PublicIP a stored lease value names; undefined when it is not a lease (someone else's garbage included). */
+function publicIpOf(value: string): unknown {
+  try {
+    const v = JSON.parse(value) as unknown
+    return typeof v === 'object' && v !== null ? (v as { PublicIP?: unknown }).PublicIP : undefined
+  } catch {
+    return undefined
+  }
+}

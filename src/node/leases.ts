@@ -1,7 +1,8 @@
 // Node leases as stored under `<prefix>/subnets/`: the value's shape, and the checks that keep anything odd read
 // from the store (or a peers file) from ever becoming a route: such an entry is skipped with a warning.
-import { formatIp, netsOverlap, parseIp, type IpNet } from '../plugin/addr.ts'
+import { formatIp, parseIp, type IpNet } from '../plugin/addr.ts'
 import type { BackendType, ClusterConfig } from './cluster-config.ts'
+import { cut, refuseUntrusted } from './lease-trust.ts'
 import { isNodeSubnet, parseSubnetKey, subnetKey, subnetText, type TakenSubnet } from './subnets.ts'
 
 /** A checked lease: one node's subnet and how to reach it. */
@@ -20,6 +21,8 @@ export interface StoreEntry {
   /** The full key, prefix included. */
   readonly key: string
   readonly value: string
+  /** The value's size when it was over the store's limit (etcd-wire.ts MAX_VALUE_BYTES): cut, never parsed. */
+  readonly oversize?: number
 }
 
 /** The JSON a node stores for its lease (flannel's LeaseAttrs). */
@@ -71,24 +74,27 @@ export function parseLeases(entries: readonly StoreEntry[], config: ClusterConfi
   for (const entry of entries) {
     if (!entry.key.startsWith(subnetsPrefix)) continue
     const suffix = entry.key.slice(subnetsPrefix.length)
-    const skip = (why: string) => void warnings.push(`ignoring lease ${JSON.stringify(entry.key)}: ${why}`)
+    const skip = (why: string) => void warnings.push(`ignoring lease ${JSON.stringify(cut(entry.key, 128))}: ${why}`)
     const net = parseSubnetKey(suffix)
     if (!net) { skip('the key does not name a subnet as "a.b.c.d-len"'); continue }
+    if (entry.oversize !== undefined) {
+      skip(`the value is ${entry.oversize} bytes, over the limit for a lease`)
+      taken.push({ key: suffix })
+      continue
+    }
     const lease = checkLease(suffix, net, entry.value, config, skip)
     taken.push(lease ? { key: suffix, publicIp: lease.publicIp } : { key: suffix })
     if (lease) candidates.push(lease)
   }
-  const overlapping = new Set<string>()
-  for (let i = 0; i < candidates.length; i++) {
-    for (let j = i + 1; j < candidates.length; j++) {
-      if (netsOverlap(candidates[i]!.subnet, candidates[j]!.subnet)) overlapping.add(candidates[i]!.key).add(candidates[j]!.key)
-    }
-  }
-  for (const key of overlapping) warnings.push(`ignoring lease ${JSON.stringify(subnetsPrefix + key)}: it overlaps another lease`)
-  return { leases: candidates.filter((l) => !overlapping.has(l.key)), taken, warnings }
+  const trusted = refuseUntrusted(candidates, config, subnetsPrefix)
+  return { leases: trusted.leases, taken, warnings: [...warnings, ...trusted.warnings] }
 }
 
 function checkLease(key: string, net: IpNet, text: string, config: ClusterConfig, skip: (why: string) => void): Lease | undefined {
+  if (net.ip.family === 4 && net.prefix === config.subnetLen && net.ip.value === config.network.ip.value) {
+    skip(`${subnetText(net)} is the cluster's first subnet, which holds the network address ${formatIp(config.network.ip)} and is never leased`)
+    return undefined
+  }
   if (!isNodeSubnet(config, net)) {
     skip(`${subnetText(net)} is not a /${config.subnetLen} node subnet of the cluster network ${subnetText(config.network)}`)
     return undefined
@@ -102,19 +108,19 @@ function checkLease(key: string, net: IpNet, text: string, config: ClusterConfig
   }
   if (!isObject(value)) { skip('the value is not a JSON object'); return undefined }
   const publicIp = checkPublicIp(value.PublicIP)
-  if (!publicIp) { skip(`PublicIP ${JSON.stringify(value.PublicIP)} is not a unicast IPv4 address`); return undefined }
+  if (!publicIp) { skip(`PublicIP ${cut(JSON.stringify(value.PublicIP) ?? 'undefined')} is not a unicast IPv4 address`); return undefined }
   if (value.BackendType !== config.backend.type) {
-    skip(`BackendType ${JSON.stringify(value.BackendType)} differs from the cluster's "${config.backend.type}"`)
+    skip(`BackendType ${cut(JSON.stringify(value.BackendType) ?? 'undefined')} differs from the cluster's "${config.backend.type}"`)
     return undefined
   }
   if (config.backend.type === 'host-gw') return { key, subnet: net, publicIp, backendType: 'host-gw' }
   const data = isObject(value.BackendData) ? value.BackendData : {}
   if (data.VNI !== config.backend.vni) {
-    skip(`BackendData.VNI ${JSON.stringify(data.VNI)} differs from the cluster's ${config.backend.vni}`)
+    skip(`BackendData.VNI ${cut(JSON.stringify(data.VNI) ?? 'undefined')} differs from the cluster's ${config.backend.vni}`)
     return undefined
   }
   const vtepMac = checkMac(data.VtepMAC)
-  if (!vtepMac) { skip(`BackendData.VtepMAC ${JSON.stringify(data.VtepMAC)} is not a unicast MAC address`); return undefined }
+  if (!vtepMac) { skip(`BackendData.VtepMAC ${cut(JSON.stringify(data.VtepMAC) ?? 'undefined')} is not a unicast MAC address`); return undefined }
   return { key, subnet: net, publicIp, backendType: 'vxlan', vtepMac }
 }
 

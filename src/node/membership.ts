@@ -1,11 +1,13 @@
 // Membership in etcd: the cluster config, and this node's subnet lease (acquired with a create-only transaction
 // bound to an etcd lease, as flannel's etcd subnet manager does; kept alive; taken back after a restart).
 import type { Logger } from '../plugin/log.ts'
-import { parseClusterConfig, type ClusterConfig } from './cluster-config.ts'
+import { ClusterConfigError, parseClusterConfig, type ClusterConfig } from './cluster-config.ts'
+import { configBoundsProblems } from './config-trust.ts'
+import { cut } from './lease-trust.ts'
 import type { EtcdClient, KeyValue } from './etcd-client.ts'
 import { leaseValue, ownLease, parseLeases, type Lease, type StoreEntry } from './leases.ts'
 import { vtepMac } from './plan.ts'
-import { chooseSubnet, parseSubnetKey, subnetText } from './subnets.ts'
+import { chooseSubnet, parseSubnetKey, subnetKey, subnetText } from './subnets.ts'
 
 /** The keys of a cluster under its prefix. */
 export function keysOf(prefix: string): { config: string; subnets: string } {
@@ -14,7 +16,15 @@ export function keysOf(prefix: string): { config: string; subnets: string } {
 
 /** Store entries from key-values. */
 export function entriesOf(kvs: readonly KeyValue[]): StoreEntry[] {
-  return kvs.map((kv) => ({ key: kv.key, value: kv.value }))
+  return kvs.map((kv) => (kv.oversize === undefined ? { key: kv.key, value: kv.value } : { key: kv.key, value: '', oversize: kv.oversize }))
+}
+
+/** The subnet this node must keep (its pods hold addresses in it) was lost to another node: stop, never move. */
+export class LeaseLostError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'LeaseLostError'
+  }
 }
 
 /**
@@ -25,18 +35,29 @@ export async function readClusterConfig(etcd: EtcdClient, prefix: string, initCo
   const key = keysOf(prefix).config
   let kv = await etcd.get(key)
   if (!kv && initConfig !== undefined) {
-    parseClusterConfig(JSON.parse(initConfig) as unknown)
+    let init: unknown
+    try {
+      init = JSON.parse(initConfig)
+    } catch {
+      throw new ClusterConfigError(['--init-config is not JSON'])
+    }
+    const problems = configBoundsProblems(parseClusterConfig(init))
+    if (problems.length > 0) throw new ClusterConfigError(problems.map((p) => `--init-config: ${p}`))
     if (await etcd.create(key, initConfig)) log.info(`stored the cluster config at ${key}`)
     kv = await etcd.get(key)
   }
   if (!kv) return undefined
+  if (kv.oversize !== undefined) throw new ClusterConfigError([`the value at ${key} is ${kv.oversize} bytes, over the limit for a cluster config`])
   let value: unknown
   try {
     value = JSON.parse(kv.value)
   } catch {
-    throw new Error(`the cluster config at ${key} is not JSON`)
+    throw new ClusterConfigError([`the value at ${key} is not JSON: ${cut(kv.value)}`])
   }
-  return parseClusterConfig(value)
+  const config = parseClusterConfig(value)
+  const problems = configBoundsProblems(config)
+  if (problems.length > 0) throw new ClusterConfigError(problems.map((p) => `${key}: ${p}`))
+  return config
 }
 
 /** This node's lease as held in etcd. */
@@ -54,7 +75,11 @@ const ATTEMPTS = 10
  * etcd lease and writes the key only if nobody else did meanwhile (a transaction on its create or mod revision);
  * retried when another node won the race.
  */
-export async function acquireLease(etcd: EtcdClient, o: { prefix: string; config: ClusterConfig; publicIp: string; previous?: string | undefined; ttl: number; log: Logger }): Promise<HeldLease> {
+export async function acquireLease(etcd: EtcdClient, o: {
+  prefix: string; config: ClusterConfig; publicIp: string; previous?: string | undefined; ttl: number; log: Logger
+  /** Pods hold addresses in `previous`: lease exactly it, or throw LeaseLostError (never move silently). */
+  keep?: boolean
+}): Promise<HeldLease> {
   const { subnets } = keysOf(o.prefix)
   const previous = o.previous === undefined ? undefined : parseSubnetKey(o.previous.replace('/', '-'))
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
@@ -62,6 +87,10 @@ export async function acquireLease(etcd: EtcdClient, o: { prefix: string; config
     const parsed = parseLeases(entriesOf(kvs), o.config, subnets)
     for (const w of parsed.warnings) o.log.warn(w)
     const choice = chooseSubnet({ config: o.config, taken: parsed.taken, publicIp: o.publicIp, previous })
+    if (o.keep && previous && choice?.key !== subnetKey(previous)) {
+      const holder = parsed.taken.find((t) => t.key === subnetKey(previous))
+      throw new LeaseLostError(`this node's subnet ${subnetText(previous)} is now held by ${holder?.publicIp ?? 'an unreadable lease'}, and this node's pods still hold addresses in it: refusing to lease another subnet under them. Remove those pods (or run tscni node clean) and start again`)
+    }
     if (!choice) throw new Error(`no free /${o.config.subnetLen} subnet left in ${subnetText(o.config.network)}`)
     const lease = ownLease(o.config, choice.subnet, o.publicIp, vtepMac(o.publicIp))
     const value = leaseValue(lease, o.config.backend.vni)

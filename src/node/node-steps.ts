@@ -29,10 +29,14 @@ export async function publishLocal(sys: System, o: { options: NodeOptions; confi
 /** One pass: plan from the leases, apply the difference, re-assert the firewall, record the result. */
 export async function reconcileOnce(sys: System, o: {
   options: NodeOptions; config: ClusterConfig; self: Lease; leases: readonly Lease[]; uplink: Uplink; firewall: NodeFirewallBackend; leaseId?: string; log: Logger; why: string
+  /** Where warnings go (the agent logs each once per change); default: the log. */
+  warn?: (msg: string) => void
 }): Promise<void> {
+  const warn = o.warn ?? ((msg: string) => o.log.warn(msg))
   const plan = planDataPlane({ config: o.config, self: o.self, peers: o.leases, uplink: o.uplink })
-  for (const w of plan.warnings) o.log.warn(w)
+  for (const w of plan.warnings) warn(w)
   const changes = await applyDataPlane(sys, plan)
+  for (const w of changes.warnings ?? []) warn(w)
   if (o.why === 'resync') await applyFirewall(sys, o.firewall, { cluster: subnetText(o.config.network), subnet: subnetText(o.self.subnet) })
   if (changes.ip.length + changes.fdb.length > 0) o.log.info(`${o.why}: ${changes.ip.length} ip and ${changes.fdb.length} fdb changes for ${plan.routes.length} peer(s)`)
   // A map, not a search per route: formatting every lease's subnet for every route cost 150 ms at 1000 peers.

@@ -32,6 +32,10 @@ export interface NodeOptions {
   readonly firewall?: NodeFirewallBackend
   /** Cluster config JSON to store at `<prefix>/config` when none is there yet. */
   readonly initConfig?: string
+  /** Start even when etcd's cluster config differs from the one this node pinned (and pin the new one). */
+  readonly acceptConfigChange: boolean
+  /** Trust the system's CA roots for etcd's certificate (otherwise https needs --etcd-cafile). */
+  readonly etcdSystemCa: boolean
   readonly json: boolean
 }
 
@@ -42,7 +46,7 @@ const DEFAULT_RESYNC = 30
 
 const VALUES = ['--etcd-endpoints', '--etcd-cafile', '--etcd-certfile', '--etcd-keyfile', '--etcd-prefix', '--peers', '--iface', '--public-ip', '--ttl',
   '--resync', '--state-dir', '--cni-conf-dir', '--network-name', '--bridge', '--ipam-data-dir', '--firewall', '--init-config'] as const
-const FLAGS = ['--json', '--insecure-http'] as const
+const FLAGS = ['--json', '--insecure-http', '--accept-config-change', '--etcd-system-ca'] as const
 
 /** Parses the arguments after `tscni node <command>`; a string is a usage error. */
 export function parseNodeOptions(args: readonly string[], env: Readonly<Record<string, string | undefined>>): NodeOptions | string {
@@ -70,6 +74,10 @@ export function parseNodeOptions(args: readonly string[], env: Readonly<Record<s
     }
     if (url.protocol === 'http:' && !flags.has('--insecure-http')) return `--etcd-endpoints: "${e}" is plain HTTP; etcd holds the cluster's routes, so use https (or pass --insecure-http to allow it)`
     if (url.protocol !== 'https:' && url.protocol !== 'http:') return `--etcd-endpoints: "${e}" must be https:// (or http:// with --insecure-http)`
+  }
+  // Any public CA could otherwise vouch for an impostor etcd, which would then own the node's routes.
+  if (endpoints.some((e) => e.startsWith('https:')) && !values['--etcd-cafile'] && !flags.has('--etcd-system-ca')) {
+    return '--etcd-endpoints: https needs --etcd-cafile (the CA that signed etcd\'s certificate), or --etcd-system-ca to trust the system\'s public roots'
   }
   if (values['--peers'] && endpoints.length > 0) return '--peers (static mode) and --etcd-endpoints exclude each other'
   const tlsFiles = ['--etcd-certfile', '--etcd-keyfile'].filter((k) => values[k] !== undefined)
@@ -116,5 +124,7 @@ export function parseNodeOptions(args: readonly string[], env: Readonly<Record<s
     ...(firewall ? { firewall } : {}),
     ...(values['--init-config'] ? { initConfig: values['--init-config'] } : {}),
     json: flags.has('--json'),
+    acceptConfigChange: flags.has('--accept-config-change'),
+    etcdSystemCa: flags.has('--etcd-system-ca'),
   }
 }

@@ -20,6 +20,8 @@ export interface Observed {
 export interface Changes {
   readonly ip: readonly IpOp[]
   readonly fdb: readonly FdbOp[]
+  /** Planned routes left out because a route that is not ours holds their destination. */
+  readonly warnings?: readonly string[]
 }
 
 /** True when the link is a VXLAN device the node agent owns. */
@@ -70,9 +72,17 @@ export function reconcile(want: DataPlane, observed: Observed): Changes {
   }
 
   const routes = observed.routes.filter((r) => isOurRoute(r) && !(r.dev !== undefined && gone.has(r.dev)) && !(fresh && r.dev === device?.name))
+  // A destination held by a route that is not ours (the host's LAN, an operator's route) is never replaced:
+  // `ip route replace` would overwrite it (a peer claiming the LAN's prefix would take the node's LAN traffic).
+  const foreign = new Set(observed.routes.filter((r) => !isOurRoute(r) && (r.table === undefined || r.table === 'main') && r.type === undefined).map((r) => r.dst))
+  const warnings: string[] = []
   const haveRoutes = new Set(routes.map((o) => `${o.dst} ${o.gateway} ${o.dev}`))
   const wantDsts = new Set(want.routes.map((r) => r.dst))
   for (const r of want.routes) {
+    if (foreign.has(r.dst) || foreign.has(r.dst.replace(/\/32$/, ''))) {
+      warnings.push(`skipping the route to ${r.dst}: a route that is not the agent's (not proto ${ROUTE_PROTO}) holds that destination`)
+      continue
+    }
     if (!haveRoutes.has(`${r.dst} ${r.gw} ${r.dev}`)) {
       ip.push({ op: 'route-replace', route: { dst: r.dst, gw: r.gw, dev: r.dev, onlink: r.onlink, proto: ROUTE_PROTO } })
     }
@@ -99,5 +109,5 @@ export function reconcile(want: DataPlane, observed: Observed): Changes {
       if (!wantMacs.has(o.mac)) fdb.push({ op: 'fdb-del', mac: o.mac, dev: device.name, dst: o.dst })
     }
   }
-  return { ip, fdb }
+  return warnings.length > 0 ? { ip, fdb, warnings } : { ip, fdb }
 }

@@ -13,6 +13,8 @@ export const SEGMENT = '192.168.77'
 export const ETCD_IP = `${SEGMENT}.2`
 export const INTERNET_IP = `${SEGMENT}.100`
 export const PREFIX = '/tscni/network'
+/** The segment bridge's MAC (locally administered). */
+export const SEGMENT_MAC = '02:77:00:00:00:02'
 
 /** Files of a throwaway certificate authority: etcd's server certificate and a client certificate. */
 export interface Certs {
@@ -41,8 +43,8 @@ export async function makeCerts(dir: string): Promise<Certs> {
 /** A running private etcd. */
 export interface Etcd {
   readonly endpoint: string
-  /** etcdctl inside the segment namespace, with the client certificate. */
-  ctl(args: readonly string[]): Promise<string>
+  /** etcdctl inside the segment namespace, with the client certificate (`input`: stdin, e.g. a large value). */
+  ctl(args: readonly string[], input?: string): Promise<string>
   stop(): Promise<void>
   start(): Promise<void>
 }
@@ -53,7 +55,7 @@ export async function startEtcd(segment: TestNetns, dir: string, certs: Certs): 
   let proc: ResultPromise | undefined
   let log = ''
   const tlsCtl = ['--endpoints', endpoint, '--cacert', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey]
-  const ctl = async (args: readonly string[]) => String((await execa('ip', ['netns', 'exec', segment.name, 'etcdctl', ...tlsCtl, ...args], { env: { ETCDCTL_API: '3' } })).stdout)
+  const ctl = async (args: readonly string[], input?: string) => String((await execa('ip', ['netns', 'exec', segment.name, 'etcdctl', ...tlsCtl, ...args], { env: { ETCDCTL_API: '3' }, ...(input === undefined ? {} : { input }) })).stdout)
   const start = async () => {
     proc = execa('ip', ['netns', 'exec', segment.name, 'etcd', '--name', 't', '--data-dir', join(dir, 'etcd-data'),
       '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
@@ -80,8 +82,14 @@ export async function startEtcd(segment: TestNetns, dir: string, certs: Certs): 
 
 /** One running `tscni node run`. */
 export interface Agent {
-  /** What the agent printed so far (for failure messages). */
+  /** What the agent printed so far (its last 50,000 characters, for failure messages). */
   log(): string
+  /** How many bytes the agent printed in all. */
+  logBytes(): number
+  /** The agent's process ID (`ip netns exec` execs it). */
+  readonly pid: number | undefined
+  /** Its exit code once it exited by itself (or was stopped); undefined while it runs. */
+  exitCode(): number | undefined
   /** SIGTERM, then wait for it to exit; its exit code. */
   stop(): Promise<number | undefined>
 }
@@ -100,7 +108,11 @@ export interface SimNode {
 /** Makes the segment namespace (bridge seg0 with ETCD_IP) and the "internet" namespace on it. */
 export async function makeSegment(pool: NetnsPool): Promise<{ segment: TestNetns; internet: TestNetns }> {
   const segment = await pool.create('tscni-seg')
-  await segment.exec('ip', ['link', 'add', 'seg0', 'type', 'bridge'])
+  // A fixed MAC: a bridge without one takes the lowest MAC of its ports and changes it when a port with a lower
+  // one joins. A node that resolved etcd's address before a later node's port joined then kept the old MAC (its
+  // entry stays REACHABLE for up to ~45 s, base_reachable_time) and its frames reached the bridge as another host's,
+  // so every connection attempt hung in SYN-SENT: the cluster demo's "node 1 never joins" flake.
+  await segment.exec('ip', ['link', 'add', 'seg0', 'address', SEGMENT_MAC, 'type', 'bridge'])
   await segment.exec('ip', ['addr', 'add', `${ETCD_IP}/24`, 'dev', 'seg0'])
   await segment.exec('ip', ['link', 'set', 'seg0', 'up'])
   const internet = await pool.create('tscni-inet')
@@ -147,10 +159,19 @@ export function etcdArgs(etcd: Etcd, certs: Certs): string[] {
 /** Starts `tscni node run` in the node's namespace. */
 export function startAgent(node: SimNode, args: readonly string[], bin: string = binDir()): Agent {
   let out = ''
+  let bytes = 0
+  let exit: number | undefined
   const proc = execa('ip', ['netns', 'exec', node.ns.name, tscni(bin), 'node', 'run', ...args], { reject: false, all: true, env: { TSCNI_LOG_LEVEL: process.env.TSCNI_LOG_LEVEL ?? 'info' } })
-  proc.all?.on('data', (b: Buffer) => { out = (out + b.toString()).slice(-50_000) })
+  proc.all?.on('data', (b: Buffer) => {
+    bytes += b.length
+    out = (out + b.toString()).slice(-50_000)
+  })
+  void proc.then((res) => { exit = res.exitCode ?? -1 })
   const agent: Agent = {
     log: () => out,
+    logBytes: () => bytes,
+    pid: proc.pid,
+    exitCode: () => exit,
     async stop() {
       proc.kill('SIGTERM')
       const res = await proc
@@ -175,6 +196,20 @@ export function readNodeState(node: SimNode): any {
   } catch {
     return undefined
   }
+}
+
+/**
+ * What a node still lacks to have `peers` peers programmed, for a readiness wait that gives up: its state file,
+ * the peers it lists, the tagged routes in its kernel, and the agent's last log lines.
+ */
+export async function describeReadiness(node: SimNode, peers: number): Promise<string> {
+  const state = readNodeState(node)
+  const routes = await taggedRoutes(node.ns).catch((err: unknown) => [`(cannot list routes: ${String(err)})`])
+  const have = state === undefined
+    ? 'no state file yet (no subnet leased, no reconcile done)'
+    : `subnet ${state.subnet}, ${state.peers?.length ?? 0} of ${peers} peer(s) in its state (${(state.peers ?? []).map((p: { subnet: string }) => p.subnet).join(', ') || 'none'})`
+  const tail = (node.agent?.log() ?? '').trim().split('\n').slice(-8).map((l) => `      | ${l}`).join('\n')
+  return `  ${node.ip}: ${have}; ${routes.length} of ${peers} tagged route(s) in its kernel${routes.length ? ` (${routes.join('; ')})` : ''}\n    agent's last lines:\n${tail || '      | (nothing)'}`
 }
 
 /** Polls until `check` returns a value other than undefined/false, or fails naming `what` after `ms`. */

@@ -46,7 +46,7 @@ describe('parseNodeOptions', () => {
   it('has defaults and reads every option', () => {
     const o = parseNodeOptions(['--etcd-endpoints', 'https://10.0.0.1:2379, https://10.0.0.2:2379', '--etcd-cafile', 'ca', '--etcd-certfile=c', '--etcd-keyfile', 'k', '--ttl', '10', '--firewall', 'nftables', '--json'], {})
     expect(o).toMatchObject({ endpoints: ['https://10.0.0.1:2379', 'https://10.0.0.2:2379'], caFile: 'ca', certFile: 'c', keyFile: 'k', ttl: 10, resync: 30, firewall: 'nftables', json: true, prefix: '/tscni/network', stateDir: '/var/lib/tscni/node', networkName: 'tscni-cluster', bridge: 'cni0' })
-    expect(parseNodeOptions([], { TSCNI_ETCD_ENDPOINTS: 'https://e:2379' })).toMatchObject({ endpoints: ['https://e:2379'] })
+    expect(parseNodeOptions(['--etcd-system-ca'], { TSCNI_ETCD_ENDPOINTS: 'https://e:2379' })).toMatchObject({ endpoints: ['https://e:2379'], etcdSystemCa: true, acceptConfigChange: false })
     expect(parseNodeOptions(['--etcd-prefix', '/x/y/'], {})).toMatchObject({ prefix: '/x/y' })
   })
 
@@ -54,7 +54,8 @@ describe('parseNodeOptions', () => {
     [['--etcd-endpoints', 'http://10.0.0.1:2379'], /plain HTTP.*--insecure-http/],
     [['--etcd-endpoints', 'nonsense'], /is not a URL/],
     [['--etcd-endpoints', 'ftp://x'], /must be https/],
-    [['--peers', 'f', '--etcd-endpoints', 'https://x'], /exclude each other/],
+    [['--peers', 'f', '--etcd-endpoints', 'https://x', '--etcd-cafile', 'ca'], /exclude each other/],
+    [['--etcd-endpoints', 'https://x'], /https needs --etcd-cafile .* or --etcd-system-ca/],
     [['--etcd-certfile', 'c'], /go together/],
     [['--ttl', '1'], /--ttl must be an integer from 2/],
     [['--resync', 'x'], /--resync must be an integer/],

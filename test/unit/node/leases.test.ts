@@ -27,7 +27,7 @@ describe('parseLeases', () => {
   it.each([
     ['10.78.1.0-24', good('192.168.77.11', '0e:2a:c0:a8:4d:0b'), /10\.78\.1\.0\/24 is not a \/24 node subnet of the cluster network 10\.77\.0\.0\/16/],
     ['10.77.1.0-25', good('192.168.77.11', '0e:2a:c0:a8:4d:0b'), /is not a \/24 node subnet/],
-    ['10.77.0.0-24', good('192.168.77.11', '0e:2a:c0:a8:4d:0b'), /is not a \/24 node subnet/],
+    ['10.77.0.0-24', good('192.168.77.11', '0e:2a:c0:a8:4d:0b'), /is the cluster's first subnet, which holds the network address 10\.77\.0\.0 and is never leased/],
     ['10.77.1.0-24', 'not json', /the value is not JSON/],
     ['10.77.1.0-24', '[1]', /not a JSON object/],
     ['10.77.1.0-24', good('192.168.77.300', '0e:2a:c0:a8:4d:0b'), /PublicIP "192\.168\.77\.300" is not a unicast IPv4 address/],
@@ -60,7 +60,7 @@ describe('parseLeases', () => {
     const r = parseLeases([entry('10.77.2.0-24', good('192.168.77.11', '0e:2a:c0:a8:4d:0b')), entry('10.77.2.0-24', good('192.168.77.12', '0e:2a:c0:a8:4d:0c')),
       entry('10.77.3.0-24', good('192.168.77.13', '0e:2a:c0:a8:4d:0d'))], vxlan, P)
     expect(r.leases.map((l) => l.key)).toEqual(['10.77.3.0-24'])
-    expect(r.warnings).toEqual([`ignoring lease "${P}10.77.2.0-24": it overlaps another lease`])
+    expect(r.warnings).toEqual([`ignoring lease "${P}10.77.2.0-24": it overlaps the lease 10.77.2.0-24`])
   })
 
   it('ignores keys outside the subnets prefix', () => {
