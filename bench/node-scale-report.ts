@@ -61,8 +61,8 @@ export function summarize(results: readonly RunResult[]): string {
   lines.push(pad(['backend', 'N', 'Range', 'KeepAlive', 'Watch', 'streams', 'list bytes', 'gRPC sent B/min', 'N agents: MB/min'], e))
   for (const r of results) {
     const p = r.etcdPerMin
-    // N agents each listing N leases every resync: the JSON the gateway sends grows with N squared.
-    const fleet = (r.n * (p.Range ?? 0) * r.listJsonBytes) / 1e6
+    // N agents each listing N leases every resync: what etcd sends grows with N squared.
+    const fleet = (r.n * r.grpcSentBytesPerMin) / 1e6
     lines.push(pad([r.backend, String(r.n), f(p.Range ?? NaN), f(p.LeaseKeepAlive ?? NaN), f(p.Watch ?? NaN), f(r.watchStreams, 0), String(r.listJsonBytes), f(r.grpcSentBytesPerMin, 0), f(fleet)], e))
   }
   lines.push('')
