@@ -70,8 +70,10 @@ export function reconcile(want: DataPlane, observed: Observed): Changes {
 
   const onDevice = !device || fresh ? { neighbours: [], fdb: [] } : { neighbours: observed.neighbours, fdb: observed.fdb }
   const permanent = onDevice.neighbours.filter((n) => n.state.includes('PERMANENT'))
+  // Lookups by key, not by scanning: with a thousand peers a scan per wanted entry is a million comparisons a pass.
+  const havePermanent = new Set(permanent.map((o) => `${o.dst} ${o.lladdr}`))
   for (const n of want.neighbours) {
-    if (!permanent.some((o) => o.dst === n.ip && o.lladdr === n.mac)) ip.push({ op: 'neigh-replace', ip: n.ip, mac: n.mac, dev: n.dev })
+    if (!havePermanent.has(`${n.ip} ${n.mac}`)) ip.push({ op: 'neigh-replace', ip: n.ip, mac: n.mac, dev: n.dev })
   }
 
   const routes = observed.routes.filter((r) => isOurRoute(r) && !(r.dev !== undefined && gone.has(r.dev)) && !(fresh && r.dev === device?.name))
@@ -79,32 +81,37 @@ export function reconcile(want: DataPlane, observed: Observed): Changes {
   // `ip route replace` would overwrite it (a peer claiming the LAN's prefix would take the node's LAN traffic).
   const foreign = new Set(observed.routes.filter((r) => !isOurRoute(r) && (r.table === undefined || r.table === 'main') && r.type === undefined).map((r) => r.dst))
   const warnings: string[] = []
+  const haveRoutes = new Set(routes.map((o) => `${o.dst} ${o.gateway} ${o.dev}`))
+  const wantDsts = new Set(want.routes.map((r) => r.dst))
   for (const r of want.routes) {
     if (foreign.has(r.dst) || foreign.has(r.dst.replace(/\/32$/, ''))) {
       warnings.push(`skipping the route to ${r.dst}: a route that is not the agent's (not proto ${ROUTE_PROTO}) holds that destination`)
       continue
     }
-    if (!routes.some((o) => o.dst === r.dst && o.gateway === r.gw && o.dev === r.dev)) {
+    if (!haveRoutes.has(`${r.dst} ${r.gw} ${r.dev}`)) {
       ip.push({ op: 'route-replace', route: { dst: r.dst, gw: r.gw, dev: r.dev, onlink: r.onlink, proto: ROUTE_PROTO } })
     }
   }
   for (const o of routes) {
     // A replaced route has the same destination: deleting the old one would delete the new one.
-    if (!want.routes.some((r) => r.dst === o.dst)) {
+    if (!wantDsts.has(o.dst)) {
       ip.push({ op: 'route-del', route: { dst: o.dst, ...(o.gateway ? { gw: o.gateway } : {}), ...(o.dev ? { dev: o.dev } : {}), proto: ROUTE_PROTO } })
     }
   }
   if (device) {
+    const wantNeighbours = new Set(want.neighbours.map((n) => n.ip))
     for (const o of permanent) {
-      if (!want.neighbours.some((n) => n.ip === o.dst)) ip.push({ op: 'neigh-del', ip: o.dst, dev: device.name })
+      if (!wantNeighbours.has(o.dst)) ip.push({ op: 'neigh-del', ip: o.dst, dev: device.name })
     }
     const entries = onDevice.fdb.filter((e): e is FdbRecord & { dst: string } => e.dst !== undefined)
+    const haveFdb = new Set(entries.map((o) => `${o.mac} ${o.dst}`))
+    const wantMacs = new Set(want.fdb.map((e) => e.mac))
     for (const e of want.fdb) {
-      if (!entries.some((o) => o.mac === e.mac && o.dst === e.dst)) fdb.push({ op: 'fdb-replace', mac: e.mac, dev: e.dev, dst: e.dst })
+      if (!haveFdb.has(`${e.mac} ${e.dst}`)) fdb.push({ op: 'fdb-replace', mac: e.mac, dev: e.dev, dst: e.dst })
     }
     for (const o of entries) {
       // A wanted MAC with another address is rewritten in place by `fdb replace` above; deleting it would fail.
-      if (!want.fdb.some((e) => e.mac === o.mac)) fdb.push({ op: 'fdb-del', mac: o.mac, dev: device.name, dst: o.dst })
+      if (!wantMacs.has(o.mac)) fdb.push({ op: 'fdb-del', mac: o.mac, dev: device.name, dst: o.dst })
     }
   }
   return warnings.length > 0 ? { ip, fdb, warnings } : { ip, fdb }
