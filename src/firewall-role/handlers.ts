@@ -3,6 +3,7 @@
 import type { BackendName } from '../firewall/backend.ts'
 import { backendsOf, intentsFor, parseRecordedRules, recordedRules, type RecordedIntent } from '../firewall/intent-json.ts'
 import type { FirewallIntent, IsolationIntent, Owner } from '../firewall/model.ts'
+import { assertFirewallRoleReady } from '../firewall/status.ts'
 import { createFirewall, type FirewallFactory } from '../firewall/select.ts'
 import { recordKeyOf, recordOfAdd, stateDirOf, type AttachmentRecord } from '../plugin/attachment-record.ts'
 import { parseValidAttachments } from '../plugin/attachments.ts'
@@ -152,16 +153,7 @@ export function createFirewallRole(deps: FirewallRoleDeps = realDeps): RoleHandl
       } catch (err) {
         throw new CniError(ErrorCode.NotAvailable, normalizeError(err).message, { cause: err })
       }
-      const probe = await deps.firewall(ctx.sys, ctx.log).probe()
-      const ok = wanted ? probe[wanted] : probe.iptables || probe.nftables
-      if (!ok) {
-        throw new CniError(ErrorCode.NotAvailable, wanted ? `the configured firewall backend ${wanted} is not usable here` : 'no usable firewall backend: neither iptables nor nftables works here')
-      }
-      try {
-        ctx.records?.assertWritable(stateDirOf(ctx.conf.raw))
-      } catch (err) {
-        throw new CniError(ErrorCode.NotAvailable, `cannot serve an ADD: ${normalizeError(err).message}`, { cause: err })
-      }
+      await assertFirewallRoleReady(deps.firewall(ctx.sys, ctx.log), wanted, ctx.records, stateDirOf(ctx.conf.raw))
     },
   }
 

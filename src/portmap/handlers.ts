@@ -1,4 +1,5 @@
 // The portmap role: publishes container ports on the host through the firewall backends. Chained after bridge.
+import { assertFirewallRoleReady } from '../firewall/status.ts'
 import { createFirewall, type FirewallFactory } from '../firewall/select.ts'
 import { familiesOfIntents, LOCALNET_DROP, type Owner } from '../firewall/model.ts'
 import type { FirewallBackend } from '../firewall/backend.ts'
@@ -123,17 +124,7 @@ export function createPortmap(deps: PortmapDeps = realDeps): RoleHandlers {
 
     async status(ctx) {
       const config = parsePortmapConfig(ctx.conf.raw)
-      const probe = await deps.firewall(ctx.sys, ctx.log).probe()
-      const wanted = config.backend
-      const ok = wanted ? probe[wanted] : probe.iptables || probe.nftables
-      if (!ok) {
-        throw new CniError(ErrorCode.NotAvailable, wanted ? `the configured firewall backend ${wanted} is not usable here` : 'no usable firewall backend: neither iptables nor nftables works here')
-      }
-      try {
-        ctx.records?.assertWritable(stateDirOf(ctx.conf.raw))
-      } catch (err) {
-        throw new CniError(ErrorCode.NotAvailable, `cannot serve an ADD: ${normalizeError(err).message}`, { cause: err })
-      }
+      await assertFirewallRoleReady(deps.firewall(ctx.sys, ctx.log), config.backend, ctx.records, stateDirOf(ctx.conf.raw))
     },
   }
 }
