@@ -35,15 +35,19 @@ export function createFirewallRole(deps: FirewallRoleDeps = realDeps): RoleHandl
     return config.backend
   }
 
+  // ADD and CHECK read the same inputs: the version gate, the config, prevResult and the intents it asks for.
+  const verbInputs = (ctx: Context) => {
+    requireVersion(ctx)
+    const config = parseFirewallConfig(ctx.conf.raw)
+    const prev = prevResultOf(ctx, config)
+    return { config, prev, wanted: configured(config), intents: firewallIntents(config, ownerOf(ctx), prev) }
+  }
+
   return {
     about: 'tscni firewall: accepts forwarding for container addresses and isolates bridges (iptables or nftables), chained after bridge',
 
     async add(ctx) {
-      requireVersion(ctx)
-      const config = parseFirewallConfig(ctx.conf.raw)
-      const prev = prevResultOf(ctx, config)
-      const wanted = configured(config)
-      const intents = firewallIntents(config, ownerOf(ctx), prev)
+      const { prev, wanted, intents } = verbInputs(ctx)
       if (intents.length === 0) return prev
       const backend = await deps.firewall(ctx.sys, ctx.log).select(wanted)
       const stateDir = stateDirOf(ctx.conf.raw)
@@ -108,11 +112,7 @@ export function createFirewallRole(deps: FirewallRoleDeps = realDeps): RoleHandl
     },
 
     async check(ctx) {
-      requireVersion(ctx)
-      const config = parseFirewallConfig(ctx.conf.raw)
-      const prev = prevResultOf(ctx, config)
-      const wanted = configured(config)
-      const intents = firewallIntents(config, ownerOf(ctx), prev)
+      const { wanted, intents } = verbInputs(ctx)
       if (intents.length === 0) return
       const backend = await deps.firewall(ctx.sys, ctx.log).select(wanted)
       for (const intent of intents) await backend.verify(intent)
